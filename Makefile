@@ -1,0 +1,42 @@
+# gzmq / bridge: everything a fresh machine needs goes through these targets.
+#   make demo   set up, then run the bridge with the example backends on 127.0.0.1
+#   make test   set up (virtualenv, Python deps, real peers: pyzmq, mongrel2, chromium), run every test
+#   make bench  set up, run the benchmarks side by side with pyzmq and zmq.green
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+STAMP  := $(VENV)/.installed
+
+.PHONY: all setup peers demo test test-fast test-patched bench stress clean
+
+all: test
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,curve,bench]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Real peers the tests talk to (Debian packages). Installs when run as root; otherwise reports what is missing.
+peers:
+	@sh tools/install-peers.sh
+
+demo: setup
+	$(PY) -m bridge.demo
+
+# Unpatched run of the whole suite, then the socket and interop tests again under gevent.monkey.patch_all().
+test: setup peers
+	$(PYTEST) -q tests
+	GZMQ_TEST_MONKEY=1 $(PYTEST) -q -m "not slow" tests/sockets tests/interop
+
+test-fast: setup
+	$(PYTEST) -q -x -m "not slow" tests
+
+bench: setup peers
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,64 @@
+"""Shared test setup.
+
+GZMQ_TEST_MONKEY=1 runs the suite under gevent.monkey.patch_all() (done here, before anything
+else imports socket/threading), so `make test` exercises gzmq both patched and unpatched.
+
+Every test is bounded: pytest-timeout (setup.cfg) kills a hung test, and the `deadline` fixture
+gives tests a gevent.Timeout to wrap their own waits in.
+"""
+import os
+
+if os.environ.get("GZMQ_TEST_MONKEY") == "1":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import shutil  # noqa: E402
+
+import gevent  # noqa: E402
+import pytest  # noqa: E402
+
+
+def require_peer(name, found):
+    """A real peer the tests need must be present: its absence is a failure, never a skip.
+
+    `make test` installs every peer (tools/install-peers.sh); a missing one means the
+    machine was not set up, and a green run without it would prove nothing.
+    """
+    if not found:
+        pytest.fail(f"real peer {name!r} is missing: run `make peers` (as root) to install it")
+
+
+@pytest.fixture
+def pyzmq():
+    """The pyzmq module (libzmq), our reference peer."""
+    try:
+        import zmq
+    except ImportError:  # pragma: no cover - only on a machine that skipped `make setup`
+        zmq = None
+    require_peer("pyzmq", zmq is not None)
+    return zmq
+
+
+@pytest.fixture
+def mongrel2_bin():
+    path = shutil.which("mongrel2")
+    require_peer("mongrel2 (Debian mongrel2-core)", path and shutil.which("m2sh"))
+    return path
+
+
+@pytest.fixture
+def chromium_bin():
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    require_peer("chromium (Debian chromium)", path)
+    return path
+
+
+@pytest.fixture
+def deadline():
+    """A gevent.Timeout that bounds the test body: `with deadline(5): ...`."""
+
+    def make(seconds=10):
+        return gevent.Timeout(seconds, AssertionError(f"test step did not finish within {seconds}s"))
+
+    return make
