@@ -1,0 +1,376 @@
+"""ZMTPConnection: one ZMTP 3.x stream, sans-IO (RFC 23, RFC 37).
+
+Feed received bytes to receive_data() and get back a list of events: a received message is a
+plain list of frames (bytes); commands are gzmq.zmtp.events dataclasses (Ready, Subscribe,
+Cancel, Ping, Pong, ZapRequest). Bytes the protocol itself must send (greeting, handshake,
+PONG replies) accumulate in an outbox drained with data_to_send(); messages are encoded with
+encode_message(frames, out), which appends to the caller's batch list.
+
+Pure: no sockets, no gevent, no clocks (heartbeat timing belongs to the engine). Malformed
+input raises ZMTPError and nothing else; after that the connection is unusable.
+Driven by gzmq.engine.session.
+"""
+from enum import Enum
+
+from ..constants import (PROTOCOL_ERROR_ZMTP_INVALID_METADATA,
+                         PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED,
+                         PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND, PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+from ..error import ZMTPError
+from . import commands
+from .events import Cancel, Ping, Pong, Ready, Subscribe
+from .frames import COMMAND, MORE, encode_message
+from .greeting import GreetingParser, build_greeting
+from .mechanisms.base import HandshakeRefused
+from .mechanisms.null import NullMechanism
+
+# A frame at least this large that is still incomplete is gathered as a list of chunks and
+# joined once, instead of re-concatenating the unparsed tail on every read (quadratic).
+LARGE_FRAME = 64 * 1024
+# Handshake commands are small; a peer declaring more than this before READY is hostile.
+MAX_HANDSHAKE_FRAME = 1 << 20
+# Frame sizes are 63-bit on the wire (libzmq rejects the top bit too).
+MAX_FRAME = (1 << 63) - 1
+
+# libzmq sends Identity only from these socket types (mechanism.cpp add_basic_properties).
+_SENDS_IDENTITY = frozenset({"REQ", "DEALER", "ROUTER"})
+
+
+class State(Enum):
+    GREETING = 1
+    HANDSHAKE = 2
+    TRAFFIC = 3
+    CLOSED = 4
+
+
+class ZMTPConnection:
+    """One side of a ZMTP 3.x connection.
+
+    socket_type: our type name ("DEALER"); peer_types: names we accept from the peer (None:
+    accept any); identity: our routing id (sent by REQ/DEALER/ROUTER as libzmq does);
+    mechanism: a Mechanism (default NULL); maxmsgsize: reject frames larger than this (-1: no
+    limit); properties: extra (name, value) metadata, e.g. ("X-Hello", b"1").
+    """
+
+    def __init__(self, socket_type, *, peer_types=None, identity=b"", mechanism=None,
+                 maxmsgsize=-1, properties=()):
+        self.socket_type = socket_type
+        self.peer_types = peer_types
+        self.mechanism = mechanism if mechanism is not None else NullMechanism()
+        props = [("Socket-Type", socket_type.encode("ascii"))]
+        if socket_type in _SENDS_IDENTITY:
+            props.append(("Identity", identity))
+        props.extend(properties)
+        self.mechanism.set_properties(props)
+        self.state = State.GREETING
+        self.peer_minor = None
+        self.peer_metadata = {}
+        self._greeting = GreetingParser(self.mechanism.name)
+        self._out = [build_greeting(self.mechanism.name, self.mechanism.as_server)]
+        self._out.extend(self.mechanism.start())
+        self._early_events = list(getattr(self.mechanism, "zap_request", lambda: [])())
+        self._maxmsgsize = maxmsgsize if maxmsgsize is not None and maxmsgsize >= 0 else -1
+        self._encrypts = self.mechanism.encrypts
+        self._buf = b""
+        self._parts = []
+        self._pending = None  # chunks of an incomplete large frame
+        self._pending_len = 0
+        self._pending_size = 0
+        self._pending_flags = 0
+
+    # -- output -------------------------------------------------------------------------
+    def data_to_send(self):
+        """Protocol bytes queued by the codec (greeting, handshake, PONG); clears the outbox."""
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out = []
+        return data
+
+    def has_data_to_send(self):
+        return bool(self._out)
+
+    def encode_message(self, frames, out):
+        """Append one message's wire bytes to list `out`; returns the byte count."""
+        if self._encrypts:
+            return self._encode_encrypted(frames, out)
+        return encode_message(frames, out)
+
+    def message_encoder(self):
+        """The function the writer should call per message: encode(frames, out) -> nbytes.
+
+        For unencrypted mechanisms this is the plain module function (no method dispatch on
+        the hot path)."""
+        return self._encode_encrypted if self._encrypts else encode_message
+
+    def _encode_encrypted(self, frames, out):
+        total = 0
+        last = len(frames) - 1
+        for i, body in enumerate(frames):
+            wire = self.mechanism.encrypt_frame(MORE if i < last else 0, bytes(body))
+            # libzmq sends MESSAGE boxes as message frames (no COMMAND bit, no MORE bit).
+            total += encode_message((wire,), out)
+        return total
+
+    def command(self, name, data=b""):
+        """Wire bytes for a traffic-phase command (encrypted when the mechanism encrypts)."""
+        if self._encrypts:
+            wire = self.mechanism.encrypt_frame(0x02, commands.command_body(name, data))
+            out = []
+            encode_message((wire,), out)
+            return b"".join(out)
+        return commands.command(name, data)
+
+    def subscription(self, topic, subscribe=True):
+        """Wire bytes telling the peer (a PUB/XPUB) to add or drop a subscription.
+
+        ZMTP 3.1 peers get SUBSCRIBE/CANCEL commands; 3.0 peers (JeroMQ, NetMQ, libzmq <= 4.3.2)
+        only understand the old form, a message whose first byte is 1 or 0 (RFC 23).
+        """
+        if self.peer_minor is not None and self.peer_minor >= 1:
+            return self.command(commands.SUBSCRIBE if subscribe else commands.CANCEL, topic)
+        out = []
+        self.encode_message(((b"\x01" if subscribe else b"\x00") + topic,), out)
+        return b"".join(out)
+
+    def ping(self, ttl_deciseconds=0, context=b""):
+        return self.command(commands.PING, min(max(int(ttl_deciseconds), 0), 0xFFFF).to_bytes(2, "big")
+                            + context[:16])
+
+    # -- input --------------------------------------------------------------------------
+    def receive_data(self, data):
+        """Consume received bytes; return the list of events they complete.
+
+        Raises ZMTPError if the peer broke the protocol.
+        """
+        events = []
+        if self._early_events:
+            events.extend(self._early_events)
+            self._early_events = []
+        if self._pending is not None:
+            data = self._continue_large(data, events)
+            if data is None:
+                return events
+        elif self._buf:
+            data = self._buf + data
+            self._buf = b""
+        if self.state is not State.TRAFFIC:
+            if self.state is State.CLOSED:
+                raise ZMTPError("connection already failed")
+            try:
+                pos = self._receive_handshake(data, events)
+            except ZMTPError:
+                self.state = State.CLOSED
+                raise
+            if self.state is not State.TRAFFIC:
+                if pos < len(data):
+                    self._buf = data[pos:]
+                return events
+            data = data[pos:]
+        try:
+            if self._encrypts:
+                self._decode_encrypted(data, events)
+            else:
+                self._decode(data, events)
+        except ZMTPError:
+            self.state = State.CLOSED
+            raise
+        return events
+
+    def _decode(self, data, events):
+        # The hot loop: one pass over the buffer, plain ints, no per-frame method calls for
+        # message frames. Commands (rare in traffic) leave the loop through _on_command.
+        parts = self._parts
+        maxsize = self._maxmsgsize
+        n = len(data)
+        pos = 0
+        while pos + 2 <= n:
+            flags = data[pos]
+            if flags & 2:
+                if pos + 9 > n:
+                    break
+                size = int.from_bytes(data[pos + 1:pos + 9], "big")
+                start = pos + 9
+            else:
+                size = data[pos + 1]
+                start = pos + 2
+            if size > maxsize >= 0 or size > MAX_FRAME:
+                raise ZMTPError(f"frame of {size} bytes exceeds MAXMSGSIZE ({maxsize})",
+                                PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+            end = start + size
+            if end > n:
+                if size >= LARGE_FRAME:
+                    self._parts = parts
+                    self._begin_large(flags, size, data[start:])
+                    return
+                break
+            if flags & COMMAND:
+                self._parts = parts
+                self._on_command(data[start:end], events)
+                parts = self._parts
+            elif flags & MORE:
+                parts.append(data[start:end])
+            elif parts:
+                parts.append(data[start:end])
+                events.append(parts)
+                parts = []
+            else:
+                events.append([data[start:end]])
+            pos = end
+        self._parts = parts
+        if pos < n:
+            self._buf = data[pos:]
+
+    def _begin_large(self, flags, size, first):
+        self._pending = [first]
+        self._pending_len = len(first)
+        self._pending_size = size
+        self._pending_flags = flags
+
+    def _continue_large(self, data, events):
+        """Gather an incomplete large frame; returns the bytes after it, or None if still short."""
+        need = self._pending_size - self._pending_len
+        if len(data) < need:
+            self._pending.append(data)
+            self._pending_len += len(data)
+            return None
+        view = memoryview(data)
+        self._pending.append(view[:need])
+        body = b"".join(self._pending)
+        self._pending = None
+        rest = data[need:]
+        self._deliver_frame(self._pending_flags, body, events)
+        return rest
+
+    def _deliver_frame(self, flags, body, events):
+        """Hand one complete frame (outside the hot loop) to the message or command path."""
+        if self._encrypts and self.state is State.TRAFFIC:
+            flags, body = self._decrypt(body)
+            if flags & 0x02:
+                self._on_command(body, events)
+                return
+        if flags & COMMAND:
+            self._on_command(body, events)
+        elif flags & MORE:
+            self._parts.append(body)
+        else:
+            parts = self._parts
+            parts.append(body)
+            events.append(parts)
+            self._parts = []
+
+    def _decode_encrypted(self, data, events):
+        # Every traffic frame is a MESSAGE box (libzmq sends them with or without the COMMAND
+        # bit); the plaintext's first byte carries MORE (bit 0) and COMMAND (bit 1).
+        maxsize = self._maxmsgsize
+        n = len(data)
+        pos = 0
+        while pos + 2 <= n:
+            flags = data[pos]
+            if flags & 2:
+                if pos + 9 > n:
+                    break
+                size = int.from_bytes(data[pos + 1:pos + 9], "big")
+                start = pos + 9
+            else:
+                size = data[pos + 1]
+                start = pos + 2
+            if (maxsize >= 0 and size > maxsize + 64) or size > MAX_FRAME:
+                raise ZMTPError(f"frame of {size} bytes exceeds MAXMSGSIZE ({maxsize})")
+            end = start + size
+            if end > n:
+                if size >= LARGE_FRAME:
+                    self._begin_large(flags, size, data[start:])
+                    return
+                break
+            self._deliver_frame(flags, data[start:end], events)
+            pos = end
+        if pos < n:
+            self._buf = data[pos:]
+
+    def _decrypt(self, body):
+        return self.mechanism.decrypt_frame(body)
+
+    def _on_command(self, body, events):
+        name, data = commands.split_command(body)
+        if name == commands.PING:
+            if len(data) < 2:
+                raise ZMTPError("malformed PING: no TTL", PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED)
+            context = data[2:18]
+            # Answer at once, echoing at most 16 context bytes (RFC 37, as libzmq).
+            self._out.append(self.command(commands.PONG, context))
+            events.append(Ping(int.from_bytes(data[:2], "big") / 10.0, context))
+        elif name == commands.PONG:
+            events.append(Pong(data))
+        elif name == commands.SUBSCRIBE:
+            events.append(Subscribe(data))
+        elif name == commands.CANCEL:
+            events.append(Cancel(data))
+        elif name == commands.ERROR:
+            raise HandshakeRefused(f"peer sent ERROR after the handshake: {data[1:]!r}", data[1:])
+        # Unknown commands after the handshake are ignored, as libzmq does.
+
+    def _receive_handshake(self, data, events):
+        pos = 0
+        if self.state is State.GREETING:
+            pos = self._greeting.feed(data)
+            if not self._greeting.done:
+                return pos
+            self.peer_minor = self._greeting.minor
+            self.state = State.HANDSHAKE
+        n = len(data)
+        limit = MAX_HANDSHAKE_FRAME
+        while self.state is State.HANDSHAKE and pos + 2 <= n:
+            flags = data[pos]
+            if flags & 2:
+                if pos + 9 > n:
+                    break
+                size = int.from_bytes(data[pos + 1:pos + 9], "big")
+                start = pos + 9
+            else:
+                size = data[pos + 1]
+                start = pos + 2
+            if not flags & COMMAND:
+                raise ZMTPError("peer sent a message frame before the handshake completed",
+                                PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND)
+            if size > limit:
+                raise ZMTPError(f"handshake command of {size} bytes is too large (limit {limit})",
+                                PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED)
+            end = start + size
+            if end > n:
+                break
+            name, cdata = commands.split_command(data[start:end])
+            pos = end
+            out, evs = self.mechanism.receive_command(name, cdata)
+            self._out.extend(out)
+            events.extend(evs)
+            self._check_done(events)
+        return pos
+
+    def zap_reply(self, status, status_text=b"", user_id=b"", metadata=None):
+        """Give the mechanism the ZAP handler's answer. Returns the events it completes.
+
+        Raises HandshakeRefused (after queueing an ERROR where the spec has one) on refusal.
+        """
+        out, evs = self.mechanism.zap_reply(status, status_text, user_id, metadata)
+        self._out.extend(out)
+        for ev in evs:
+            if isinstance(ev, Exception):
+                self.state = State.CLOSED
+                raise ev
+        events = list(evs)
+        self._check_done(events)
+        return events
+
+    def _check_done(self, events):
+        mech = self.mechanism
+        if not mech.done or self.state is State.TRAFFIC:
+            return
+        meta = mech.peer_metadata
+        if self.peer_types is not None and "socket-type" in meta:
+            peer_type = meta["socket-type"].decode("ascii", "replace")
+            if peer_type not in self.peer_types:
+                raise ZMTPError(f"peer socket type {peer_type} cannot talk to our {self.socket_type}",
+                                PROTOCOL_ERROR_ZMTP_INVALID_METADATA)
+        self.peer_metadata = meta
+        self.state = State.TRAFFIC
+        events.append(Ready(meta, self.peer_minor, mech.name))
