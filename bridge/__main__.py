@@ -1,0 +1,55 @@
+"""``gzmq-bridge`` / ``python -m bridge``: run the bridge from flags and/or a JSON config file.
+
+gevent.monkey.patch_all() runs first, before bottle (whose request objects are thread-locals)
+or anything socket-related is imported. Once listening, one line goes to stdout:
+
+    bridge ready {"listen": "127.0.0.1:8080", "uuid": "...", "routes": [...]}
+
+with the bound addresses (useful with ``--listen 127.0.0.1:0`` and ``tcp://127.0.0.1:*``
+endpoints). SIGINT and SIGTERM stop it. Exit status 2 for a bad configuration.
+"""
+
+
+def main(argv=None):
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import json
+    import logging
+    import signal
+    import sys
+
+    import gevent
+
+    from bridge.config import ConfigError, build_parser, from_args
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        config = from_args(args)
+    except ConfigError as e:
+        print(f"gzmq-bridge: {e}", file=sys.stderr)
+        return 2
+
+    from bridge.server import Bridge
+
+    try:
+        bridge = Bridge(config)
+    except (OSError, ValueError) as e:          # ZMQError is an OSError subclass in pyzmq
+        print(f"gzmq-bridge: {e}", file=sys.stderr)
+        return 2
+    bridge.start()
+    print("bridge ready " + json.dumps(bridge.describe()), flush=True)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, bridge.server.close)
+    try:
+        bridge.serve_forever()
+    finally:
+        bridge.close_backends()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

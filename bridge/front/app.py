@@ -1,0 +1,55 @@
+"""The bottle apps behind the connection loop: static files and /_bridge/health, /_bridge/metrics.
+
+Both are plain WSGI apps (testable under wsgiref.validate). ``static_app(root)`` serves files
+below ``root`` with bottle.static_file (ETag and If-None-Match/If-Modified-Since -> 304,
+Range, content types by extension, ``text/*`` as UTF-8), ``index.html`` for directories, and a
+301 to add the slash a directory URL lacks. PATH_INFO arrives percent-decoded, so ``..``,
+``%2e%2e`` and absolute paths all reach the same check: the resolved path must lie inside
+``root`` or the answer is 403. Only GET and HEAD.
+
+``internal_app(bridge)`` is mounted at /_bridge: ``health`` answers JSON, ``metrics`` the
+Prometheus text of bridge.metrics.
+"""
+import json
+import os
+
+import bottle
+
+__all__ = ["static_app", "internal_app"]
+
+
+def static_app(root):
+    root = os.path.join(os.path.abspath(root), "")
+    app = bottle.Bottle()
+
+    @app.route("/", method=["GET", "HEAD"])
+    @app.route("/<path:path>", method=["GET", "HEAD"])
+    def serve(path=""):
+        full = os.path.abspath(os.path.join(root, path.lstrip("/\\")))
+        if full != root[:-1] and not full.startswith(root):
+            return bottle.HTTPError(403, "Access denied.")
+        if os.path.isdir(full):
+            if path and not path.endswith("/"):
+                location = bottle.request.script_name + path.lstrip("/") + "/"
+                return bottle.HTTPResponse(status=301, Location=location)
+            path = os.path.join(path, "index.html")
+        return bottle.static_file(path.lstrip("/\\"), root=root)
+
+    return app
+
+
+def internal_app(bridge):
+    app = bottle.Bottle()
+
+    @app.get("/health")
+    def health():
+        bottle.response.content_type = "application/json"
+        return json.dumps({"status": "ok", **bridge.describe(),
+                           "open_connections": bridge.metrics.open_connections})
+
+    @app.get("/metrics")
+    def metrics():
+        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        return bridge.metrics.render()
+
+    return app

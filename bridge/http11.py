@@ -1,0 +1,428 @@
+"""HTTP/1.1 for the bridge's front: request parsing and response framing, bytes in, bytes out.
+
+RequestParser turns the bytes a browser sends into Request events (RFC 9112): the request
+line, the header block (at most ``max_header_bytes``, else 431), and the whole body, by
+Content-Length or chunked (at most ``max_body_bytes``, else 413, decided from the
+Content-Length before any body is read). Conflicting framing (both Content-Length and
+Transfer-Encoding, differing lengths) is refused with 400, as request smuggling defences
+require. ResponseTracker watches the raw bytes a Mongrel2 handler writes and says when one
+response is complete, so the connection can be kept alive. ``response_head`` builds a head.
+
+Pure: no sockets, no gevent, no clocks. Bad input raises HTTPError(status, reason) and
+nothing else. Driven by bridge.front.connection.
+"""
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import unquote_to_bytes
+
+__all__ = ["HTTPError", "Request", "RequestParser", "ResponseTracker", "NEED_DATA",
+           "response_head", "reason_phrase"]
+
+NEED_DATA = None
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_VERSION = re.compile(rb"HTTP/1\.[01]\Z")
+_HEX = re.compile(rb"[0-9A-Fa-f]+\Z")
+
+
+class HTTPError(Exception):
+    """The peer broke HTTP; ``status`` is what we answer (400, 413, 431, 501, 505...)."""
+
+    def __init__(self, status, reason):
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class Request:
+    """One complete request. Header names are lower-cased str; values str (latin-1)."""
+
+    method: str
+    target: str             # as sent: path plus ?query
+    version: str            # "HTTP/1.1" or "HTTP/1.0"
+    headers: list           # [(name, value)] in arrival order, names lower-cased
+    body: bytes = b""
+    keep_alive: bool = True
+
+    @property
+    def path(self):
+        return self.target.split("?", 1)[0].split("#", 1)[0]
+
+    @property
+    def query(self):
+        rest = self.target.split("#", 1)[0]
+        return rest.split("?", 1)[1] if "?" in rest else ""
+
+    @property
+    def fragment(self):
+        return self.target.split("#", 1)[1] if "#" in self.target else ""
+
+    def header(self, name, default=None):
+        """The last value of header ``name`` (lower-case), or ``default``."""
+        for key, value in reversed(self.headers):
+            if key == name:
+                return value
+        return default
+
+    def decoded_path(self):
+        """The path, percent-decoded (as WSGI's PATH_INFO: bytes read as latin-1)."""
+        return unquote_to_bytes(self.path).decode("latin-1")
+
+
+def reason_phrase(status):
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def response_head(status, headers, version="HTTP/1.1"):
+    """Serialise a status line and headers (``[(name, value)]``) with the final CRLF."""
+    lines = [f"{version} {status} {reason_phrase(status)}\r\n"]
+    lines.extend(f"{k}: {v}\r\n" for k, v in headers)
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1")
+
+
+class _State:
+    HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_CRLF, TRAILER, ERROR = range(7)
+
+
+class RequestParser:
+    """Incremental request parser: ``receive_data(bytes)``, then ``next_event()``.
+
+    ``next_event()`` returns a Request, or NEED_DATA (None) when more bytes are needed, or
+    raises HTTPError; after an error the parser stays broken. Bytes after a complete request
+    (pipelining) stay buffered for the next call. ``expect_continue`` is True once a head with
+    ``Expect: 100-continue`` is in and its body has not started: the caller writes the 100.
+    """
+
+    def __init__(self, max_header_bytes=16384, max_body_bytes=8 * 1024 * 1024):
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self._buf = bytearray()
+        self._state = _State.HEAD
+        self._req = None
+        self._body = bytearray()
+        self._remaining = 0
+        self._trailer_bytes = 0
+        self.expect_continue = False
+
+    @property
+    def buffered(self):
+        """Bytes received but not yet consumed by a request."""
+        return len(self._buf)
+
+    @property
+    def in_progress(self):
+        """True when part of a request has arrived (the head has started, or the body)."""
+        if self._state == _State.HEAD:
+            return bool(self._buf.lstrip(b"\r\n"))
+        return True
+
+    @property
+    def in_body(self):
+        return self._state not in (_State.HEAD, _State.ERROR)
+
+    def receive_data(self, data):
+        self._buf += data
+
+    def next_event(self):
+        if self._state == _State.ERROR:
+            raise HTTPError(400, "parser already failed")
+        try:
+            return self._next()
+        except HTTPError:
+            self._state = _State.ERROR
+            raise
+
+    # -- internals
+
+    def _next(self):
+        if self._state == _State.HEAD:
+            if not self._parse_head():
+                return NEED_DATA
+        if self._state == _State.BODY:
+            take = min(self._remaining, len(self._buf))
+            self._take_body(take)
+            self._remaining -= take
+            if self._remaining:
+                return NEED_DATA
+            return self._finish()
+        while True:
+            if self._state == _State.CHUNK_SIZE:
+                line = self._line(1024, "chunk size line")
+                if line is None:
+                    return NEED_DATA
+                size = line.split(b";", 1)[0].strip(b" \t")
+                if not _HEX.match(size) or len(size) > 16:
+                    raise HTTPError(400, f"bad chunk size {bytes(size[:20])!r}")
+                self._remaining = int(size, 16)
+                if len(self._body) + self._remaining > self.max_body_bytes:
+                    raise HTTPError(413, f"chunked body exceeds {self.max_body_bytes} bytes")
+                self._state = _State.CHUNK_DATA if self._remaining else _State.TRAILER
+            elif self._state == _State.CHUNK_DATA:
+                take = min(self._remaining, len(self._buf))
+                self._take_body(take)
+                self._remaining -= take
+                if self._remaining:
+                    return NEED_DATA
+                self._state = _State.CHUNK_CRLF
+            elif self._state == _State.CHUNK_CRLF:
+                if len(self._buf) < 2:
+                    return NEED_DATA
+                if self._buf[:2] != b"\r\n":
+                    raise HTTPError(400, "chunk data not followed by CRLF")
+                del self._buf[:2]
+                self._state = _State.CHUNK_SIZE
+            elif self._state == _State.TRAILER:
+                line = self._line(self.max_header_bytes, "trailer")
+                if line is None:
+                    return NEED_DATA
+                self._trailer_bytes += len(line) + 2
+                if self._trailer_bytes > self.max_header_bytes:
+                    raise HTTPError(431, "trailers too large")
+                if not line:
+                    return self._finish()
+
+    def _take_body(self, n):
+        self._body += self._buf[:n]
+        del self._buf[:n]
+
+    def _line(self, limit, what):
+        end = self._buf.find(b"\r\n")
+        if end < 0:
+            if len(self._buf) > limit:
+                raise HTTPError(431 if what == "trailer" else 400, f"{what} too long")
+            return None
+        line = bytes(self._buf[:end])
+        del self._buf[:end + 2]
+        return line
+
+    def _finish(self):
+        req, self._req = self._req, None
+        req.body = bytes(self._body)
+        self._body = bytearray()
+        self._state = _State.HEAD
+        self._trailer_bytes = 0
+        self.expect_continue = False
+        return req
+
+    def _parse_head(self):
+        # RFC 9112 2.2: a server SHOULD ignore at least one empty line received before the
+        # request-line.
+        while self._buf[:2] == b"\r\n":
+            del self._buf[:2]
+        while self._buf[:1] == b"\n":
+            del self._buf[:1]
+        end = self._buf.find(b"\r\n\r\n")
+        sep = 4
+        bare = self._buf.find(b"\n\n")
+        if bare >= 0 and (end < 0 or bare < end):
+            end, sep = bare, 2
+        if end < 0:
+            if len(self._buf) > self.max_header_bytes:
+                raise HTTPError(431, f"request head exceeds {self.max_header_bytes} bytes")
+            return False
+        if end + sep > self.max_header_bytes:
+            raise HTTPError(431, f"request head exceeds {self.max_header_bytes} bytes")
+        head = bytes(self._buf[:end])
+        del self._buf[:end + sep]
+        lines = head.replace(b"\r\n", b"\n").split(b"\n")
+        self._req = self._build(lines)
+        return True
+
+    def _build(self, lines):
+        parts = lines[0].split(b" ")
+        if len(parts) != 3 or not parts[0] or not parts[1]:
+            raise HTTPError(400, f"bad request line {lines[0][:80]!r}")
+        method, target, version = parts
+        if not _TOKEN.match(method):
+            raise HTTPError(400, f"bad method {method[:20]!r}")
+        if not _VERSION.match(version):
+            if version.startswith(b"HTTP/"):
+                raise HTTPError(505, f"unsupported version {version[:20]!r}")
+            raise HTTPError(400, f"bad request line {lines[0][:80]!r}")
+        if any(c < 0x21 or c == 0x7F for c in target):
+            raise HTTPError(400, "control character in the request target")
+        headers = []
+        for line in lines[1:]:
+            if line[:1] in (b" ", b"\t"):
+                raise HTTPError(400, "obsolete line folding in headers")
+            name, colon, value = line.partition(b":")
+            if not colon or not _TOKEN.match(name):
+                raise HTTPError(400, f"bad header line {line[:60]!r}")
+            value = value.strip(b" \t")
+            if b"\0" in value or b"\r" in value:
+                raise HTTPError(400, f"bad character in header {name[:40]!r}")
+            headers.append((name.decode("ascii").lower(), value.decode("latin-1")))
+        req = Request(method.decode("ascii"), target.decode("latin-1"), version.decode("ascii"),
+                      headers)
+        self._frame(req)
+        return req
+
+    def _frame(self, req):
+        lengths = {v.strip() for k, v in req.headers if k == "content-length"}
+        codings = [v for k, v in req.headers if k == "transfer-encoding"]
+        connection = ",".join(v for k, v in req.headers if k == "connection").lower()
+        tokens = {t.strip() for t in connection.split(",")}
+        if req.version == "HTTP/1.1":
+            req.keep_alive = "close" not in tokens
+        else:
+            req.keep_alive = "keep-alive" in tokens and "close" not in tokens
+        if req.version == "HTTP/1.1" and req.header("host") is None:
+            raise HTTPError(400, "HTTP/1.1 request without Host")
+        if codings:
+            if lengths:
+                raise HTTPError(400, "both Content-Length and Transfer-Encoding")
+            chain = [c.strip().lower() for v in codings for c in v.split(",")]
+            if chain != ["chunked"]:
+                raise HTTPError(501, f"unsupported transfer coding {','.join(chain)!r}")
+            if req.version != "HTTP/1.1":
+                raise HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")
+            self._state = _State.CHUNK_SIZE
+        elif lengths:
+            if len(lengths) > 1:
+                raise HTTPError(400, "conflicting Content-Length headers")
+            (text,) = lengths
+            if not text.isdigit() or not text.isascii() or len(text) > 18:
+                raise HTTPError(400, f"bad Content-Length {text[:20]!r}")
+            n = int(text)
+            if n > self.max_body_bytes:
+                raise HTTPError(413, f"body of {n} bytes exceeds {self.max_body_bytes}")
+            self._remaining = n
+            self._state = _State.BODY
+        else:
+            self._remaining = 0
+            self._state = _State.BODY
+        wants_body = self._state != _State.BODY or self._remaining > 0
+        self.expect_continue = (wants_body and req.version == "HTTP/1.1"
+                                and (req.header("expect") or "").lower() == "100-continue")
+
+
+class ResponseTracker:
+    """Follows the raw bytes of one HTTP response to tell when it is complete.
+
+    A Mongrel2 handler writes whole HTTP responses itself, in any number of pieces. Feed every
+    piece to ``feed()``; it returns True once the response is complete: after Content-Length
+    body bytes, after the last chunk and trailers, or at once for 204/304 and HEAD. A response
+    with neither framing ends only when the handler closes the connection; so does anything
+    that does not parse as a response (we never alter the bytes, only watch them). ``status``
+    is the final status code once seen; ``keep_alive`` is False when the response asked to
+    close. A 101 means the connection has switched protocols and never completes.
+    """
+
+    def __init__(self, head_request=False, max_head_bytes=65536):
+        self.head_request = head_request
+        self.max_head_bytes = max_head_bytes
+        self.status = None
+        self.keep_alive = True
+        self.done = False
+        self.upgraded = False
+        self.until_close = False
+        self._buf = bytearray()
+        self._mode = "head"
+        self._remaining = 0
+
+    def feed(self, data):
+        if self.done or self.until_close or self.upgraded:
+            return self.done
+        self._buf += data
+        while not (self.done or self.until_close or self.upgraded):
+            if not self._step():
+                break
+        if self.until_close or self.upgraded or self.done:
+            self._buf.clear()
+        return self.done
+
+    def _step(self):
+        mode = self._mode
+        if mode == "head":
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buf) > self.max_head_bytes:
+                    self.until_close = True
+                return False
+            head = bytes(self._buf[:end])
+            del self._buf[:end + 4]
+            self._head(head)
+            return True
+        if mode == "length":
+            take = min(self._remaining, len(self._buf))
+            del self._buf[:take]
+            self._remaining -= take
+            if not self._remaining:
+                self.done = True
+            return not self._remaining
+        if mode == "chunk-size":
+            end = self._buf.find(b"\r\n")
+            if end < 0:
+                if len(self._buf) > 1024:
+                    self.until_close = True
+                return False
+            size = bytes(self._buf[:end]).split(b";", 1)[0].strip()
+            del self._buf[:end + 2]
+            if not _HEX.match(size):
+                self.until_close = True
+                return False
+            self._remaining = int(size, 16)
+            self._mode = "chunk-data" if self._remaining else "trailer"
+            if self._remaining:
+                self._remaining += 2           # the CRLF after the data
+            return True
+        if mode == "chunk-data":
+            take = min(self._remaining, len(self._buf))
+            del self._buf[:take]
+            self._remaining -= take
+            if self._remaining:
+                return False
+            self._mode = "chunk-size"
+            return True
+        if mode == "trailer":
+            end = self._buf.find(b"\r\n")
+            if end < 0:
+                return False
+            line = self._buf[:end]
+            del self._buf[:end + 2]
+            if not line:
+                self.done = True
+            return True
+        return False
+
+    def _head(self, head):
+        lines = head.split(b"\r\n")
+        parts = lines[0].split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+            self.until_close = True
+            return
+        status = int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        if 100 <= status < 200 and status != 101:
+            return                              # informational: the real response follows
+        self.status = status
+        if status == 101:
+            self.upgraded = True
+            return
+        connection = b",".join(headers.get(b"connection", [])).lower()
+        tokens = {t.strip() for t in connection.split(b",")}
+        if b"close" in tokens or (parts[0] == b"HTTP/1.0" and b"keep-alive" not in tokens):
+            self.keep_alive = False
+        if self.head_request or status in (204, 304):
+            self.done = True
+        elif b"chunked" in b",".join(headers.get(b"transfer-encoding", [])).lower():
+            self._mode = "chunk-size"
+        elif b"content-length" in headers:
+            text = headers[b"content-length"][-1]
+            if not text.isdigit():
+                self.until_close = True
+                return
+            self._remaining = int(text)
+            self._mode = "length"
+            self.done = self._remaining == 0
+        else:
+            self.until_close = True

@@ -1,0 +1,300 @@
+"""Mongrel2 handler protocol and tnetstrings: bytes in, bytes out.
+
+The wire format is Mongrel2 1.12's (src/request.c, src/handler_parser.rl; notes in
+shared/BRIDGE.md section 1):
+
+    request (server PUSH -> handler PULL):  UUID SP ID SP PATH SP netstring(headers) netstring(body)
+    reply   (handler PUB -> server SUB):    UUID SP netstring("ID ID ...") SP BODY
+
+Headers travel as JSON in a netstring (``protocol="json"``, Mongrel2's default) or as a
+tnetstring dict (``protocol="tnetstring"``). A reply's BODY is raw bytes for the named
+connections; an empty BODY closes them. A target list starting with ``X `` is an extended
+reply whose body is a tnetstring list ``[key, args]`` (``ctl`` cancel/keep-alive/credits,
+``sendfile``).
+
+Pure: no sockets, no gevent, no clocks. Malformed input raises M2WireError and nothing else.
+Used by bridge.backends.mongrel2 (the server side) and bridge.handler (the handler side).
+"""
+import json
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "M2WireError", "MAX_TARGETS", "valid_sender", "Request", "Reply",
+    "dumps", "loads", "parse", "encode_request", "encode_disconnect", "parse_request",
+    "encode_reply", "encode_extended_reply", "parse_reply",
+]
+
+#: Mongrel2's limits.handler_targets: the most connection ids one reply may name.
+MAX_TARGETS = 128
+
+_UUID = re.compile(rb"[A-Za-z0-9-]+\Z")
+_DISCONNECT_BODY = b'{"type":"disconnect"}'
+
+
+def valid_sender(sender):
+    """True when ``sender`` (str or bytes) is a usable UUID: ``[A-Za-z0-9-]+``."""
+    return bool(_UUID.match(_text(sender)))
+
+
+class M2WireError(ValueError):
+    """Bytes that do not follow the Mongrel2 or tnetstring grammar."""
+
+
+# --------------------------------------------------------------------------- tnetstrings
+
+
+def dumps(value):
+    """Encode a value as a tnetstring (bytes).
+
+    bytes and str become strings (str as UTF-8), int ``#``, float ``^``, bool ``!``,
+    None ``~``, dict ``}`` and list/tuple ``]``.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        payload, tag = bytes(value), b","
+    elif isinstance(value, str):
+        payload, tag = value.encode("utf-8", "surrogateescape"), b","
+    elif value is None:
+        payload, tag = b"", b"~"
+    elif value is True or value is False:
+        payload, tag = (b"true" if value else b"false"), b"!"
+    elif isinstance(value, int):
+        payload, tag = str(value).encode(), b"#"
+    elif isinstance(value, float):
+        payload, tag = repr(value).encode(), b"^"
+    elif isinstance(value, dict):
+        payload, tag = b"".join(dumps(k) + dumps(v) for k, v in value.items()), b"}"
+    elif isinstance(value, (list, tuple)):
+        payload, tag = b"".join(dumps(v) for v in value), b"]"
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as a tnetstring")
+    return b"%d:%s%s" % (len(payload), payload, tag)
+
+
+def _netstring_at(data, pos):
+    """Split ``LEN:PAYLOAD`` at ``pos``; return (payload, index of the byte after it)."""
+    colon = data.find(b":", pos, pos + 11)
+    if colon <= pos:
+        raise M2WireError(f"expected a length prefix at byte {pos}, saw {bytes(data[pos:pos + 12])!r}")
+    digits = data[pos:colon]
+    if not digits.isdigit() or (len(digits) > 1 and digits[:1] == b"0"):
+        raise M2WireError(f"bad length prefix {bytes(digits)!r} at byte {pos}")
+    end = colon + 1 + int(digits)
+    if end >= len(data):
+        raise M2WireError(f"length {int(digits)} at byte {pos} runs past the end of the data")
+    return data[colon + 1:end], end
+
+
+def parse(data, pos=0):
+    """Decode one tnetstring at ``pos``; return (value, index after it).
+
+    Strings decode to bytes (tnetstrings are binary-safe); dict keys decode to str.
+    """
+    payload, end = _netstring_at(data, pos)
+    tag = data[end:end + 1]
+    if tag == b",":
+        value = bytes(payload)
+    elif tag == b"#":
+        try:
+            value = int(payload)
+        except ValueError:
+            raise M2WireError(f"bad integer {bytes(payload)!r}") from None
+    elif tag == b"^":
+        try:
+            value = float(payload)
+        except ValueError:
+            raise M2WireError(f"bad float {bytes(payload)!r}") from None
+    elif tag == b"!":
+        if payload not in (b"true", b"false"):
+            raise M2WireError(f"bad boolean {bytes(payload)!r}")
+        value = payload == b"true"
+    elif tag == b"~":
+        if payload:
+            raise M2WireError("a null must be empty")
+        value = None
+    elif tag == b"]":
+        value, i = [], 0
+        while i < len(payload):
+            item, i = parse(payload, i)
+            value.append(item)
+    elif tag == b"}":
+        value, i = {}, 0
+        while i < len(payload):
+            key, i = parse(payload, i)
+            if not isinstance(key, bytes):
+                raise M2WireError("a dict key must be a string")
+            if i >= len(payload):
+                raise M2WireError(f"dict key {key!r} has no value")
+            value[key.decode("utf-8", "surrogateescape")], i = parse(payload, i)
+    else:
+        raise M2WireError(f"unknown tnetstring type {bytes(tag)!r} at byte {end}")
+    return value, end + 1
+
+
+def loads(data):
+    """Decode a whole tnetstring; trailing bytes are an error."""
+    value, end = parse(data)
+    if end != len(data):
+        raise M2WireError(f"{len(data) - end} trailing bytes after the tnetstring")
+    return value
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed request message. ``headers`` values are str or a list of str."""
+
+    sender: str
+    conn_id: int
+    path: str
+    headers: dict
+    body: bytes
+
+
+def _text(value):
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
+
+
+def _str(value):
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, (bytes, bytearray)) else value
+
+
+def _header_items(headers):
+    return headers.items() if isinstance(headers, dict) else headers
+
+
+def encode_headers(headers, protocol="json"):
+    """Encode headers (a dict or (name, value) pairs; value str or list) as Mongrel2 does."""
+    if protocol == "json":
+        doc = {_str(k): ([_str(x) for x in v] if isinstance(v, (list, tuple)) else _str(v))
+               for k, v in _header_items(headers)}
+        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        blob = text.encode("utf-8", "surrogateescape")
+        return b"%d:%s," % (len(blob), blob)
+    if protocol == "tnetstring":
+        return dumps({_str(k): ([_text(x) for x in v] if isinstance(v, (list, tuple)) else _text(v))
+                      for k, v in _header_items(headers)})
+    raise ValueError(f"unknown Mongrel2 header protocol {protocol!r} (json or tnetstring)")
+
+
+def encode_request(sender, conn_id, path, headers, body=b"", protocol="json"):
+    """Build ``UUID ID PATH netstring(headers) netstring(body)``."""
+    sender, path = _text(sender), _text(path)
+    if not _UUID.match(sender):
+        raise ValueError(f"sender {sender!r} must match [A-Za-z0-9-]+")
+    if b" " in path:
+        raise ValueError(f"path {path!r} must not contain a space")
+    body = bytes(body)
+    return b"%s %d %s %s%d:%s," % (sender, conn_id, path, encode_headers(headers, protocol),
+                                   len(body), body)
+
+
+def encode_disconnect(sender, conn_id, protocol="json"):
+    """The message Mongrel2 sends a handler when connection ``conn_id`` goes away."""
+    return encode_request(sender, conn_id, "@*", {"METHOD": "JSON"}, _DISCONNECT_BODY, protocol)
+
+
+def parse_request(msg):
+    """Parse a request message (JSON or tnetstring headers). Raises M2WireError."""
+    msg = bytes(msg)
+    parts = msg.split(b" ", 3)
+    if len(parts) != 4:
+        raise M2WireError(f"expected 'UUID ID PATH HEADERS', saw {msg[:80]!r}")
+    sender, conn_id, path, rest = parts
+    if not _UUID.match(sender):
+        raise M2WireError(f"bad sender {sender[:40]!r}")
+    if not conn_id.isdigit():
+        raise M2WireError(f"bad connection id {conn_id[:20]!r}")
+    blob, end = _netstring_at(rest, 0)
+    tag = rest[end:end + 1]
+    if tag == b",":
+        try:
+            headers = json.loads(blob.decode("utf-8", "surrogateescape"))
+        except ValueError as e:
+            raise M2WireError(f"headers are not JSON: {e}") from None
+        if not isinstance(headers, dict):
+            raise M2WireError("JSON headers must be an object")
+    elif tag == b"}":
+        headers = {k: ([_str(x) for x in v] if isinstance(v, list) else _str(v))
+                   for k, v in parse(rest)[0].items()}
+    else:
+        raise M2WireError(f"headers end in {tag!r}, expected ',' (JSON) or '}}' (tnetstring)")
+    body, body_end = _netstring_at(rest, end + 1)
+    if rest[body_end:] != b",":
+        raise M2WireError("body netstring must end with ',' and nothing after it")
+    return Request(sender.decode(), int(conn_id), path.decode("utf-8", "surrogateescape"),
+                   headers, bytes(body))
+
+
+# --------------------------------------------------------------------------- replies
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A parsed reply. ``extended`` replies carry ``key`` and ``args`` instead of raw bytes."""
+
+    sender: str
+    ids: tuple
+    body: bytes
+    extended: bool = False
+    key: str = None
+    args: object = field(default=None)
+
+
+def _idents(ids):
+    ids = [int(i) for i in ids]
+    if any(i < 0 for i in ids):
+        raise ValueError("connection ids are non-negative")
+    return b" ".join(b"%d" % i for i in ids)
+
+
+def encode_reply(sender, ids, body):
+    """Build ``UUID netstring(ids) SP BODY``; an empty body closes the connections."""
+    sender = _text(sender)
+    idents = _idents(ids)
+    if not _UUID.match(sender):
+        raise ValueError(f"sender {sender!r} must match [A-Za-z0-9-]+")
+    if len(ids) > MAX_TARGETS:
+        raise ValueError(f"{len(ids)} targets: a reply names at most {MAX_TARGETS}")
+    return b"%s %d:%s, %s" % (sender, len(idents), idents, _text(body))
+
+
+def encode_extended_reply(sender, ids, key, args):
+    """Build an ``X`` reply, e.g. key ``ctl`` with args ``{"cancel": True}``."""
+    sender = _text(sender)
+    idents = b"X " + _idents(ids)
+    return b"%s %d:%s, %s" % (sender, len(idents), idents, dumps([key, args]))
+
+
+def parse_reply(msg):
+    """Parse a handler reply by Mongrel2's strict grammar (src/handler_parser.rl).
+
+    ``UUID SP LEN ':' ['X '] (digit+ ' '?)* ',' SP BODY``; LEN must equal the byte length of
+    the target list. Raises M2WireError for anything else.
+    """
+    msg = bytes(msg)
+    space = msg.find(b" ")
+    if space <= 0 or not _UUID.match(msg[:space]):
+        raise M2WireError(f"expected 'UUID ' at the start of the reply, saw {msg[:40]!r}")
+    idents, end = _netstring_at(msg, space + 1)
+    if msg[end:end + 2] != b", ":
+        raise M2WireError(f"target list must be followed by ', ', saw {msg[end:end + 2]!r}")
+    body = msg[end + 2:]
+    extended = idents.startswith(b"X ")
+    if extended:
+        idents = idents[2:]
+    words = idents.split(b" ")
+    if words and words[-1] == b"":           # one trailing space is allowed: digit+ ' '?
+        words.pop()
+    if not all(w.isdigit() and w.isascii() for w in words):
+        raise M2WireError(f"bad target list {idents[:60]!r}")
+    ids = tuple(int(w) for w in words)
+    sender = msg[:space].decode()
+    if not extended:
+        return Reply(sender, ids, body)
+    value = loads(body)
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], bytes)):
+        raise M2WireError("an extended reply's body must be a tnetstring list [key, args]")
+    return Reply(sender, ids, body, True, value[0].decode("utf-8", "surrogateescape"), value[1])

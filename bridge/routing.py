@@ -1,0 +1,96 @@
+"""Route table: which target serves a request, by Host and then by longest path prefix.
+
+Routes match by longest prefix whatever their order (``/api/slow/`` beats ``/api/``), as in
+Mongrel2's ternary search tree. Matching is on the raw request path, before percent-decoding,
+the way Mongrel2 does it. A route may be bound to a host pattern: ``example.com`` (exact) or
+``*.example.com`` (any subdomain). A request is matched against the routes of the most
+specific host pattern that matches its Host header (exact, then the longest wildcard); routes
+without a host form the default host, used when no pattern matches (Mongrel2's
+default_host). There is no fallback from a host to the default host's routes.
+
+Pure. Built by bridge.config, used by bridge.front.connection.
+"""
+from dataclasses import dataclass
+
+__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "Route", "RouteTable"]
+
+
+@dataclass(frozen=True)
+class Mongrel2Target:
+    """Mongrel2 handler protocol: bind PUSH on ``send``, SUB on ``recv``."""
+
+    send: str
+    recv: str
+    protocol: str = "json"          # header encoding: "json" or "tnetstring"
+    timeout: float = None           # seconds to the first reply byte; None: wait forever
+    uuid: str = None                # sender UUID; None: the bridge's --uuid
+
+
+@dataclass(frozen=True)
+class ReqTarget:
+    """JSON envelope over DEALER to REP/ROUTER backends (bridge.adapters.envelope)."""
+
+    endpoints: tuple
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class StaticTarget:
+    directory: str
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    target: object
+    host: str = None
+
+    @property
+    def kind(self):
+        return {Mongrel2Target: "mongrel2", ReqTarget: "req", StaticTarget: "static"}[type(self.target)]
+
+
+def normalise_host(value):
+    """Lower-case a Host header and drop its port (``[::1]:80`` -> ``[::1]``)."""
+    value = (value or "").strip().lower()
+    if value.startswith("["):
+        return value.split("]", 1)[0] + "]"
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class RouteTable:
+    def __init__(self, routes=()):
+        self.routes = []
+        self._by_host = {}
+        for route in routes:
+            self.add(route)
+
+    def add(self, route):
+        if not route.prefix.startswith("/"):
+            raise ValueError(f"route prefix {route.prefix!r} must start with '/'")
+        host = route.host.lower() if route.host else None
+        bucket = self._by_host.setdefault(host, {})
+        if route.prefix in bucket:
+            raise ValueError(f"two routes for prefix {route.prefix!r} on host {host or '(default)'}")
+        bucket[route.prefix] = route
+        self.routes.append(route)
+
+    def _bucket(self, host):
+        host = normalise_host(host)
+        if host in self._by_host and host is not None:
+            return self._by_host[host]
+        best = None
+        for pattern in self._by_host:
+            if pattern and pattern.startswith("*.") and host.endswith(pattern[1:]):
+                if best is None or len(pattern) > len(best):
+                    best = pattern
+        return self._by_host.get(best, {}) if best else self._by_host.get(None, {})
+
+    def match(self, host, path):
+        """The route for ``path`` on ``host``, or None."""
+        bucket = self._bucket(host)
+        for end in range(len(path), 0, -1):
+            route = bucket.get(path[:end])
+            if route is not None:
+                return route
+        return None
