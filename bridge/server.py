@@ -47,7 +47,12 @@ class Bridge:
             raise
 
     def _key(self, target):
+        # Routes naming the same endpoints share one backend, as Mongrel2 routes share a
+        # handler. A wildcard port ("tcp://127.0.0.1:*") binds a new port each time, so such a
+        # target is its own backend.
         if isinstance(target, Mongrel2Target):
+            if "*" in target.send or "*" in target.recv:
+                return ("mongrel2", id(target))
             return ("mongrel2", target.send, target.recv)
         return ("req", target.endpoints)
 

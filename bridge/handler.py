@@ -1,0 +1,234 @@
+"""Write backends for the bridge (or for a real Mongrel2) on gzmq, with m2py's names.
+
+Mongrel2 handler protocol::
+
+    from bridge.handler import Connection
+    conn = Connection("54c6755b-9628-40a4-9a2d-cc82a816345e",   # sender id (informational)
+                      "tcp://127.0.0.1:9997",                  # the server's send_spec: PULL
+                      "tcp://127.0.0.1:9996")                  # the server's recv_spec: PUB
+    while True:
+        req = conn.recv()
+        if req.is_disconnect():
+            continue
+        conn.reply_http(req, b"hello")
+        if req.should_close():
+            conn.close(req)
+
+Differences from m2py (Mongrel2's examples/python/mongrel2), all deliberate: bodies are bytes
+and str is sent as UTF-8 (m2py 1.13 breaks binary bodies), Content-Length counts bytes, a
+``deliver`` to more than 128 ids is split into several replies instead of being refused by the
+server, ``recv`` takes an optional timeout, and ``cancel``/``keep_alive`` send Mongrel2's ``X
+ctl`` replies.
+
+JSON envelope (``req:`` routes, bridge.adapters.envelope)::
+
+    from bridge.handler import serve_envelope
+    serve_envelope("tcp://127.0.0.1:5555", lambda req: {"status": 200, "body": "hi " + req["path"]})
+
+Both use ZeroMQ only through bridge.zmqlib, so they run on gzmq (and under gevent).
+"""
+import json
+import logging
+from http import HTTPStatus
+
+from bridge import m2wire
+from bridge.adapters import envelope
+from bridge.zmqlib import zmq
+
+__all__ = ["Request", "Connection", "serve_envelope", "http_response"]
+
+log = logging.getLogger("bridge.handler")
+
+
+def _bytes(data):
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def http_response(body, code=200, status=None, headers=None):
+    """A whole HTTP/1.1 response as bytes, with Content-Length (in bytes) set."""
+    body = _bytes(body)
+    if status is None:
+        try:
+            status = HTTPStatus(code).phrase
+        except ValueError:
+            status = "Unknown"
+    lines = [f"HTTP/1.1 {code} {status}"]
+    items = headers.items() if isinstance(headers, dict) else (headers or [])
+    lines += [f"{k}: {v}" for k, v in items if k.lower() != "content-length"]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Request:
+    """One message from the server. ``headers`` values are str, or a list for repeated headers."""
+
+    def __init__(self, sender, conn_id, path, headers, body):
+        self.sender = sender
+        self.conn_id = conn_id
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.data = {}
+        if headers.get("METHOD") == "JSON":
+            try:
+                self.data = json.loads(body)
+            except ValueError:
+                self.data = {}
+
+    @classmethod
+    def parse(cls, msg):
+        r = m2wire.parse_request(msg)
+        return cls(r.sender, r.conn_id, r.path, r.headers, r.body)
+
+    @property
+    def method(self):
+        return self.headers.get("METHOD")
+
+    def is_disconnect(self):
+        """True for the server's ``@*`` {"type":"disconnect"} message."""
+        return self.headers.get("METHOD") == "JSON" and isinstance(self.data, dict) \
+            and self.data.get("type") == "disconnect"
+
+    def should_close(self):
+        """True when the client asked to close after this request (or speaks HTTP/1.0)."""
+        connection = self.headers.get("connection", "")
+        if isinstance(connection, list):
+            connection = ",".join(connection)
+        tokens = {t.strip().lower() for t in connection.split(",")}
+        if "close" in tokens:
+            return True
+        return self.headers.get("VERSION") == "HTTP/1.0" and "keep-alive" not in tokens
+
+    def __repr__(self):
+        return f"<Request {self.sender} {self.conn_id} {self.method} {self.path}>"
+
+
+class Connection:
+    """A handler's two sockets: PULL from the server's send_spec, PUB to its recv_spec."""
+
+    def __init__(self, sender_id, sub_addr, pub_addr, context=None):
+        self.sender_id = sender_id
+        self.sub_addr = sub_addr
+        self.pub_addr = pub_addr
+        self._own_context = context is None
+        self.context = context or zmq.Context()
+        # PUB first: the server's subscription should reach it before the first request does.
+        self.resp = self.context.socket(zmq.PUB)
+        self.resp.setsockopt(zmq.LINGER, 1000)
+        self.resp.connect(pub_addr)
+        self.reqs = self.context.socket(zmq.PULL)
+        self.reqs.setsockopt(zmq.LINGER, 0)
+        self.reqs.connect(sub_addr)
+
+    # -- receiving
+
+    def recv(self, timeout=None):
+        """The next Request; with ``timeout`` (seconds), None if nothing came in time."""
+        if timeout is not None and not self.reqs.poll(int(timeout * 1000)):
+            return None
+        return Request.parse(self.reqs.recv())
+
+    def recv_json(self, timeout=None):
+        req = self.recv(timeout)
+        if req is not None and not req.data:
+            req.data = json.loads(req.body)
+        return req
+
+    # -- replying to one request's connection
+
+    def send(self, uuid, conn_id, msg):
+        """Raw reply ``msg`` to one connection of server ``uuid``."""
+        self.resp.send(m2wire.encode_reply(uuid, [int(conn_id)], _bytes(msg)))
+
+    def reply(self, req, msg):
+        self.send(req.sender, req.conn_id, msg)
+
+    def reply_json(self, req, data):
+        self.reply(req, json.dumps(data))
+
+    def reply_http(self, req, body, code=200, status=None, headers=None):
+        self.reply(req, http_response(body, code, status, headers))
+
+    def close(self, req):
+        """Close the client connection behind ``req`` (an empty reply)."""
+        self.reply(req, b"")
+
+    def cancel(self, req):
+        """Drop the client connection without a disconnect message back (``X ctl cancel``)."""
+        self.resp.send(m2wire.encode_extended_reply(req.sender, [req.conn_id], "ctl", {"cancel": True}))
+
+    def keep_alive(self, req):
+        """Reset the server's idle timer for the connection (``X ctl keep-alive``)."""
+        self.resp.send(m2wire.encode_extended_reply(req.sender, [req.conn_id], "ctl",
+                                                    {"keep-alive": True}))
+
+    # -- replying to many connections
+
+    def deliver(self, uuid, idents, data):
+        """Send ``data`` raw to every connection in ``idents`` (batches of 128)."""
+        idents = [int(i) for i in idents]
+        data = _bytes(data)
+        for start in range(0, len(idents), m2wire.MAX_TARGETS):
+            self.resp.send(m2wire.encode_reply(uuid, idents[start:start + m2wire.MAX_TARGETS], data))
+
+    def deliver_json(self, uuid, idents, data):
+        self.deliver(uuid, idents, json.dumps(data))
+
+    def deliver_http(self, uuid, idents, body, code=200, status=None, headers=None):
+        self.deliver(uuid, idents, http_response(body, code, status, headers))
+
+    def deliver_close(self, uuid, idents):
+        self.deliver(uuid, idents, b"")
+
+    # -- lifetime
+
+    def shutdown(self):
+        """Close both sockets (and the context, if this Connection made it)."""
+        self.reqs.close()
+        self.resp.close()
+        if self._own_context:
+            self.context.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+
+def _as_reply(result):
+    if isinstance(result, dict):
+        return envelope.encode_reply(result.get("status", 200), result.get("headers"), result.get("body"))
+    if isinstance(result, tuple):
+        return envelope.encode_reply(*result)
+    return envelope.encode_reply(200, None, result)
+
+
+def serve_envelope(endpoint, app, bind=True, context=None, count=None):
+    """Answer ``req:`` route requests with ``app(request) -> reply`` on a REP socket.
+
+    ``request`` is the decoded envelope dict (``body`` as bytes). ``app`` returns a dict
+    ``{"status", "headers", "body"}``, a tuple ``(status, headers, body)``, or just a body
+    (str, bytes, or any JSON value). An exception in ``app`` answers 500. ``bind=False``
+    connects instead (to a broker); ``count`` stops after that many requests (for tests).
+    """
+    own = context is None
+    context = context or zmq.Context()
+    sock = context.socket(zmq.REP)
+    sock.setsockopt(zmq.LINGER, 1000)
+    (sock.bind if bind else sock.connect)(endpoint)
+    served = 0
+    try:
+        while count is None or served < count:
+            data = sock.recv()
+            try:
+                reply = _as_reply(app(envelope.decode_request(data)))
+            except Exception:
+                log.exception("envelope app failed")
+                reply = envelope.encode_reply(500, None, "Internal Server Error\n")
+            sock.send(reply)
+            served += 1
+    finally:
+        sock.close()
+        if own:
+            context.term()
