@@ -171,10 +171,10 @@ class RequestParser:
                     return NEED_DATA
                 self._state = _State.CHUNK_CRLF
             elif self._state == _State.CHUNK_CRLF:
+                if self._buf[:2] != b"\r\n"[:len(self._buf)]:
+                    raise HTTPError(400, "chunk data not followed by CRLF")
                 if len(self._buf) < 2:
                     return NEED_DATA
-                if self._buf[:2] != b"\r\n":
-                    raise HTTPError(400, "chunk data not followed by CRLF")
                 del self._buf[:2]
                 self._state = _State.CHUNK_SIZE
             elif self._state == _State.TRAILER:
@@ -340,6 +340,9 @@ class ResponseTracker:
     def _step(self):
         mode = self._mode
         if mode == "head":
+            if self._buf[:5] != b"HTTP/"[:len(self._buf)]:
+                self.until_close = True            # not a response head: just pass it through
+                return False
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self._buf) > self.max_head_bytes:
