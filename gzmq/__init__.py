@@ -1,1 +1,68 @@
+"""gzmq: ZeroMQ for gevent, in pure Python.
+
+Speaks ZMTP 3.1 on the wire (interoperates with libzmq, pyzmq, JeroMQ, NetMQ ...) and offers
+pyzmq's API, so `import gzmq as zmq` runs ordinary pyzmq code under gevent. Every blocking
+call (send, recv, poll, term) waits cooperatively on gevent primitives, with or without
+gevent.monkey.patch_all().
+"""
 __version__ = "0.1.0"
+
+from . import constants  # noqa: E402
+from .constants import *  # noqa: E402,F401,F403
+from .constants import (ContextOption, DeviceType, Errno, Event, Flag, MessageOption,  # noqa: E402,F401
+                        PollEvent, SecurityMechanism, SocketOption, SocketType)
+from .context import Context  # noqa: E402
+from .error import (Again, ContextTerminated, InterruptedSystemCall, NotDone, ZMQBaseError,  # noqa: E402
+                    ZMQError, ZMQVersionError, ZMTPError, strerror)
+from .message import Frame, Message, MessageTracker  # noqa: E402
+from .poll import Poller, select  # noqa: E402
+from .socket import Socket  # noqa: E402
+
+# The libzmq behaviour level gzmq implements (what libzmq-version checks in pyzmq code see).
+_LIBZMQ_VERSION = (4, 3, 5)
+VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = _LIBZMQ_VERSION
+VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
+pyzmq_version_info_tuple = (27, 0, 0)
+
+
+def zmq_version_info():
+    """(4, 3, 5): the libzmq version whose behaviour gzmq implements."""
+    return _LIBZMQ_VERSION
+
+
+def zmq_version():
+    return "%d.%d.%d" % _LIBZMQ_VERSION
+
+
+def pyzmq_version():
+    """The pyzmq API level gzmq follows (code that checks it sees a modern pyzmq)."""
+    return "%d.%d.%d" % pyzmq_version_info_tuple
+
+
+def pyzmq_version_info():
+    return pyzmq_version_info_tuple
+
+
+def has(capability):
+    """zmq.has(): which optional transports/mechanisms this build supports."""
+    if capability == "curve":
+        try:
+            import nacl  # noqa: F401
+        except ImportError:
+            return False
+        return True
+    return capability in ("ipc", "pgm", "epgm")
+
+
+def zmq_errno():
+    return 0
+
+
+IPC_PATH_MAX_LEN = 107
+DRAFT_API = False
+COPY_THRESHOLD = 65536
+
+__all__ = ["Context", "Socket", "Frame", "Message", "MessageTracker", "Poller", "select",
+           "ZMQError", "ZMQBaseError", "Again", "ContextTerminated", "NotDone", "ZMQVersionError",
+           "InterruptedSystemCall", "zmq_version", "zmq_version_info", "pyzmq_version",
+           "pyzmq_version_info", "has", "strerror", "__version__"] + constants.__all__

@@ -26,11 +26,28 @@ def frame_header(size, more):
     return (_LONG_MORE if more else _LONG_LAST) + size.to_bytes(8, "big")
 
 
+class Encoded(list):
+    """A message (list of frames) that also carries its NULL-mechanism wire form, computed
+    once by a publisher for all of its subscribers (fan-out encodes once, not N times)."""
+
+    __slots__ = ("wire",)
+
+    def __init__(self, frames):
+        super().__init__(frames)
+        out = []
+        encode_message(frames, out)
+        self.wire = b"".join(out)
+
+
 def encode_message(frames, out):
     """Append the wire form of one message (a sequence of bytes-like frames) to list `out`.
 
     Returns the number of bytes appended. Bodies are appended as given (never copied).
     """
+    if type(frames) is Encoded:
+        wire = frames.wire
+        out.append(wire)
+        return len(wire)
     total = 0
     last = len(frames) - 1
     for i, body in enumerate(frames):

@@ -1,0 +1,224 @@
+"""Context: the container of sockets, as pyzmq's zmq.Context.
+
+It creates sockets, holds the inproc:// endpoint registry (shared by every thread that uses
+the context), and implements termination: term() makes every blocking call on its sockets
+raise ContextTerminated, waits until all sockets are closed and until lingering messages
+have been delivered (or LINGER expired), then returns. destroy(linger) closes the sockets
+for you first. Waiting is cooperative (gevent), from whichever thread calls term().
+"""
+import weakref
+
+import gevent
+import gevent.monkey
+from gevent.event import Event
+
+from .constants import ContextOption, Errno, SocketOption
+from .engine.wakeup import Wakeup, thread_ident
+from .error import ContextTerminated, ZMQError
+
+# Guards only the creation of the shared Context.instance() against two OS threads racing; it
+# is held for a few bytecodes and never across a gevent switch, so a native lock is right here.
+_instance_lock = gevent.monkey.get_original("_thread", "allocate_lock")()
+
+
+class Context:
+    """A gzmq context. Thread-safe to share; sockets are not (as in libzmq)."""
+
+    _instance = None
+    _instance_pid = None
+
+    def __init__(self, io_threads=1, **kwargs):
+        self._sockets = weakref.WeakSet()
+        self._inproc = {}            # name -> bound socket
+        self._inproc_pending = {}    # name -> [InprocLink] connected before the bind
+        self._terminated = False
+        self._closed = False
+        self._lingering = set()      # sessions / connecters still flushing after close
+        self._term_waiters = []      # (Wakeup, Event) of threads blocked in term()
+        self._options = {ContextOption.IO_THREADS: io_threads, ContextOption.MAX_SOCKETS: 1023,
+                         ContextOption.SOCKET_LIMIT: 65535,
+                         ContextOption.MAX_MSGSZ: 0x7FFFFFFF}
+        self._sockopts = {}          # defaults for new sockets (pyzmq: ctx.linger = 0 ...)
+        self.shadow_address = id(self)
+
+    # -- pyzmq API ---------------------------------------------------------------------------
+    @classmethod
+    def instance(cls, io_threads=1):
+        """The process-wide shared context (re-created after fork or after it was closed)."""
+        import os
+        if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
+            with _instance_lock:
+                if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
+                    cls._instance = cls(io_threads=io_threads)
+                    cls._instance_pid = os.getpid()
+        return cls._instance
+
+    @property
+    def closed(self):
+        return self._closed
+
+    @property
+    def underlying(self):
+        return id(self)
+
+    def socket(self, socket_type, socket_class=None, **kwargs):
+        """Create a Socket of the given type (zmq.PUSH, zmq.REQ, ...)."""
+        if self._terminated or self._closed:
+            raise ZMQError(Errno.ETERM, "Context was terminated")
+        from .socket import Socket
+        cls = socket_class or Socket
+        sock = cls(self, socket_type, **kwargs)
+        for option, value in self._sockopts.items():
+            try:
+                sock.setsockopt(option, value)
+            except ZMQError:
+                pass
+        return sock
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.term()
+
+    def __repr__(self):
+        state = " (closed)" if self._closed else ""
+        return f"<gzmq.Context() at {hex(id(self))}{state}>"
+
+    def setsockopt(self, option, value):
+        """Default socket option for sockets created afterwards (pyzmq's ctx.setsockopt)."""
+        self._sockopts[SocketOption(option)] = value
+
+    def getsockopt(self, option):
+        return self._sockopts[SocketOption(option)]
+
+    def set(self, option, value):
+        self._options[ContextOption(option)] = value
+
+    def get(self, option):
+        return self._options[ContextOption(option)]
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        upper = name.upper()
+        if upper in ContextOption.__members__:
+            return self.get(ContextOption[upper])
+        if upper in SocketOption.__members__:
+            return self._sockopts.get(SocketOption[upper])
+        raise AttributeError(f"Context has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if name.startswith("_") or name == "shadow_address":
+            object.__setattr__(self, name, value)
+            return
+        upper = name.upper()
+        if upper in ContextOption.__members__:
+            self.set(ContextOption[upper], value)
+        elif upper in SocketOption.__members__:
+            self.setsockopt(SocketOption[upper], value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def term(self):
+        """Terminate: wake blocked calls with ContextTerminated, then wait until every socket
+        is closed and every lingering message delivered or expired."""
+        if self._closed:
+            return
+        self._terminated = True
+        for sock in list(self._sockets):
+            sock._wakeup.call(sock._notify_term)
+        done = Event()
+        waiter = Wakeup()
+        waiter.arm()
+        entry = (waiter, done)
+        self._term_waiters.append(entry)
+        try:
+            while not self._idle():
+                done.clear()
+                done.wait()
+        finally:
+            self._term_waiters.remove(entry)
+            waiter.close()
+        self._closed = True
+        if Context._instance is self:
+            Context._instance = None
+
+    def destroy(self, linger=None):
+        """Close every socket of this context (with `linger` if given), then term()."""
+        if self._closed:
+            return
+        for sock in list(self._sockets):
+            if not sock.closed:
+                sock._wakeup.call(sock.close, linger)
+        self.term()
+
+    # -- bookkeeping (called by sockets and the engine) ---------------------------------------
+    def _register_socket(self, sock):
+        if self._terminated:
+            raise ContextTerminated()
+        self._sockets.add(sock)
+
+    def _idle(self):
+        return not any(not s.closed for s in list(self._sockets)) and not self._lingering
+
+    def _signal_term_waiters(self):
+        for waiter, done in list(self._term_waiters):
+            waiter.call(done.set)
+
+    def _socket_closed(self, sock, lingering, linger):
+        """A socket closed; `lingering` are sessions/connecters still delivering messages."""
+        for item in lingering:
+            self._lingering.add(item)
+        if lingering:
+            gevent.spawn(self._linger_watch, list(lingering), linger)
+        self._signal_term_waiters()
+
+    def _linger_watch(self, items, linger):
+        """Stop lingering sessions/connecters when LINGER expires (-1: never)."""
+        try:
+            deadline = None if linger is None or linger < 0 else linger / 1000.0
+            greenlets = []
+            for item in items:
+                g = getattr(item, "greenlet", None) or getattr(item, "_reader", None)
+                if g is not None:
+                    greenlets.append(g)
+            gevent.joinall(greenlets, timeout=deadline)
+        finally:
+            for item in items:
+                if hasattr(item, "stop"):
+                    item.stop()
+                else:
+                    item.kill("linger expired")
+                self._lingering.discard(item)
+            self._signal_term_waiters()
+
+    def _resource_done(self):
+        if self._term_waiters:
+            self._signal_term_waiters()
+
+    # inproc registry ---------------------------------------------------------------------
+    def _inproc_bind(self, name, sock):
+        if name in self._inproc:
+            raise ZMQError(Errno.EADDRINUSE, f"inproc://{name}: address already in use")
+        self._inproc[name] = sock
+        return self._inproc_pending.pop(name, [])
+
+    def _inproc_unbind(self, name, sock):
+        if self._inproc.get(name) is sock:
+            del self._inproc[name]
+
+    def _inproc_lookup(self, name, link):
+        sock = self._inproc.get(name)
+        if sock is None or sock.closed:
+            self._inproc_pending.setdefault(name, []).append(link)
+            return None
+        return sock
+
+    def _inproc_cancel(self, name, link):
+        pending = self._inproc_pending.get(name)
+        if pending and link in pending:
+            pending.remove(link)
+
+    def _thread(self):
+        return thread_ident()

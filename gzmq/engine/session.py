@@ -1,0 +1,371 @@
+"""Session: one ZMTP connection over a tcp/ipc stream socket, driven by two greenlets.
+
+The reader greenlet (the one that calls run()) sends our greeting, reads the peer's bytes,
+feeds them to the sans-IO ZMTPConnection and appends every decoded message of a received
+buffer to the pipe's inbound queue in one go, waking the socket once per buffer, not per
+message. When that queue reaches RCVHWM the reader stops reading (TCP pushes back on the
+peer) until the socket has drained it to half.
+
+The writer greenlet, started once the handshake is done, sleeps until the socket queues
+something, then encodes everything queued (up to a batch budget) into one buffer and writes
+it with one sendall(); frames of 64 KiB and more go out with sendmsg() untouched (no copy).
+
+A protocol error drops this one peer: the connection is closed, the reason logged and
+reported to the socket monitor; the socket and its other peers carry on. A session ends by
+calling its owner's _session_ended() exactly once, from whichever greenlet noticed first.
+"""
+import logging
+import time
+
+import gevent
+from gevent.event import Event
+
+from ..constants import Event as MonitorEvent
+from ..error import ZMTPError
+from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
+from ..zmtp.mechanisms.base import HandshakeRefused
+
+log = logging.getLogger("gzmq")
+
+READ_SIZE = 256 * 1024
+WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
+LARGE_CHUNK = 64 * 1024       # bodies at least this big are written without joining (no copy)
+_IOV_MAX = 1024
+
+
+class PeerClosed(Exception):
+    """The peer closed the connection (EOF)."""
+
+
+class Session:
+    __slots__ = ("owner", "sock", "pipe", "conn", "endpoint", "peer_address", "transport",
+                 "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader", "_heart",
+                 "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap", "__weakref__")
+
+    def __init__(self, owner, sock, pipe, endpoint, transport, connect_side):
+        self.owner = owner
+        self.sock = sock
+        self.pipe = pipe
+        self.endpoint = endpoint
+        self.transport = transport
+        self.connect_side = connect_side
+        self.peer_address = transport.peer_address(sock)
+        self.conn = owner._make_connection(self)
+        self._wake = Event()
+        self._resume = Event()
+        self._ctrl = []
+        self._writer = None
+        self._reader = None
+        self._heart = None
+        self._dead = False
+        self._closing = False
+        self._last_recv = time.monotonic()
+        self._peer_ttl = 0.0
+        self._ready = False
+        self._zap = None
+
+    # -- reader -------------------------------------------------------------------------
+    def run(self):
+        """Run the connection in the calling greenlet until it ends. Never raises."""
+        self._reader = gevent.getcurrent()
+        reason = None
+        try:
+            self._handshake()
+            self._read_loop()
+        except PeerClosed:
+            reason = "peer closed the connection"
+        except HandshakeRefused as exc:
+            reason = str(exc)
+            log.warning("%s: %s", self.endpoint, exc)
+            self.owner._event(MonitorEvent.HANDSHAKE_FAILED_AUTH, exc.status, self.endpoint)
+        except ZMTPError as exc:
+            reason = str(exc)
+            log.warning("%s: dropping peer %s: %s", self.endpoint, self.peer_address or "", exc)
+            if not self._ready:
+                self.owner._event(MonitorEvent.HANDSHAKE_FAILED_PROTOCOL, exc.protocol_error, self.endpoint)
+        except OSError as exc:
+            reason = f"connection error: {exc}"
+        except gevent.GreenletExit:
+            # The socket is closing (or its context terminating): clean up, let the kill through.
+            reason = "closed"
+            raise
+        except Exception as exc:  # a bug must cost one connection, never the hub
+            reason = f"internal error: {exc!r}"
+            log.exception("%s: internal error in session", self.endpoint)
+        finally:
+            self._end(reason)
+
+    def _handshake(self):
+        owner = self.owner
+        sock = self.sock
+        conn = self.conn
+        # Greeting and (for NULL) READY in one write: libzmq accepts them ahead of its own.
+        sock.sendall(conn.data_to_send())
+        deadline_s = owner._opt_handshake_ivl()
+        timer = gevent.Timeout(deadline_s) if deadline_s else None
+        if timer is not None:
+            timer.start()
+        try:
+            while not self._ready:
+                data = sock.recv(READ_SIZE)
+                if not data:
+                    raise PeerClosed()
+                events = conn.receive_data(data)
+                if conn.has_data_to_send():
+                    sock.sendall(conn.data_to_send())
+                self._dispatch(events)
+                if conn.has_data_to_send():
+                    sock.sendall(conn.data_to_send())
+        except gevent.Timeout as exc:
+            if exc is not timer:
+                raise
+            owner._event(MonitorEvent.HANDSHAKE_FAILED_NO_DETAIL, 0, self.endpoint)
+            raise ZMTPError(f"handshake not completed within HANDSHAKE_IVL ({deadline_s:g} s)") from None
+        finally:
+            if timer is not None:
+                timer.close()
+
+    def _on_ready(self, ev):
+        pipe = self.pipe
+        meta = dict(ev.metadata)
+        meta.setdefault("peer-address", self.peer_address.encode() if self.peer_address else b"")
+        mech = self.conn.mechanism
+        if mech.user_id:
+            meta["user-id"] = mech.user_id
+        meta.update(mech.zap_metadata)
+        pipe.metadata = meta
+        pipe.peer_minor = ev.minor
+        pipe.session = self
+        self._ready = True
+        if not self.owner._pipe_ready(pipe, self):
+            raise ZMTPError("peer refused by the socket (routing id in use, or PAIR already paired)")
+        self.owner._event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
+        pipe.outq.kick_consumer = self._wake.set
+        pipe.inq.kick_producer = self._resume.set
+        for data in self.owner._greeting_commands(pipe):
+            self._ctrl.append(data)
+        self._writer = gevent.spawn(self._write_loop)
+        if self.owner._opt_heartbeat_ivl():
+            self._heart = gevent.spawn(self._heartbeat_loop)
+
+    def _read_loop(self):
+        sock = self.sock
+        conn = self.conn
+        receive = conn.receive_data
+        pipe = self.pipe
+        inq = pipe.inq
+        accept = self.owner._in_filter
+        recv = sock.recv
+        while True:
+            data = recv(READ_SIZE)
+            if not data:
+                raise PeerClosed()
+            self._last_recv = time.monotonic()
+            events = receive(data)
+            if events:
+                queued = False
+                for ev in events:
+                    if type(ev) is list:
+                        if accept is None or accept(pipe, ev):
+                            inq.append(ev)
+                            queued = True
+                    else:
+                        self._on_event(ev)
+                if queued and inq.data_wake:
+                    inq.data_wake = False
+                    inq.kick_consumer()
+            if conn._out:
+                self._ctrl.append(conn.data_to_send())
+                self._wake.set()
+            if inq.hwm and len(inq) >= inq.hwm:
+                # Back-pressure: stop reading until the socket has drained this queue to half.
+                resume = self._resume
+                while len(inq) > inq.lwm and not self._dead:
+                    resume.clear()
+                    inq.space_wake = True
+                    if len(inq) <= inq.lwm:
+                        inq.space_wake = False
+                        break
+                    resume.wait()
+
+    def _dispatch(self, events):
+        for ev in events:
+            if type(ev) is list:
+                # Messages right behind the peer's READY, in the same buffer.
+                accept = self.owner._in_filter
+                if accept is None or accept(self.pipe, ev):
+                    self.pipe.inq.append(ev)
+                    if self.pipe.inq.data_wake:
+                        self.pipe.inq.data_wake = False
+                        self.pipe.inq.kick_consumer()
+            else:
+                self._on_event(ev)
+
+    def _on_event(self, ev):
+        if isinstance(ev, Ready):
+            self._on_ready(ev)
+        elif isinstance(ev, (Subscribe, Cancel)):
+            self.owner._pipe_subscription(self.pipe, ev.topic, isinstance(ev, Subscribe))
+        elif isinstance(ev, Ping):
+            self._peer_ttl = ev.ttl
+            if self._ready:
+                self._wake.set()
+        elif isinstance(ev, Pong):
+            pass  # any inbound byte already counts as liveness
+        elif isinstance(ev, ZapRequest):
+            self._zap = gevent.spawn(self._ask_zap, ev)
+
+    def _ask_zap(self, ev):
+        try:
+            reply = self.owner._zap_request(self, ev)
+            events = self.conn.zap_reply(*reply)
+            if self.conn.has_data_to_send():
+                self.sock.sendall(self.conn.data_to_send())
+            self._dispatch(events)
+        except HandshakeRefused as exc:
+            try:
+                if self.conn.has_data_to_send():
+                    self.sock.sendall(self.conn.data_to_send())
+            except OSError:
+                pass
+            log.warning("%s: %s", self.endpoint, exc)
+            self.owner._event(MonitorEvent.HANDSHAKE_FAILED_AUTH, exc.status, self.endpoint)
+            self.kill()
+        except Exception as exc:
+            log.warning("%s: ZAP failed: %s", self.endpoint, exc)
+            self.kill()
+
+    # -- writer -------------------------------------------------------------------------
+    def _write_loop(self):
+        q = self.pipe.outq
+        encode = self.conn.message_encoder()
+        sock = self.sock
+        sendall = sock.sendall
+        wake = self._wake
+        try:
+            while True:
+                if not q:
+                    if self._ctrl:
+                        data = b"".join(self._ctrl)
+                        self._ctrl = []
+                        sendall(data)
+                        continue
+                    if self._closing:
+                        break
+                    q.data_wake = True
+                    wake.clear()
+                    if q or self._ctrl or self._closing:
+                        q.data_wake = False
+                        continue
+                    wake.wait()
+                    continue
+                chunks = self._ctrl
+                self._ctrl = []
+                total = 0
+                large = False
+                popleft = q.popleft
+                while q and total < WRITE_BATCH:
+                    total += encode(popleft(), chunks)
+                    if total >= LARGE_CHUNK:
+                        large = True
+                q.drained()
+                if large:
+                    self._sendv(chunks)
+                else:
+                    sendall(b"".join(chunks))
+        except OSError as exc:
+            self.kill(f"write failed: {exc}")
+            return
+        except gevent.GreenletExit:
+            return
+        except Exception:
+            log.exception("%s: internal error in session writer", self.endpoint)
+            self.kill("internal error")
+            return
+        # Linger flush done: everything queued has been handed to the kernel.
+        self.kill("closed after flushing")
+
+    def _sendv(self, chunks):
+        """Write chunks with vectored sends: small pieces are joined, large bodies go untouched."""
+        iov = []
+        small = []
+        for chunk in chunks:
+            if len(chunk) >= LARGE_CHUNK:
+                if small:
+                    iov.append(b"".join(small))
+                    small = []
+                iov.append(chunk)
+            else:
+                small.append(chunk)
+        if small:
+            iov.append(b"".join(small))
+        sock = self.sock
+        while iov:
+            batch = iov[:_IOV_MAX]
+            sent = sock.sendmsg(batch)
+            # Drop what went out; keep the unsent tail of a partly written chunk as a view.
+            i = 0
+            while i < len(batch) and sent >= len(batch[i]):
+                sent -= len(batch[i])
+                i += 1
+            del iov[:i]
+            if sent:
+                iov[0] = memoryview(iov[0])[sent:]
+
+    def _heartbeat_loop(self):
+        """RFC 37 heartbeats: PING every HEARTBEAT_IVL; no inbound byte within
+        HEARTBEAT_TIMEOUT after a PING, or within the peer's TTL, ends the connection."""
+        owner = self.owner
+        ivl = owner._opt_heartbeat_ivl()
+        timeout = owner._opt_heartbeat_timeout() or ivl
+        ttl_ds = owner._opt_heartbeat_ttl_ds()
+        try:
+            while not self._dead:
+                gevent.sleep(ivl)
+                sent_at = time.monotonic()
+                self._ctrl.append(self.conn.ping(ttl_ds))
+                self._wake.set()
+                gevent.sleep(timeout)
+                if self._last_recv < sent_at:
+                    owner._event(MonitorEvent.DISCONNECTED, 0, self.endpoint)
+                    self.kill(f"no heartbeat from peer within {timeout:g} s")
+                    return
+        except gevent.GreenletExit:
+            pass
+
+    # -- ending -------------------------------------------------------------------------
+    def linger(self):
+        """Socket closed with linger: deliver what is queued, then end."""
+        self._closing = True
+        self._wake.set()
+        if not self._ready:
+            return
+
+    def kill(self, reason=None):
+        """End the connection now, from any greenlet of this hub.
+
+        Closing the OS socket wakes the reader out of recv() with an error, so the greenlet
+        that runs the session (an accept handler or a connecter, which then reconnects) is
+        never itself killed by its session.
+        """
+        if reason:
+            log.debug("%s: %s", self.endpoint, reason)
+        self._end(reason)
+
+    def _end(self, reason):
+        if self._dead:
+            return
+        self._dead = True
+        current = gevent.getcurrent()
+        for g in (self._writer, self._heart, self._zap):
+            if g is not None and g is not current and not g.dead:
+                g.kill(block=False)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self._resume.set()
+        pipe = self.pipe
+        if pipe.session is self:
+            pipe.session = None
+        self.owner._session_ended(self, reason)

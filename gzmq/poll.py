@@ -1,0 +1,180 @@
+"""Poller and select, as pyzmq's zmq.Poller / zmq.select, cooperative with gevent.
+
+A Poller mixes gzmq sockets with raw file descriptors and objects that have fileno(). Waiting
+registers one gevent Event with each gzmq socket (sockets set it when they gain messages or
+room) and one libev io watcher per file descriptor, then sleeps on that Event: no busy loop,
+no timer polling, and other greenlets run meanwhile.
+"""
+import time
+
+from gevent import get_hub
+from gevent.event import Event
+
+from .constants import PollEvent
+
+POLLIN = int(PollEvent.POLLIN)
+POLLOUT = int(PollEvent.POLLOUT)
+POLLERR = int(PollEvent.POLLERR)
+
+_LIBEV_READ = 1
+_LIBEV_WRITE = 2
+
+
+def _is_zmq_socket(obj):
+    from .sockets.base import SocketBase
+    return isinstance(obj, SocketBase)
+
+
+def _fileno(obj):
+    if isinstance(obj, int):
+        return obj
+    return obj.fileno()
+
+
+class Poller:
+    """pyzmq-compatible poller: register(), modify(), unregister(), poll(timeout_ms)."""
+
+    def __init__(self):
+        self.sockets = []
+        self._map = {}
+
+    def __contains__(self, socket):
+        return socket in self._map
+
+    def register(self, socket, flags=POLLIN | POLLOUT):
+        """Watch `socket` (a gzmq socket, an fd, or an object with fileno()) for `flags`.
+        Registering again modifies; flags 0 unregisters."""
+        if flags:
+            if socket in self._map:
+                idx = self._map[socket]
+                self.sockets[idx] = (socket, flags)
+            else:
+                self._map[socket] = len(self.sockets)
+                self.sockets.append((socket, flags))
+        elif socket in self._map:
+            self.unregister(socket)
+
+    def modify(self, socket, flags=POLLIN | POLLOUT):
+        self.register(socket, flags)
+
+    def unregister(self, socket):
+        idx = self._map.pop(socket)
+        self.sockets.pop(idx)
+        for other, index in self._map.items():
+            if index > idx:
+                self._map[other] = index - 1
+
+    def _ready(self, fd_events):
+        result = []
+        for sock, flags in self.sockets:
+            if _is_zmq_socket(sock):
+                if sock.closed:
+                    continue
+                events = sock._events() & flags
+            else:
+                events = fd_events.get(_fileno(sock), 0) & (flags | POLLERR)
+            if events:
+                result.append((sock, events))
+        return result
+
+    def poll(self, timeout=None):
+        """Wait for events; returns [(socket, events)]. timeout in milliseconds: None or a
+        negative value waits forever, 0 returns at once."""
+        if timeout is not None and timeout < 0:
+            timeout = None
+        fd_events = {}
+        fds = [(s, f) for s, f in self.sockets if not _is_zmq_socket(s)]
+        if fds:
+            fd_events = _select_now(fds)
+        ready = self._ready(fd_events)
+        if ready or timeout == 0:
+            return ready
+        deadline = None if timeout is None else time.monotonic() + timeout / 1000.0
+        wake = Event()
+        zsocks = [s for s, _ in self.sockets if _is_zmq_socket(s)]
+        watchers = []
+        loop = get_hub().loop
+        for sock in zsocks:
+            sock._watchers.append(wake)
+        try:
+            for sock, flags in fds:
+                mask = (_LIBEV_READ if flags & POLLIN else 0) | (_LIBEV_WRITE if flags & POLLOUT else 0)
+                watcher = loop.io(_fileno(sock), mask or _LIBEV_READ)
+                watcher.start(_fd_ready, wake, fd_events, _fileno(sock), pass_events=True)
+                watchers.append(watcher)
+            while True:
+                remaining = None
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return self._ready(fd_events)
+                wake.clear()
+                ready = self._ready(fd_events)
+                if ready:
+                    return ready
+                wake.wait(remaining)
+        finally:
+            for sock in zsocks:
+                try:
+                    sock._watchers.remove(wake)
+                except ValueError:
+                    pass
+            for watcher in watchers:
+                watcher.stop()
+                watcher.close()
+
+
+def _fd_ready(revents, wake, fd_events, fd):
+    events = 0
+    if revents & _LIBEV_READ:
+        events |= POLLIN
+    if revents & _LIBEV_WRITE:
+        events |= POLLOUT
+    fd_events[fd] = fd_events.get(fd, 0) | events
+    wake.set()
+
+
+def _select_now(fds):
+    """Non-blocking readiness check for plain file descriptors."""
+    import select as _select
+    from gevent.monkey import get_original
+    poll_cls = get_original("select", "poll")
+    p = poll_cls()
+    for sock, flags in fds:
+        mask = (_select.POLLIN if flags & POLLIN else 0) | (_select.POLLOUT if flags & POLLOUT else 0)
+        p.register(_fileno(sock), mask)
+    out = {}
+    for fd, revents in p.poll(0):
+        ev = 0
+        if revents & (_select.POLLIN | _select.POLLHUP):
+            ev |= POLLIN
+        if revents & _select.POLLOUT:
+            ev |= POLLOUT
+        if revents & _select.POLLERR:
+            ev |= POLLERR
+        out[fd] = ev
+    return out
+
+
+def select(rlist, wlist, xlist, timeout=None):
+    """zmq.select: like select.select for gzmq sockets and fds; timeout in seconds."""
+    if timeout is None:
+        timeout_ms = None
+    elif timeout < 0:
+        timeout_ms = None
+    else:
+        timeout_ms = int(timeout * 1000.0)
+    poller = Poller()
+    for s in set(rlist) | set(wlist) | set(xlist):
+        flags = 0
+        if s in rlist:
+            flags |= POLLIN
+        if s in wlist:
+            flags |= POLLOUT
+        if s in xlist:
+            flags |= POLLERR
+        poller.register(s, flags)
+    events = dict(poller.poll(timeout_ms))
+    return ([s for s in rlist if events.get(s, 0) & POLLIN],
+            [s for s in wlist if events.get(s, 0) & POLLOUT],
+            [s for s in xlist if events.get(s, 0) & POLLERR])

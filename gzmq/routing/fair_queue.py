@@ -1,0 +1,65 @@
+"""Fair-queued receiving (libzmq fq_t): take whole messages from peers in turn.
+
+Only pipes that may hold messages are in `active`; a pipe found empty is dropped from it and
+arms its data_wake flag, so its producer re-activates it (through the owning socket) with the
+next message. After each message the queue rotates, so a peer that floods cannot starve the
+others. O(1) per message whatever the number of peers.
+"""
+from collections import deque
+
+
+class FairQueue:
+    __slots__ = ("active", "last")
+
+    def __init__(self):
+        self.active = deque()
+        self.last = None  # the pipe the last message came from (ROUTER, REP, REQ need it)
+
+    def attach(self, pipe):
+        pipe.inq.data_wake = True
+        if pipe.inq:
+            self.activate(pipe)
+
+    def activate(self, pipe):
+        if not pipe.in_active:
+            pipe.in_active = True
+            pipe.inq.data_wake = False
+            self.active.append(pipe)
+
+    def detach(self, pipe):
+        if pipe.in_active:
+            pipe.in_active = False
+            try:
+                self.active.remove(pipe)
+            except ValueError:
+                pass
+
+    def has_in(self):
+        for pipe in self.active:
+            if pipe.inq:
+                return True
+        return False
+
+    def recv(self):
+        """The next message, or None when no peer has one."""
+        active = self.active
+        while active:
+            pipe = active[0]
+            q = pipe.inq
+            if q:
+                msg = q.popleft()
+                if q.space_wake and len(q) <= q.lwm:
+                    q.space_wake = False
+                    q.kick_producer()
+                if len(active) > 1:
+                    active.rotate(-1)
+                self.last = pipe
+                return msg
+            active.popleft()
+            pipe.in_active = False
+            q.data_wake = True
+            if q:  # a producer on another thread appended in between: keep it
+                q.data_wake = False
+                pipe.in_active = True
+                active.append(pipe)
+        return None

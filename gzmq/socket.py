@@ -1,0 +1,39 @@
+"""The public Socket class (pyzmq's zmq.Socket).
+
+`Socket(ctx, zmq.PUSH)` and `ctx.socket(zmq.PUSH)` both work, as in pyzmq, and so do user
+subclasses (`class MySocket(gzmq.Socket)`, `ctx.socket(zmq.REQ, socket_class=MySocket)`):
+__new__ builds (once per pair, cached) a class whose MRO puts the socket type's routing hooks
+first, then the user's class, then the shared machinery, so a subclass's overrides of public
+methods win and `isinstance(s, MySocket)` holds.
+"""
+from .constants import Errno, SocketType
+from .error import ZMQError
+from .sockets import SOCKET_CLASSES
+from .sockets.base import SocketBase
+
+_COMBINED = {}
+
+
+class Socket(SocketBase):
+    """A gzmq socket. See SocketBase for the API (pyzmq's)."""
+
+    def __new__(cls, context=None, socket_type=None, *args, **kwargs):
+        if socket_type is None:
+            raise ZMQError(Errno.EINVAL, "socket type required")
+        try:
+            impl = SOCKET_CLASSES[SocketType(socket_type)]
+        except (KeyError, ValueError):
+            raise ZMQError(Errno.EINVAL, f"socket type {socket_type!r} is not supported by gzmq") from None
+        key = (cls, impl)
+        combined = _COMBINED.get(key)
+        if combined is None:
+            combined = type(cls.__name__, (impl, cls), {"__module__": cls.__module__,
+                                                       "__qualname__": cls.__qualname__})
+            _COMBINED[key] = combined
+        return object.__new__(combined)
+
+    def __init__(self, context=None, socket_type=None, *args, **kwargs):
+        super().__init__(context, socket_type)
+
+    def __reduce__(self):
+        raise TypeError("gzmq sockets cannot be pickled")

@@ -1,0 +1,971 @@
+"""SocketBase: the machinery every socket type shares, and pyzmq's Socket API on top of it.
+
+A socket owns pipes (one per peer, gzmq.engine.pipe), the endpoints it bound or connected
+(listeners, connecters, inproc links) and its options. Socket types (one small module each)
+plug routing into a few hooks:
+
+    _init_routing()         set up LoadBalancer / FairQueue / routing ids
+    _xattach(pipe)          a pipe joined (at connect time, on accept after the handshake)
+    _xready(pipe) -> bool   the peer's handshake finished (metadata known); False refuses it
+    _xdetach(pipe)          the pipe is gone
+    _xsend(msg) -> bool     queue one whole message (list of frames) or return False if it
+                            would block; raise ZMQError for errors (EFSM, EHOSTUNREACH...)
+    _xrecv() -> msg|None    take one whole message, or None if none is ready
+    _xhas_in(), _xhas_out() for POLLIN / POLLOUT
+    _xreadable(pipe), _xwritable(pipe)   a pipe got messages / room again
+
+Blocking calls wait on gevent Events that producers set only when someone waits, and only
+once per batch. A wait ends with a message, Again (DONTWAIT or RCVTIMEO/SNDTIMEO expired),
+ENOTSOCK (socket closed) or ContextTerminated. An interrupted wait (gevent.Timeout, kill)
+takes nothing out of a queue, so nothing is lost and the socket stays usable.
+"""
+import json
+import logging
+import pickle
+import time
+
+import gevent
+from gevent.event import Event
+
+from .. import constants as C
+from ..constants import Errno, Flag, OPTION_TYPES, PollEvent, SocketOption, SocketType
+from ..engine.endpoints import Connecter, Listener
+from ..engine.pipe import Pipe
+from ..engine.session import Session
+from ..engine.wakeup import Wakeup
+from ..error import Again, ContextTerminated, ZMQError
+from ..message import Frame, MessageTracker
+from ..transports import split_endpoint, stream_transport
+from ..zmtp.connection import ZMTPConnection
+
+log = logging.getLogger("gzmq")
+
+DONTWAIT = int(Flag.DONTWAIT)
+SNDMORE = int(Flag.SNDMORE)
+
+TYPE_NAMES = {
+    SocketType.PAIR: "PAIR", SocketType.PUB: "PUB", SocketType.SUB: "SUB", SocketType.REQ: "REQ",
+    SocketType.REP: "REP", SocketType.DEALER: "DEALER", SocketType.ROUTER: "ROUTER",
+    SocketType.PULL: "PULL", SocketType.PUSH: "PUSH", SocketType.XPUB: "XPUB",
+    SocketType.XSUB: "XSUB", SocketType.STREAM: "STREAM",
+}
+
+O = SocketOption
+DEFAULTS = {
+    O.SNDHWM: 1000, O.RCVHWM: 1000, O.LINGER: -1, O.RCVTIMEO: -1, O.SNDTIMEO: -1,
+    O.RECONNECT_IVL: 100, O.RECONNECT_IVL_MAX: 0, O.BACKLOG: 100, O.MAXMSGSIZE: -1,
+    O.IMMEDIATE: 0, O.HANDSHAKE_IVL: 30000, O.HEARTBEAT_IVL: 0, O.HEARTBEAT_TTL: 0,
+    O.HEARTBEAT_TIMEOUT: -1, O.TCP_KEEPALIVE: -1, O.TCP_KEEPALIVE_CNT: -1,
+    O.TCP_KEEPALIVE_IDLE: -1, O.TCP_KEEPALIVE_INTVL: -1, O.IPV6: 0, O.IPV4ONLY: 1,
+    O.ROUTER_MANDATORY: 0, O.ROUTER_HANDOVER: 0, O.PROBE_ROUTER: 0, O.REQ_CORRELATE: 0,
+    O.REQ_RELAXED: 0, O.CONFLATE: 0, O.ROUTING_ID: b"", O.CONNECT_ROUTING_ID: b"",
+    O.CONNECT_TIMEOUT: 0, O.SNDBUF: -1, O.RCVBUF: -1, O.TOS: 0, O.AFFINITY: 0, O.RATE: 100,
+    O.RECOVERY_IVL: 10000, O.MULTICAST_HOPS: 1, O.MULTICAST_LOOP: 1, O.MULTICAST_MAXTPDU: 1500,
+    O.ZAP_DOMAIN: b"", O.ZAP_ENFORCE_DOMAIN: 0, O.PLAIN_SERVER: 0, O.PLAIN_USERNAME: b"",
+    O.PLAIN_PASSWORD: b"", O.CURVE_SERVER: 0, O.CURVE_PUBLICKEY: b"", O.CURVE_SECRETKEY: b"",
+    O.CURVE_SERVERKEY: b"", O.XPUB_VERBOSE: 0, O.XPUB_VERBOSER: 0, O.XPUB_MANUAL: 0,
+    O.XPUB_NODROP: 0, O.XPUB_WELCOME_MSG: b"", O.INVERT_MATCHING: 0, O.TCP_MAXRT: 0,
+    O.LAST_ENDPOINT: b"", O.STREAM_NOTIFY: 1, O.ROUTER_NOTIFY: 0, O.MULTICAST_LOOP: 1,
+    O.ONLY_FIRST_SUBSCRIBE: 0, O.XSUB_VERBOSE_UNSUBSCRIBE: 0, O.LOOPBACK_FASTPATH: 0,
+    O.ROUTER_RAW: 0, O.BLOCKY: 1, O.USE_FD: -1, O.BINDTODEVICE: b"", O.METADATA: b"",
+}
+_READ_ONLY = {O.TYPE, O.RCVMORE, O.EVENTS, O.FD, O.LAST_ENDPOINT, O.MECHANISM, O.THREAD_SAFE}
+_WRITE_ONLY = {O.SUBSCRIBE, O.UNSUBSCRIBE}
+
+
+def _as_bytes_option(option, value):
+    if isinstance(value, str):
+        raise TypeError(f"unicode not allowed for {option.name}, use setsockopt_string")
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{option.name} takes bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
+class SocketBase:
+    """Common socket machinery; see the module docstring. Public API is pyzmq's."""
+
+    _type = None
+    _peer_types = frozenset()
+    _in_filter = None  # callable(pipe, msg) -> bool deciding what a session queues
+    _can_send = True
+    _can_recv = True
+
+    def __init__(self, context=None, socket_type=None, **kwargs):
+        if context is None:
+            from ..context import Context
+            context = Context.instance()
+        self.context = context
+        self._options = dict(DEFAULTS)
+        self._pipes = []
+        self._listeners = {}      # endpoint -> Listener
+        self._connecters = {}     # endpoint -> [Connecter | inproc link]
+        self._inproc_bound = []
+        self._sessions = set()
+        self._closed = False
+        self._rd = Event()
+        self._wr = Event()
+        self._rd_waiters = 0
+        self._wr_waiters = 0
+        self._watchers = []       # Events of pollers waiting on this socket
+        self._rcv_parts = None
+        self._rcv_idx = 0
+        self._rcv_pipe = None
+        self._snd_parts = []
+        self._sndtimeo = None
+        self._rcvtimeo = None
+        self._monitor = None
+        self._wakeup = Wakeup()
+        self._type_name = TYPE_NAMES.get(self._type, str(self._type))
+        self._init_routing()
+        context._register_socket(self)
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def type(self):
+        return self._type
+
+    @property
+    def socket_type(self):
+        return self._type
+
+    @property
+    def closed(self):
+        return self._closed
+
+    @property
+    def underlying(self):
+        return id(self)
+
+    def __repr__(self):
+        state = " (closed)" if self._closed else ""
+        return f"<gzmq.Socket(zmq.{self._type_name}) at {hex(id(self))}{state}>"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def fileno(self):
+        raise ZMQError(Errno.ENOTSUP, "gzmq sockets have no file descriptor; use gzmq.Poller")
+
+    # -- routing hooks (overridden by socket types) ----------------------------------------
+    def _init_routing(self):
+        pass
+
+    def _xattach(self, pipe):
+        pass
+
+    def _xready(self, pipe):
+        return True
+
+    def _xdetach(self, pipe):
+        pass
+
+    def _xsend(self, msg):
+        raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot send")
+
+    def _xrecv(self):
+        raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
+
+    def _xhas_in(self):
+        return False
+
+    def _xhas_out(self):
+        return False
+
+    def _xreadable(self, pipe):
+        pass
+
+    def _xwritable(self, pipe):
+        pass
+
+    def _xsubscription(self, pipe, topic, subscribe):
+        pass
+
+    def _greeting_commands(self, pipe):
+        """Wire bytes a fresh session sends right after its handshake (SUB: subscriptions)."""
+        return ()
+
+    # -- options ----------------------------------------------------------------------------
+    def setsockopt(self, option, value):
+        self._check_open()
+        try:
+            option = SocketOption(option)
+        except ValueError:
+            raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
+        if option in _READ_ONLY:
+            raise ZMQError(Errno.EINVAL, f"{option.name} is read-only")
+        kind = OPTION_TYPES.get(option, "int")
+        if kind == "bytes":
+            value = _as_bytes_option(option, value)
+        else:
+            if isinstance(value, bool):
+                value = int(value)
+            if not isinstance(value, int):
+                raise TypeError(f"{option.name} takes an int, not {type(value).__name__}")
+        if option == O.HWM:
+            self.setsockopt(O.SNDHWM, value)
+            self.setsockopt(O.RCVHWM, value)
+            return
+        if option in (O.SNDHWM, O.RCVHWM) and value < 0:
+            raise ZMQError(Errno.EINVAL, f"{option.name} must be >= 0")
+        if option in (O.ROUTING_ID, O.CONNECT_ROUTING_ID) and value:
+            if len(value) > 255:
+                raise ZMQError(Errno.EINVAL, f"{option.name} must be at most 255 bytes")
+        if option == O.ROUTING_ID and value[:1] == b"\x00":
+            raise ZMQError(Errno.EINVAL, "ROUTING_ID must not start with a zero byte (reserved)")
+        if self._xsetsockopt(option, value):
+            return
+        self._options[option] = value
+        if option == O.SNDTIMEO:
+            self._sndtimeo = None if value < 0 else value / 1000.0
+        elif option == O.RCVTIMEO:
+            self._rcvtimeo = None if value < 0 else value / 1000.0
+        elif option == O.SNDHWM:
+            # libzmq applies HWM changes to pipes created later; existing pipes keep theirs,
+            # except that raising it helps blocked senders right away (harmless, simpler).
+            for pipe in self._pipes:
+                if pipe.inproc_peer is None:
+                    pipe.outq.set_hwm(value)
+        elif option == O.RCVHWM:
+            for pipe in self._pipes:
+                if pipe.inproc_peer is None:
+                    pipe.inq.set_hwm(value)
+
+    def _xsetsockopt(self, option, value):
+        """Socket types intercept options they act on (SUBSCRIBE...). True if handled."""
+        if option in _WRITE_ONLY:
+            raise ZMQError(Errno.EINVAL, f"{option.name} is not valid on a {self._type_name} socket")
+        return False
+
+    def getsockopt(self, option):
+        if option == O.EVENTS:
+            self._check_open()
+            return self._events()
+        if option == O.RCVMORE:
+            self._check_open()
+            return 1 if self._rcv_parts is not None else 0
+        if option == O.TYPE:
+            return int(self._type)
+        self._check_open()
+        try:
+            option = SocketOption(option)
+        except ValueError:
+            raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
+        if option in _WRITE_ONLY:
+            raise ZMQError(Errno.EINVAL, f"{option.name} is write-only")
+        if option == O.MECHANISM:
+            return self._mechanism_number()
+        if option == O.FD:
+            raise ZMQError(Errno.ENOTSUP, "gzmq sockets have no FD; use gzmq.Poller or Socket.poll()")
+        if option == O.THREAD_SAFE:
+            return 0
+        if option == O.HWM:
+            return self._options[O.SNDHWM]
+        if option in self._options:
+            return self._options[option]
+        raise ZMQError(Errno.EINVAL, f"option {option.name} is not supported by gzmq")
+
+    def _mechanism_number(self):
+        opts = self._options
+        if opts[O.CURVE_SERVER] or opts[O.CURVE_SERVERKEY]:
+            return int(C.SecurityMechanism.CURVE)
+        if opts[O.PLAIN_SERVER] or opts[O.PLAIN_USERNAME] or opts[O.PLAIN_PASSWORD]:
+            return int(C.SecurityMechanism.PLAIN)
+        return int(C.SecurityMechanism.NULL)
+
+    set = setsockopt
+    get = getsockopt
+
+    def setsockopt_string(self, option, value, encoding="utf-8"):
+        if not isinstance(value, str):
+            raise TypeError(f"str required, not {type(value).__name__}")
+        self.setsockopt(option, value.encode(encoding))
+
+    def getsockopt_string(self, option, encoding="utf-8"):
+        if OPTION_TYPES.get(SocketOption(option)) != "bytes":
+            raise TypeError(f"option {option} will not return a string")
+        return self.getsockopt(option).decode(encoding)
+
+    set_string = setsockopt_string
+    get_string = getsockopt_string
+
+    def set_hwm(self, value):
+        self.setsockopt(O.SNDHWM, value)
+        self.setsockopt(O.RCVHWM, value)
+
+    def get_hwm(self):
+        return self.getsockopt(O.SNDHWM)
+
+    hwm = property(get_hwm, set_hwm)
+
+    # Options the engine reads often, as cheap accessors.
+    def _opt_handshake_ivl(self):
+        v = self._options[O.HANDSHAKE_IVL]
+        return v / 1000.0 if v > 0 else 0
+
+    def _opt_heartbeat_ivl(self):
+        v = self._options[O.HEARTBEAT_IVL]
+        return v / 1000.0 if v > 0 else 0
+
+    def _opt_heartbeat_timeout(self):
+        v = self._options[O.HEARTBEAT_TIMEOUT]
+        return v / 1000.0 if v > 0 else 0
+
+    def _opt_heartbeat_ttl_ds(self):
+        return max(0, self._options[O.HEARTBEAT_TTL]) // 100
+
+    def _opt_reconnect_ivl(self):
+        v = self._options[O.RECONNECT_IVL]
+        return v / 1000.0 if v >= 0 else -1
+
+    def _opt_reconnect_ivl_max(self):
+        return max(0, self._options[O.RECONNECT_IVL_MAX]) / 1000.0
+
+    def _opt_connect_timeout(self):
+        v = self._options[O.CONNECT_TIMEOUT]
+        return v / 1000.0 if v > 0 else None
+
+    def _transport_options(self):
+        o = self._options
+        return {
+            "ipv6": bool(o[O.IPV6]), "backlog": o[O.BACKLOG], "tcp_keepalive": o[O.TCP_KEEPALIVE],
+            "tcp_keepalive_idle": o[O.TCP_KEEPALIVE_IDLE], "tcp_keepalive_cnt": o[O.TCP_KEEPALIVE_CNT],
+            "tcp_keepalive_intvl": o[O.TCP_KEEPALIVE_INTVL], "sndbuf": o[O.SNDBUF], "rcvbuf": o[O.RCVBUF],
+        }
+
+    def _make_mechanism(self, session):
+        """The security mechanism for a new connection, from this socket's options."""
+        from ..zmtp.mechanisms import NullMechanism
+        o = self._options
+        mech = self._mechanism_number()
+        if mech == C.SecurityMechanism.NULL:
+            return NullMechanism(zap=bool(o[O.ZAP_DOMAIN]))
+        from ..security import make_mechanism
+        return make_mechanism(self, mech)
+
+    def _make_connection(self, session):
+        o = self._options
+        properties = ()
+        if o[O.METADATA]:
+            properties = tuple(self._app_metadata)
+        return ZMTPConnection(
+            self._type_name, peer_types=self._peer_types, identity=o[O.ROUTING_ID],
+            mechanism=self._make_mechanism(session), maxmsgsize=o[O.MAXMSGSIZE],
+            properties=properties)
+
+    def _zap_request(self, session, request):
+        from ..security.zap import zap_request
+        return zap_request(self, session, request)
+
+    # -- attribute-style options: sock.linger = 0, sock.rcvtimeo, sock.routing_id ... -------
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: map option names (any case) to getsockopt.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            option = getattr(SocketOption, name.upper())
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
+        return self.getsockopt(option)
+
+    def subscribe(self, topic):
+        """SUB/XSUB: subscribe to a topic prefix (str is UTF-8 encoded)."""
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.setsockopt(O.SUBSCRIBE, topic)
+
+    def unsubscribe(self, topic):
+        """SUB/XSUB: drop one reference to a subscription."""
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.setsockopt(O.UNSUBSCRIBE, topic)
+
+    # -- endpoints ----------------------------------------------------------------------------
+    def bind(self, addr):
+        """Bind to an endpoint: tcp://IP:PORT (PORT may be * for a free port), ipc://PATH,
+        inproc://NAME. Returns a _SocketContext usable as a context manager (pyzmq >= 20)."""
+        self._check_open()
+        scheme, address = split_endpoint(addr)
+        if scheme == "inproc":
+            from ..transports import inproc
+            inproc.bind(self, address)
+            endpoint = f"inproc://{address}"
+        elif scheme in ("pgm", "epgm"):
+            from ..transports import pgm
+            endpoint = pgm.bind(self, scheme, address)
+        else:
+            transport = stream_transport(scheme)
+            try:
+                lsock, endpoint, unlink = transport.listen(address, addr, self._transport_options())
+            except ZMQError as exc:
+                self._event(C.Event.BIND_FAILED, exc.errno, str(addr))
+                raise
+            self._listeners[endpoint] = Listener(self, endpoint, lsock, transport, unlink)
+            self._event(C.Event.LISTENING, lsock.fileno(), endpoint)
+        self._options[O.LAST_ENDPOINT] = endpoint.encode()
+        return _SocketContext(self, "bind", endpoint)
+
+    def bind_to_random_port(self, addr, min_port=49152, max_port=65536, max_tries=100):
+        """Bind `addr` (e.g. 'tcp://127.0.0.1') to a random port; returns the port."""
+        if min_port == 49152 and max_port == 65536:
+            self.bind(f"{addr}:*")
+            return int(self.last_endpoint.decode().rsplit(":", 1)[-1])
+        import random
+        for _ in range(max_tries):
+            port = random.randrange(min_port, max_port)
+            try:
+                self.bind(f"{addr}:{port}")
+            except ZMQError as exc:
+                if exc.errno not in (Errno.EADDRINUSE, 98, 13):
+                    raise
+            else:
+                return port
+        raise ZMQError(Errno.EADDRINUSE, "Could not bind socket to random port.")
+
+    def connect(self, addr):
+        """Connect to an endpoint. Returns at once: the pipe exists straight away (unless
+        IMMEDIATE), so messages sent before the peer is reachable wait for it."""
+        self._check_open()
+        scheme, address = split_endpoint(addr)
+        if isinstance(addr, bytes):
+            addr = addr.decode()
+        if scheme == "inproc":
+            from ..transports import inproc
+            link = inproc.connect(self, address)
+            self._connecters.setdefault(addr, []).append(link)
+        elif scheme in ("pgm", "epgm"):
+            from ..transports import pgm
+            link = pgm.connect(self, scheme, address)
+            self._connecters.setdefault(addr, []).append(link)
+        else:
+            transport = stream_transport(scheme)
+            target = transport.parse_connect(address, addr, self._transport_options())
+            pipe = None
+            if not self._options[O.IMMEDIATE]:
+                pipe = self._new_pipe(addr, connect_side=True, attach=True)
+            self._connecters.setdefault(addr, []).append(Connecter(self, addr, transport, target, pipe))
+        self._options[O.LAST_ENDPOINT] = addr.encode()
+        return _SocketContext(self, "connect", addr)
+
+    def unbind(self, addr):
+        self._check_open()
+        if isinstance(addr, bytes):
+            addr = addr.decode()
+        scheme, address = split_endpoint(addr)
+        if scheme == "inproc":
+            from ..transports import inproc
+            if not inproc.unbind(self, address):
+                raise ZMQError(Errno.ENOENT, f"{addr}: not bound")
+            return
+        listener = self._listeners.pop(addr, None)
+        if listener is None and scheme == "tcp":
+            # libzmq accepts the resolved form; try matching a wildcard bind by its port.
+            for ep in list(self._listeners):
+                if ep.rsplit(":", 1)[-1] == addr.rsplit(":", 1)[-1]:
+                    listener = self._listeners.pop(ep)
+                    break
+        if listener is None:
+            raise ZMQError(Errno.ENOENT, f"{addr}: not bound")
+        listener.close()
+        # libzmq also drops the connections accepted through that endpoint.
+        for pipe in list(self._pipes):
+            if pipe.endpoint == listener.endpoint and not pipe.connect_side:
+                self._drop_pipe(pipe)
+
+    def disconnect(self, addr):
+        self._check_open()
+        if isinstance(addr, bytes):
+            addr = addr.decode()
+        links = self._connecters.pop(addr, None)
+        if not links:
+            raise ZMQError(Errno.ENOENT, f"{addr}: not connected")
+        for link in links:
+            link.stop()
+            pipe = getattr(link, "pipe", None)
+            if pipe is not None:
+                self._drop_pipe(pipe)
+
+    # -- pipes (called by the engine) ---------------------------------------------------------
+    def _new_pipe(self, endpoint, connect_side, attach):
+        o = self._options
+        pipe = Pipe(self, endpoint, o[O.SNDHWM], o[O.RCVHWM])
+        pipe.connect_side = connect_side
+        pipe.inq.kick_consumer = lambda: self._pipe_readable(pipe)
+        pipe.outq.kick_producer = lambda: self._pipe_writable(pipe)
+        if attach:
+            self._attach_pipe(pipe)
+        return pipe
+
+    def _attach_pipe(self, pipe):
+        if pipe in self._pipes:
+            return
+        self._pipes.append(pipe)
+        self._xattach(pipe)
+        self._notify_out()
+
+    def _pipe_ready(self, pipe, session):
+        """A session finished its handshake on `pipe`. Returns False to refuse the peer."""
+        if self._closed:
+            # Closed with LINGER: a connect-side pipe may still deliver what was queued.
+            if pipe.connect_side and pipe.outq and session is not None:
+                session._closing = True
+                return True
+            return False
+        if session is not None:
+            self._sessions.add(session)
+        if pipe not in self._pipes:
+            self._attach_pipe(pipe)
+        pipe.ready = True
+        if not self._xready(pipe):
+            pipe.ready = False
+            if not pipe.connect_side or self._options[O.IMMEDIATE]:
+                self._detach_pipe(pipe)
+            return False
+        return True
+
+    def _spawn_session(self, sock, endpoint, transport):
+        pipe = self._new_pipe(endpoint, connect_side=False, attach=False)
+        session = Session(self, sock, pipe, endpoint, transport, False)
+        self._sessions.add(session)
+        gevent.spawn(session.run)
+
+    def _session_ended(self, session, reason):
+        self._sessions.discard(session)
+        pipe = session.pipe
+        if session._ready:
+            self._event(C.Event.DISCONNECTED, 0, session.endpoint)
+        if not pipe.connect_side or self._options[O.IMMEDIATE] or self._closed:
+            self._detach_pipe(pipe)
+        else:
+            # Connect side: the pipe outlives the connection; messages keep queueing for the
+            # reconnect. Undelivered replies/subscriptions state resets like libzmq's hiccup.
+            pipe.ready = False
+            self._xhiccup(pipe)
+        self.context._resource_done()
+
+    def _xhiccup(self, pipe):
+        pass
+
+    def _detach_pipe(self, pipe):
+        if not pipe.alive:
+            return
+        pipe.alive = False
+        try:
+            self._pipes.remove(pipe)
+        except ValueError:
+            pass
+        self._xdetach(pipe)
+        # Messages already received from the peer stay readable (libzmq delivers them too);
+        # the pipe leaves the fair queue once drained.
+        if pipe.inq and pipe.in_active is False:
+            pass
+
+    def _drop_pipe(self, pipe):
+        session = pipe.session
+        if session is not None:
+            session.kill("dropped by the socket")
+        self._detach_pipe(pipe)
+        if pipe.inproc_peer is not None:
+            from ..transports import inproc
+            inproc.unlink(pipe)
+
+    def _pipe_readable(self, pipe):
+        """A pipe's inbound queue got messages (called once per batch by its producer)."""
+        if not pipe.alive and not pipe.inq:
+            return
+        self._xreadable(pipe)
+        self._notify_in()
+
+    def _pipe_writable(self, pipe):
+        if not pipe.alive:
+            return
+        self._xwritable(pipe)
+        self._notify_out()
+
+    def _pipe_subscription(self, pipe, topic, subscribe):
+        self._xsubscription(pipe, topic, subscribe)
+
+    def _notify_in(self):
+        if self._rd_waiters:
+            self._rd.set()
+        if self._watchers:
+            for ev in self._watchers:
+                ev.set()
+
+    def _notify_out(self):
+        if self._wr_waiters:
+            self._wr.set()
+        if self._watchers:
+            for ev in self._watchers:
+                ev.set()
+
+    def _notify_term(self):
+        """The context is terminating: wake every blocked call so it raises ETERM."""
+        self._rd.set()
+        self._wr.set()
+        for ev in self._watchers:
+            ev.set()
+
+    def _event(self, event, value, endpoint):
+        monitor = self._monitor
+        if monitor is not None:
+            monitor.emit(int(event), value, endpoint)
+
+    # -- sending ---------------------------------------------------------------------------
+    def send(self, data, flags=0, copy=True, track=False, routing_id=None, group=None):
+        """Send one frame; with SNDMORE more frames of the same message follow.
+
+        data: bytes or any buffer (bytearray, memoryview, numpy array, Frame). str raises
+        TypeError (use send_string). copy=False keeps a reference instead of copying.
+        Blocks (cooperatively) at SNDHWM unless DONTWAIT; raises Again on DONTWAIT or when
+        SNDTIMEO expires. Returns a MessageTracker if track=True, else None.
+        """
+        if type(data) is not bytes:
+            data = self._frame_data(data, copy)
+        if flags & SNDMORE:
+            parts = self._snd_parts
+            if not parts:
+                self._check_open()
+                if not self._can_send:
+                    raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot send")
+                self._wait_writable_start(flags)
+            parts.append(data)
+            return MessageTracker() if track else None
+        if self._snd_parts:
+            parts = self._snd_parts
+            parts.append(data)
+            self._snd_parts = []
+        else:
+            parts = [data]
+        try:
+            return self._send_msg(parts, flags, track)
+        except (Again, gevent.Timeout, gevent.GreenletExit):
+            if len(parts) > 1:
+                # Keep the frames already accepted so a retry of the last frame completes it.
+                self._snd_parts = parts[:-1]
+            raise
+
+    def send_multipart(self, msg_parts, flags=0, copy=True, track=False, **kwargs):
+        """Send a sequence of frames as one message (all or nothing)."""
+        parts = []
+        for i, part in enumerate(msg_parts):
+            if type(part) is not bytes:
+                if isinstance(part, str):
+                    raise TypeError(f"Frame {i} ({part!r:.20}) does not support the buffer interface.")
+                part = self._frame_data(part, copy)
+            parts.append(part)
+        if not parts:
+            raise ValueError("send_multipart needs at least one frame")
+        if self._snd_parts:
+            parts = self._snd_parts + parts
+            self._snd_parts = []
+        return self._send_msg(parts, flags & ~SNDMORE, track)
+
+    def _frame_data(self, data, copy):
+        if isinstance(data, Frame):
+            return data.bytes if copy else data.buffer
+        if isinstance(data, str):
+            raise TypeError("unicode not allowed, use send_string")
+        if copy:
+            try:
+                return bytes(memoryview(data).cast("B")) if not isinstance(data, (bytearray,)) else bytes(data)
+            except TypeError:
+                raise TypeError(f"{type(data).__name__} does not support the buffer interface") from None
+        view = memoryview(data)
+        return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
+
+    def _send_msg(self, parts, flags, track):
+        if self._closed:
+            raise ZMQError(Errno.ENOTSOCK, "socket is closed")
+        if self._xsend(parts):
+            return MessageTracker() if track else None
+        if flags & DONTWAIT:
+            raise Again()
+        self._wait_send(parts)
+        return MessageTracker() if track else None
+
+    def _wait_writable_start(self, flags):
+        """First frame of a multipart message: block (or raise Again) here, as libzmq does."""
+        if self._xhas_out():
+            return
+        if flags & DONTWAIT:
+            raise Again()
+        self._wait(self._wr, "_wr_waiters", self._sndtimeo, self._xhas_out)
+
+    def _wait_send(self, parts):
+        deadline = None if self._sndtimeo is None else time.monotonic() + self._sndtimeo
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self._wait(self._wr, "_wr_waiters", remaining, self._xhas_out, final=False)
+            if self._xsend(parts):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Again()
+
+    def _wait(self, event, counter, timeout, ready, final=True):
+        """Wait until ready() or timeout; raise Again/ENOTSOCK/ContextTerminated."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._closed:
+                raise ZMQError(Errno.ENOTSOCK, "socket was closed")
+            if self.context._terminated:
+                raise ContextTerminated()
+            if ready():
+                return
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Again()
+            event.clear()
+            setattr(self, counter, getattr(self, counter) + 1)
+            try:
+                event.wait(remaining)
+            finally:
+                setattr(self, counter, getattr(self, counter) - 1)
+
+    # -- receiving ---------------------------------------------------------------------------
+    def recv(self, flags=0, copy=True, track=False):
+        """Receive one frame: bytes (copy=True) or a Frame (copy=False).
+
+        Blocks cooperatively unless DONTWAIT; Again on DONTWAIT or when RCVTIMEO expires.
+        """
+        parts = self._rcv_parts
+        if parts is not None:
+            i = self._rcv_idx
+            data = parts[i]
+            i += 1
+            more = i < len(parts)
+            if more:
+                self._rcv_idx = i
+            else:
+                self._rcv_parts = None
+            if copy:
+                return data if type(data) is bytes else bytes(data)
+            return self._make_frame(data, more)
+        msg = self._xrecv()
+        if msg is None:
+            msg = self._wait_recv(flags)
+        data = msg[0]
+        if len(msg) > 1:
+            self._rcv_parts = msg
+            self._rcv_idx = 1
+            more = True
+        else:
+            more = False
+        if copy:
+            return data if type(data) is bytes else bytes(data)
+        return self._make_frame(data, more)
+
+    def _make_frame(self, data, more):
+        frame = Frame(data)
+        frame.more = more
+        pipe = self._last_pipe()
+        if pipe is not None:
+            frame._props = pipe.metadata
+        return frame
+
+    def _last_pipe(self):
+        return None
+
+    def recv_multipart(self, flags=0, copy=True, track=False):
+        """Receive a whole message: a list of bytes (copy=True) or Frames."""
+        if self._rcv_parts is not None:
+            parts = [self.recv(flags, copy)]
+            while self._rcv_parts is not None:
+                parts.append(self.recv(flags, copy))
+            return parts
+        msg = self._xrecv()
+        if msg is None:
+            msg = self._wait_recv(flags)
+        if copy:
+            return [f if type(f) is bytes else bytes(f) for f in msg]
+        last = len(msg) - 1
+        return [self._make_frame(f, i < last) for i, f in enumerate(msg)]
+
+    def _wait_recv(self, flags):
+        if flags & DONTWAIT:
+            if self._closed:
+                raise ZMQError(Errno.ENOTSOCK, "socket is closed")
+            if not self._can_recv:
+                raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
+            raise Again()
+        deadline = None if self._rcvtimeo is None else time.monotonic() + self._rcvtimeo
+        rd = self._rd
+        while True:
+            if self._closed:
+                raise ZMQError(Errno.ENOTSOCK, "socket was closed")
+            if self.context._terminated:
+                raise ContextTerminated()
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Again()
+            rd.clear()
+            self._rd_waiters += 1
+            try:
+                rd.wait(remaining)
+            finally:
+                self._rd_waiters -= 1
+            msg = self._xrecv()
+            if msg is not None:
+                return msg
+
+    # -- serialization helpers (pyzmq's) -----------------------------------------------------
+    def send_string(self, u, flags=0, copy=True, encoding="utf-8", **kwargs):
+        if not isinstance(u, str):
+            raise TypeError("str objects only")
+        return self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
+
+    send_unicode = send_string
+
+    def recv_string(self, flags=0, encoding="utf-8"):
+        return self.recv(flags=flags).decode(encoding)
+
+    recv_unicode = recv_string
+
+    def send_pyobj(self, obj, flags=0, protocol=pickle.DEFAULT_PROTOCOL, **kwargs):
+        return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
+
+    def recv_pyobj(self, flags=0):
+        return pickle.loads(self.recv(flags))
+
+    def send_json(self, obj, flags=0, **kwargs):
+        send_kwargs = {k: kwargs.pop(k) for k in ("routing_id", "group") if k in kwargs}
+        msg = json.dumps(obj, **kwargs).encode("utf-8")
+        return self.send(msg, flags=flags, **send_kwargs)
+
+    def recv_json(self, flags=0, **kwargs):
+        return json.loads(self.recv(flags), **kwargs)
+
+    def send_serialized(self, msg, serialize, flags=0, copy=True, **kwargs):
+        frames = serialize(msg)
+        return self.send_multipart(frames, flags=flags, copy=copy, **kwargs)
+
+    def recv_serialized(self, deserialize, flags=0, copy=True):
+        frames = self.recv_multipart(flags=flags, copy=copy)
+        return deserialize(frames)
+
+    # -- polling ---------------------------------------------------------------------------------
+    def _events(self):
+        ev = 0
+        if self._rcv_parts is not None or (self._can_recv and self._xhas_in()):
+            ev |= PollEvent.POLLIN
+        if self._can_send and (self._snd_parts or self._xhas_out()):
+            ev |= PollEvent.POLLOUT
+        return ev
+
+    def poll(self, timeout=None, flags=PollEvent.POLLIN):
+        """Wait until the socket has `flags` events; returns the events (0 on timeout).
+        timeout in milliseconds (None or negative: forever)."""
+        self._check_open()
+        from ..poll import Poller
+        p = Poller()
+        p.register(self, flags)
+        evts = dict(p.poll(timeout))
+        return evts.get(self, 0)
+
+    # -- closing -----------------------------------------------------------------------------
+    def _check_open(self):
+        if self._closed:
+            raise ZMQError(Errno.ENOTSOCK, "socket is closed")
+
+    def close(self, linger=None):
+        """Close the socket. Returns at once; with LINGER > 0 or -1 queued messages are still
+        delivered in the background (Context.term() waits for that), LINGER 0 drops them."""
+        if self._closed:
+            return
+        self._closed = True
+        if linger is None:
+            linger = self._options[O.LINGER]
+        else:
+            self._options[O.LINGER] = linger
+        self._rd.set()
+        self._wr.set()
+        for ev in self._watchers:
+            ev.set()
+        for listener in list(self._listeners.values()):
+            listener.close()
+        self._listeners.clear()
+        if self._inproc_bound:
+            from ..transports import inproc
+            for name in list(self._inproc_bound):
+                inproc.unbind(self, name)
+        lingering = []
+        for links in self._connecters.values():
+            for link in links:
+                pipe = getattr(link, "pipe", None)
+                if linger != 0 and pipe is not None and pipe.outq and isinstance(link, Connecter):
+                    lingering.append(link)
+                else:
+                    link.stop()
+        self._connecters.clear()
+        for pipe in list(self._pipes):
+            if pipe.inproc_peer is not None:
+                from ..transports import inproc
+                inproc.close_pipe(pipe, linger)
+                continue
+            session = pipe.session
+            if session is not None and linger != 0 and pipe.outq:
+                session.linger()
+                lingering.append(session)
+            elif session is not None:
+                session.kill("socket closed")
+        for session in list(self._sessions):
+            if session not in lingering and session.pipe.session is not session:
+                session.kill("socket closed")
+        if self._monitor is not None:
+            self._monitor.stop()
+        self.context._socket_closed(self, lingering, linger)
+        self._xclose()
+
+    def _xclose(self):
+        pass
+
+
+class _SocketContext:
+    """What bind()/connect() return: usable as a context manager that unbinds/disconnects."""
+
+    def __init__(self, socket, kind, addr):
+        self.socket = socket
+        self.kind = kind
+        self.addr = addr
+
+    def __repr__(self):
+        return f"<SocketContext({self.kind}={self.addr!r})>"
+
+    def __enter__(self):
+        return self.socket
+
+    def __exit__(self, *exc):
+        if self.socket.closed:
+            return
+        if self.kind == "bind":
+            self.socket.unbind(self.addr)
+        else:
+            self.socket.disconnect(self.addr)
+
+
+def _option_property(option):
+    def fget(self):
+        return self.getsockopt(option)
+
+    def fset(self, value):
+        if isinstance(value, str) and OPTION_TYPES.get(option) == "bytes":
+            value = value.encode("utf-8")
+        self.setsockopt(option, value)
+
+    return property(fget, fset, doc=f"The {option.name} socket option.")
+
+
+# Attribute-style options as pyzmq: sock.linger = 0, sock.rcvtimeo, sock.routing_id, sock.SNDHWM.
+# Real properties (not a __setattr__ hook) keep ordinary attribute writes on the hot path fast.
+for _opt in SocketOption:
+    for _name in (_opt.name.lower(), _opt.name):
+        if not hasattr(SocketBase, _name):
+            setattr(SocketBase, _name, _option_property(_opt))
+for _alias, _opt in (("identity", O.ROUTING_ID), ("IDENTITY", O.ROUTING_ID)):
+    setattr(SocketBase, _alias, _option_property(_opt))

@@ -1,0 +1,287 @@
+"""PUB, SUB, XPUB, XSUB (RFC 29 and libzmq): publish/subscribe with publisher-side filtering.
+
+Subscribers tell publishers what they want (SUBSCRIBE/CANCEL commands to ZMTP 3.1 peers,
+0x01/0x00-prefixed messages to 3.0 peers; both accepted from anyone), so a message nobody
+asked for never crosses the wire. The publisher keeps topic -> pipes in a PipeTrie and
+encodes each message once for all matching peers. At SNDHWM a publisher drops the message
+for that one subscriber (XPUB_NODROP: the send blocks / raises Again instead).
+
+The subscriber counts its own subscriptions (two subscribes need two unsubscribes: only the
+last one sends CANCEL), re-sends them to every new or reconnected publisher, and filters
+received messages again locally (libzmq does too: a 3.0 or multicast publisher may send
+more than asked for). XPUB hands subscription changes to the application as messages
+(b"\\x01topic" / b"\\x00topic"); XSUB takes such messages from the application.
+"""
+from collections import deque
+
+from ..constants import Errno, SocketOption, SocketType
+from ..error import ZMQError
+from ..routing.fair_queue import FairQueue
+from ..routing.trie import CountedTrie, PipeTrie
+from ..zmtp.frames import Encoded
+from .base import SocketBase
+
+O = SocketOption
+
+
+class XPub(SocketBase):
+    _type = SocketType.XPUB
+    _peer_types = frozenset({"SUB", "XSUB"})
+
+    def _init_routing(self):
+        self._trie = PipeTrie()
+        self._pipes_out = {}        # pipe -> None: every attached subscriber
+        self._fq = FairQueue()      # upstream (non-subscription) messages from subscribers
+        self._pending = deque()     # subscription notices for the application
+        self._manual_pipe = None    # XPUB_MANUAL: the pipe the last notice came from
+        self._in_filter = self._filter_incoming
+
+    # Subscription messages from 3.0 peers arrive as ordinary messages: divert them here.
+    def _filter_incoming(self, pipe, msg):
+        if len(msg) == 1:
+            data = msg[0]
+            if data[:1] == b"\x01":
+                self._xsubscription(pipe, data[1:], True)
+                return False
+            if data[:1] == b"\x00":
+                self._xsubscription(pipe, data[1:], False)
+                return False
+        return self._upstream_allowed
+
+    _upstream_allowed = True
+
+    def _xattach(self, pipe):
+        self._fq.attach(pipe)
+        if pipe.ready:
+            self._xready(pipe)
+
+    def _xready(self, pipe):
+        self._pipes_out[pipe] = None
+        welcome = self._options[O.XPUB_WELCOME_MSG]
+        if welcome:
+            pipe.outq.push([welcome])
+        return True
+
+    def _xdetach(self, pipe):
+        self._fq.detach(pipe)
+        self._pipes_out.pop(pipe, None)
+        for topic in self._trie.remove_pipe(pipe):
+            if not self._options[O.XPUB_MANUAL]:
+                self._notify(b"\x00" + topic)
+        if self._manual_pipe is pipe:
+            self._manual_pipe = None
+
+    def _xhiccup(self, pipe):
+        # A reconnecting subscriber re-sends its subscriptions; start it from a clean slate.
+        self._pipes_out.pop(pipe, None)
+        for topic in self._trie.remove_pipe(pipe):
+            if not self._options[O.XPUB_MANUAL]:
+                self._notify(b"\x00" + topic)
+
+    def _xreadable(self, pipe):
+        self._fq.activate(pipe)
+
+    def _notify(self, msg):
+        if self._can_recv:
+            self._pending.append([msg])
+            self._notify_in()
+
+    def _xsubscription(self, pipe, topic, subscribe):
+        opts = self._options
+        if opts[O.XPUB_MANUAL]:
+            self._manual_pipe = pipe
+            self._notify((b"\x01" if subscribe else b"\x00") + topic)
+            return
+        if subscribe:
+            fresh = self._trie.add(topic, pipe)
+            if fresh or opts[O.XPUB_VERBOSE] or opts[O.XPUB_VERBOSER]:
+                self._notify(b"\x01" + topic)
+        else:
+            gone = self._trie.remove(topic, pipe)
+            if gone or opts[O.XPUB_VERBOSER]:
+                self._notify(b"\x00" + topic)
+
+    def _xsetsockopt(self, option, value):
+        if option in (O.SUBSCRIBE, O.UNSUBSCRIBE):
+            if not self._options[O.XPUB_MANUAL]:
+                raise ZMQError(Errno.EINVAL, f"{option.name} on XPUB needs XPUB_MANUAL")
+            pipe = self._manual_pipe
+            if pipe is not None and pipe.alive:
+                if option == O.SUBSCRIBE:
+                    self._trie.add(value, pipe)
+                else:
+                    self._trie.remove(value, pipe)
+            return True
+        return False
+
+    def _matching(self, data):
+        matched = self._trie.match(data if type(data) is bytes else bytes(data))
+        if self._options[O.INVERT_MATCHING]:
+            return [p for p in self._pipes_out if p not in matched]
+        return matched
+
+    def _xsend(self, msg):
+        pipes = self._matching(msg[0])
+        if not pipes:
+            return True
+        if self._options[O.XPUB_NODROP]:
+            for pipe in pipes:
+                q = pipe.outq
+                if 0 < q.hwm <= len(q):
+                    q.space_wake = True
+                    return False
+        if len(pipes) > 1:
+            # Encode once for every subscriber (inproc peers just see a list of frames).
+            msg = Encoded(msg)
+        for pipe in pipes:
+            q = pipe.outq
+            if 0 < q.hwm <= len(q):
+                continue  # this subscriber is too slow: it alone misses the message
+            q.append(msg)
+            if q.data_wake:
+                q.data_wake = False
+                q.kick_consumer()
+        return True
+
+    def _xhas_out(self):
+        if not self._options[O.XPUB_NODROP]:
+            return True
+        return all(not 0 < p.outq.hwm <= len(p.outq) for p in self._pipes_out)
+
+    def _xrecv(self):
+        if self._pending:
+            return self._pending.popleft()
+        return self._fq.recv()
+
+    def _last_pipe(self):
+        return self._fq.last
+
+    def _xhas_in(self):
+        return bool(self._pending) or self._fq.has_in()
+
+
+class Pub(XPub):
+    """PUB: XPUB that never receives and keeps subscriptions to itself."""
+
+    _type = SocketType.PUB
+    _can_recv = False
+    _upstream_allowed = False
+
+    def _xrecv(self):
+        raise ZMQError(Errno.ENOTSUP, "PUB socket cannot recv")
+
+    def _xhas_in(self):
+        return False
+
+
+class XSub(SocketBase):
+    _type = SocketType.XSUB
+    _peer_types = frozenset({"PUB", "XPUB"})
+
+    def _init_routing(self):
+        self._fq = FairQueue()
+        self._subs = CountedTrie()
+        self._out_pipes = []
+
+    def _xattach(self, pipe):
+        if self._options[O.CONFLATE]:
+            from ..engine.pipe import HalfPipe
+            if not pipe.inq:
+                conflated = HalfPipe(0, maxlen=1)
+                conflated.kick_consumer = pipe.inq.kick_consumer
+                pipe.inq = conflated
+        self._fq.attach(pipe)
+        self._out_pipes.append(pipe)
+
+    def _xready(self, pipe):
+        if pipe.inproc_peer:
+            # Over tcp/ipc the session sends the set after the handshake (_greeting_commands).
+            for topic in self._subs.topics():
+                self._send_subscription(pipe, topic, True)
+        return True
+
+    def _xdetach(self, pipe):
+        self._fq.detach(pipe)
+        try:
+            self._out_pipes.remove(pipe)
+        except ValueError:
+            pass
+
+    def _xreadable(self, pipe):
+        self._fq.activate(pipe)
+
+    def _greeting_commands(self, pipe):
+        conn = pipe.session.conn
+        return [conn.subscription(topic, True) for topic in self._subs.topics()]
+
+    def _send_subscription(self, pipe, topic, subscribe):
+        session = pipe.session
+        if session is not None and pipe.ready:
+            session._ctrl.append(session.conn.subscription(topic, subscribe))
+            session._wake.set()
+        elif pipe.inproc_peer is not None:
+            from ..transports import inproc
+            inproc.subscription(pipe, topic, subscribe)
+        # Not connected yet: the whole set goes out after the handshake.
+
+    def _subscribe(self, topic, subscribe):
+        if subscribe:
+            self._subs.add(topic)
+        elif not self._subs.remove(topic):
+            # Only the last unsubscribe of a topic reaches the publishers (libzmq xsub).
+            if not self._options[O.XSUB_VERBOSE_UNSUBSCRIBE]:
+                return
+        for pipe in list(self._out_pipes):
+            self._send_subscription(pipe, topic, subscribe)
+
+    def _xsend(self, msg):
+        # XSUB: b"\x01topic" subscribes, b"\x00topic" cancels, anything else goes upstream.
+        data = msg[0]
+        if len(msg) == 1 and data[:1] in (b"\x01", b"\x00"):
+            self._subscribe(bytes(data[1:]), data[:1] == b"\x01")
+            return True
+        for pipe in self._out_pipes:
+            q = pipe.outq
+            if not 0 < q.hwm <= len(q):
+                q.push(msg)
+        return True
+
+    def _xhas_out(self):
+        return True
+
+    def _xrecv(self):
+        fq = self._fq
+        subs = self._subs
+        invert = self._options[O.INVERT_MATCHING]
+        while True:
+            msg = fq.recv()
+            if msg is None:
+                return None
+            data = msg[0]
+            if subs.match(data if type(data) is bytes else bytes(data)) != bool(invert):
+                return msg
+
+    def _last_pipe(self):
+        return self._fq.last
+
+    def _xhas_in(self):
+        return self._fq.has_in()
+
+
+class Sub(XSub):
+    """SUB: subscribe with setsockopt(SUBSCRIBE) / subscribe(); receives only."""
+
+    _type = SocketType.SUB
+    _can_send = False
+
+    def _xsetsockopt(self, option, value):
+        if option == O.SUBSCRIBE:
+            self._subscribe(value, True)
+            return True
+        if option == O.UNSUBSCRIBE:
+            self._subscribe(value, False)
+            return True
+        return False
+
+    def _xsend(self, msg):
+        raise ZMQError(Errno.ENOTSUP, "SUB socket cannot send")

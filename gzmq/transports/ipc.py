@@ -1,0 +1,108 @@
+"""ipc:// transport: AF_UNIX stream sockets, with libzmq's path rules.
+
+`ipc:///tmp/x.sock` and relative paths name a socket file, removed again on unbind/close;
+`ipc://@name` is the Linux abstract namespace; `ipc://*` binds a fresh path in a private
+temporary directory (as libzmq 4.3 does) reported by LAST_ENDPOINT.
+"""
+import os
+import socket as _stdsocket
+import tempfile
+
+from gevent import socket as gsocket
+
+from ..constants import Errno
+from ..error import ZMQError
+
+IPC_PATH_MAX_LEN = 107
+
+
+def _sockaddr(path):
+    if path.startswith("@"):
+        return "\0" + path[1:]
+    return path
+
+
+def listen(address, endpoint, options):
+    """Returns (listening socket, resolved endpoint, path to unlink on close or None)."""
+    if address == "*":
+        tmpdir = tempfile.mkdtemp(prefix="gzmq-")
+        address = os.path.join(tmpdir, "socket")
+    if len(address) > IPC_PATH_MAX_LEN:
+        raise ZMQError(Errno.ENAMETOOLONG if hasattr(Errno, "ENAMETOOLONG") else Errno.EINVAL,
+                       f"ipc://{address}: path too long ({len(address)} > {IPC_PATH_MAX_LEN})")
+    sock = gsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
+    unlink = None
+    try:
+        if not address.startswith("@"):
+            # libzmq removes a stale socket file left by a previous process before binding.
+            try:
+                if os.path.exists(address) and not _is_live(address):
+                    os.unlink(address)
+            except OSError:
+                pass
+            unlink = address
+        sock.bind(_sockaddr(address))
+        sock.listen(options.get("backlog", 100))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == 98:
+            raise ZMQError(Errno.EADDRINUSE, f"ipc://{address}: address already in use") from None
+        raise ZMQError(exc.errno or Errno.EINVAL, f"ipc://{address}: {exc.strerror or exc}") from None
+    return sock, f"ipc://{address}", unlink
+
+
+def _is_live(path):
+    probe = _stdsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def parse_connect(address, endpoint, options):
+    if address == "*":
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: cannot connect to '*'")
+    if len(address) > IPC_PATH_MAX_LEN:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: path too long")
+    return address
+
+
+def connect(target, endpoint, options, timeout=None):
+    sock = gsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
+    try:
+        if timeout:
+            sock.settimeout(timeout)
+        sock.connect(_sockaddr(target))
+        sock.settimeout(None)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def configure(sock, options):
+    for key, opt in (("sndbuf", _stdsocket.SO_SNDBUF), ("rcvbuf", _stdsocket.SO_RCVBUF)):
+        value = options.get(key, -1)
+        if value > 0:
+            sock.setsockopt(_stdsocket.SOL_SOCKET, opt, value)
+
+
+def peer_address(sock):
+    return ""
+
+
+def remove(path):
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        parent = os.path.dirname(path)
+        if os.path.basename(parent).startswith("gzmq-"):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass

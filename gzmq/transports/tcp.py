@@ -1,0 +1,144 @@
+"""tcp:// transport: IPv4, IPv6 ([::1]), `*` (all interfaces) and wildcard port `*` / 0.
+
+Endpoint forms (libzmq's): bind `tcp://ADDR:PORT` where ADDR is an IP, a host name,
+`*` or `[IPv6]`; connect `tcp://HOST:PORT` or `tcp://SOURCE;HOST:PORT` (source address).
+Sockets get TCP_NODELAY (ZMTP batches its own writes) and optional keep-alive settings.
+"""
+import socket as _stdsocket
+
+from gevent import socket as gsocket
+
+from ..constants import Errno
+from ..error import ZMQError
+
+
+def _split_host_port(address, endpoint):
+    if address.startswith("["):
+        host, sep, rest = address[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ZMQError(Errno.EINVAL, f"{endpoint}: invalid IPv6 address")
+        port = rest[1:]
+    else:
+        host, sep, port = address.rpartition(":")
+        if not sep:
+            raise ZMQError(Errno.EINVAL, f"{endpoint}: missing port")
+    if port in ("*", "0"):
+        port_num = 0
+    else:
+        try:
+            port_num = int(port)
+        except ValueError:
+            raise ZMQError(Errno.EINVAL, f"{endpoint}: invalid port {port!r}") from None
+        if not 0 <= port_num <= 65535:
+            raise ZMQError(Errno.EINVAL, f"{endpoint}: port {port_num} out of range")
+    return host, port_num
+
+
+def _resolve(host, port, endpoint, passive, ipv6):
+    if host == "*":
+        if ipv6:
+            return _stdsocket.AF_INET6, ("::", port, 0, 0)
+        return _stdsocket.AF_INET, ("0.0.0.0", port)
+    family = _stdsocket.AF_UNSPEC if ipv6 or ":" in host else _stdsocket.AF_INET
+    try:
+        infos = gsocket.getaddrinfo(host, port, family, _stdsocket.SOCK_STREAM, 0,
+                                    _stdsocket.AI_PASSIVE if passive else 0)
+    except OSError as exc:
+        raise ZMQError(Errno.EINVAL if passive else Errno.EINVAL,
+                       f"{endpoint}: cannot resolve {host!r}: {exc}") from None
+    if not infos:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: cannot resolve {host!r}")
+    family, _, _, _, sockaddr = infos[0]
+    return family, sockaddr
+
+
+def format_endpoint(sockaddr, family):
+    host, port = sockaddr[0], sockaddr[1]
+    if family == _stdsocket.AF_INET6:
+        return f"tcp://[{host}]:{port}"
+    return f"tcp://{host}:{port}"
+
+
+def listen(address, endpoint, options):
+    """Bind and listen; returns (listening socket, endpoint for LAST_ENDPOINT, None)."""
+    host, port = _split_host_port(address, endpoint)
+    family, sockaddr = _resolve(host, port, endpoint, True, options.get("ipv6", False))
+    sock = gsocket.socket(family, _stdsocket.SOCK_STREAM)
+    try:
+        sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_REUSEADDR, 1)
+        if family == _stdsocket.AF_INET6 and host == "*":
+            sock.setsockopt(_stdsocket.IPPROTO_IPV6, _stdsocket.IPV6_V6ONLY, 0)
+        sock.bind(sockaddr)
+        sock.listen(options.get("backlog", 100))
+    except OSError as exc:
+        sock.close()
+        errno = exc.errno or Errno.EADDRINUSE
+        if errno == 98:
+            raise ZMQError(Errno.EADDRINUSE, f"{endpoint}: address already in use") from None
+        if errno == 99:
+            raise ZMQError(Errno.EADDRNOTAVAIL, f"{endpoint}: address not available") from None
+        raise ZMQError(errno, f"{endpoint}: {exc.strerror or exc}") from None
+    return sock, format_endpoint(sock.getsockname(), family), None
+
+
+def parse_connect(address, endpoint, options):
+    """Validate a connect address; returns an opaque target for connect()."""
+    source = None
+    if ";" in address:
+        source, address = address.split(";", 1)
+    host, port = _split_host_port(address, endpoint)
+    if port == 0:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: cannot connect to port 0")
+    if host == "*":
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: cannot connect to '*'")
+    src = None
+    if source:
+        shost, sport = _split_host_port(source if ":" in source else source + ":0", endpoint)
+        src = (shost, sport)
+    return (host, port, src)
+
+
+def connect(target, endpoint, options, timeout=None):
+    """Open a connection (cooperatively); raises OSError on failure."""
+    host, port, src = target
+    family, sockaddr = _resolve(host, port, endpoint, False, options.get("ipv6", False))
+    sock = gsocket.socket(family, _stdsocket.SOCK_STREAM)
+    try:
+        if src is not None:
+            sock.bind((src[0], src[1]))
+        if timeout:
+            sock.settimeout(timeout)
+        sock.connect(sockaddr)
+        sock.settimeout(None)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def configure(sock, options):
+    """Per-connection settings: TCP_NODELAY always; keep-alive and buffers from options."""
+    try:
+        sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
+    except OSError:
+        pass
+    keepalive = options.get("tcp_keepalive", -1)
+    if keepalive != -1:
+        sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_KEEPALIVE, 1 if keepalive else 0)
+        if keepalive:
+            for key, opt in (("tcp_keepalive_idle", "TCP_KEEPIDLE"), ("tcp_keepalive_cnt", "TCP_KEEPCNT"),
+                             ("tcp_keepalive_intvl", "TCP_KEEPINTVL")):
+                value = options.get(key, -1)
+                if value > 0 and hasattr(_stdsocket, opt):
+                    sock.setsockopt(_stdsocket.IPPROTO_TCP, getattr(_stdsocket, opt), value)
+    for key, opt in (("sndbuf", _stdsocket.SO_SNDBUF), ("rcvbuf", _stdsocket.SO_RCVBUF)):
+        value = options.get(key, -1)
+        if value > 0:
+            sock.setsockopt(_stdsocket.SOL_SOCKET, opt, value)
+
+
+def peer_address(sock):
+    try:
+        return sock.getpeername()[0]
+    except OSError:
+        return ""
