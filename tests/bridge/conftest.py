@@ -9,6 +9,7 @@ tmp/ beside its config) and must be installed: its absence fails the tests, neve
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -40,6 +41,7 @@ class Mongrel2:
         for binary in ("mongrel2", "m2sh"):
             if not shutil.which(binary):
                 pytest.fail(f"real peer {binary!r} is missing (Debian mongrel2-core): run `make peers`")
+        self.directory = directory
         self.port, self.send, self.recv = free_port(), free_port(), free_port()
         server = str(uuid.uuid4())
         for sub in ("run", "logs", "tmp"):
@@ -64,7 +66,33 @@ class Mongrel2:
                 time.sleep(0.05)
 
     def stop(self):
+        # mongrel2 daemonizes (new session, parent 1): the process we started is not the
+        # server, so stop the pid from its pid file too.
         self.process.stop()
+        try:
+            with open(os.path.join(self.directory, "run", "mongrel2.pid")) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            end = time.monotonic() + wait
+            while time.monotonic() < end:
+                if not _alive(pid):
+                    return
+                time.sleep(0.02)
+
+
+def _alive(pid):
+    """True while ``pid`` runs (a zombie left to an init that does not reap counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _start_front(kind, tmp_path_factory):
