@@ -168,9 +168,13 @@ def _header_items(headers):
 def encode_headers(headers, protocol="json"):
     """Encode headers (a dict or (name, value) pairs; value str or list) as Mongrel2 does."""
     if protocol == "json":
-        doc = {_str(k): ([_str(x) for x in v] if isinstance(v, (list, tuple)) else _str(v))
-               for k, v in _header_items(headers)}
-        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        try:                                    # the common case: str keys and values already
+            text = json.dumps(headers if isinstance(headers, dict) else dict(headers),
+                              separators=(",", ":"), ensure_ascii=False)
+        except TypeError:
+            doc = {_str(k): ([_str(x) for x in v] if isinstance(v, (list, tuple)) else _str(v))
+                   for k, v in _header_items(headers)}
+            text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
         blob = text.encode("utf-8", "surrogateescape")
         return b"%d:%s," % (len(blob), blob)
     if protocol == "tnetstring":
