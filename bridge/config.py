@@ -12,7 +12,8 @@ The config file (``--config FILE``) is JSON; every key is optional::
       "listen": "127.0.0.1:8080",
       "uuid": "54c6755b-9628-40a4-9a2d-cc82a816345e",
       "limits": {"max_body_bytes": 8388608, "max_header_bytes": 16384,
-                 "header_timeout": 10, "keepalive_timeout": 60, "max_queue_bytes": 4194304},
+                 "header_timeout": 10, "keepalive_timeout": 60, "max_queue_bytes": 4194304,
+                 "send_timeout": 60},
       "routes": [
         "/api/=req:tcp://127.0.0.1:5555,tcp://127.0.0.1:5556,timeout=5",
         {"prefix": "/chat/", "target": "mongrel2:tcp://127.0.0.1:9997,tcp://127.0.0.1:9996"},
@@ -49,6 +50,7 @@ class Limits:
     header_timeout: float = 10.0                # a started request must arrive within this
     keepalive_timeout: float = 60.0             # idle keep-alive connections close after this
     max_queue_bytes: int = 4 * 1024 * 1024      # handler bytes queued for one slow client
+    send_timeout: float = 60.0                  # a client that takes no bytes this long is dropped
 
 
 @dataclass

@@ -23,13 +23,14 @@ a body must make progress within it, idle keep-alive connections close after
 ``keepalive_timeout``; 431/413/400 are written and the connection is closed with a bounded
 lingering drain so that the client can read the answer. Handler bytes queued for a client
 that does not read are bounded by ``max_queue_bytes``; beyond it the client is dropped (as
-Mongrel2 does past 16 queued messages). Small responses go out in a single send with
+Mongrel2 does past 16 queued messages), and any send that makes no progress for
+``send_timeout`` drops the client too. Small responses go out in a single send with
 TCP_NODELAY on (gevent issue 1233).
 """
 import logging
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 import gevent
@@ -62,7 +63,6 @@ class Exchange:
     backend: object = None
     tracker: ResponseTracker = None  # mongrel2 routes
     sent: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 _date_cache = [0, ""]
@@ -111,7 +111,17 @@ class Connection:
             return
         if data and self.queued_bytes and self.queued_bytes + len(data) > self.limits.max_queue_bytes:
             self.overflowed = True
+            route = self.exchange.route.prefix if self.exchange is not None else "(none)"
+            self.bridge.metrics.error(route, "overflow")
+            log.warning("connection %d: client too slow, %d handler bytes queued; dropped",
+                        self.id, self.queued_bytes)
             self.inbox.put((_OVERFLOW, None))
+            try:
+                # The writer may be stuck in sendall to this very client: shutting the socket
+                # down makes that send fail at once, so the connection closes and frees memory.
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             return
         self.queued_bytes += len(data)
         self.inbox.put((_HANDLER, data))
@@ -165,10 +175,8 @@ class Connection:
                 self.cancelled = True
                 self._end_exchange(None)
                 self.closing = True
-            elif kind == _OVERFLOW:
-                log.warning("connection %d: client too slow, %d handler bytes queued; dropped",
-                            self.id, self.queued_bytes)
-                self._end_exchange("overflow")
+            elif kind == _OVERFLOW:                 # counted and logged in deliver()
+                self._end_exchange(None)
                 self.closing = True
 
     def _wait_time(self):
@@ -213,7 +221,7 @@ class Connection:
                 return
             if self.parser.expect_continue and not self._continued:
                 self._continued = True
-                self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
             if req is None:
                 if self.parser.in_progress and self._request_started is None:
                     self._request_started = time.monotonic()
@@ -280,7 +288,7 @@ class Connection:
             self._end_exchange(None)
             self.closing = True
             return
-        self.sock.sendall(data)
+        self._send(data)
         ex = self.exchange
         if ex is None or ex.tracker is None:
             return                                  # bytes after the response: Mongrel2 writes them too
@@ -341,7 +349,7 @@ class Connection:
         payload = response_head(status, head)
         if req.method != "HEAD" and status not in (204, 304):
             payload += body
-        self.sock.sendall(payload)
+        self._send(payload)
         if label is not None:
             self.bridge.metrics.request_done(label, status, time.monotonic() - (started or 0))
         if not keep:
@@ -390,17 +398,17 @@ class Connection:
         no_body = req.method == "HEAD" or status in (204, 304)
         head = response_head(status, headers)
         if no_body:
-            self.sock.sendall(head)
+            self._send(head)
         elif chunked:
-            self.sock.sendall(head + _chunk(b"".join(body)))
+            self._send(head + _chunk(b"".join(body)))
             for chunk in chunks:
                 if chunk:
-                    self.sock.sendall(_chunk(chunk))
-            self.sock.sendall(b"0\r\n\r\n")
+                    self._send(_chunk(chunk))
+            self._send(b"0\r\n\r\n")
         else:
-            self.sock.sendall(head + b"".join(body))
+            self._send(head + b"".join(body))
             for chunk in chunks:
-                self.sock.sendall(chunk)
+                self._send(chunk)
         if not keep:
             self.closing = True
 
@@ -410,9 +418,22 @@ class Connection:
         body = f"{status} {reason}\n".encode("latin-1", "replace")
         head = [("Date", http_date()), ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(body))), ("Connection", "close")]
-        self.sock.sendall(response_head(status, head) + body)
+        self._send(response_head(status, head) + body)
         self.bridge.metrics.request_done("(invalid)", status, 0.0)
         self.closing = True
+
+    def _send(self, data):
+        """sendall, bounded: a client that takes no bytes for send_timeout is dropped."""
+        timer = gevent.Timeout(self.limits.send_timeout)
+        timer.start()
+        try:
+            self.sock.sendall(data)
+        except gevent.Timeout as t:
+            if t is not timer:
+                raise
+            raise OSError(f"connection {self.id}: client took no data for {self.limits.send_timeout}s") from None
+        finally:
+            timer.close()
 
     # ------------------------------------------------------------------ reading and closing
 

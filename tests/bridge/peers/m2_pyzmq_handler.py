@@ -14,6 +14,7 @@ Connects PULL to SEND_SPEC and PUB to RECV_SPEC, as any Mongrel2 handler does, a
   close         200 without Content-Length, then an empty reply (close)
   slow          never answers
   pid           200 with this process's pid
+  flood         200 with a 32 MiB body sent as 128 replies of 256 KiB, as fast as possible
 """
 import json
 import os
@@ -99,6 +100,11 @@ def main():
             send(sender, [conn_id], b"")
         elif leaf == "slow":
             pass
+        elif leaf == "flood":
+            piece = b"f" * (256 * 1024)
+            send(sender, [conn_id], b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (128 * len(piece)))
+            for _ in range(128):
+                send(sender, [conn_id], piece)
         elif leaf == "pid":
             send(sender, [conn_id], http(str(os.getpid()).encode()))
         else:
