@@ -42,12 +42,15 @@ def main(argv=None):
         return 2
     bridge.start()
     print("bridge ready " + json.dumps(bridge.describe()), flush=True)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        gevent.signal_handler(signum, bridge.server.close)
+    # Keep the watchers referenced: a collected gevent signal watcher stops watching.
+    watchers = [gevent.signal_handler(signum, bridge.server.close)
+                for signum in (signal.SIGINT, signal.SIGTERM)]
     try:
         bridge.serve_forever()
     finally:
         bridge.close_backends()
+        for watcher in watchers:
+            watcher.cancel()
     return 0
 
 

@@ -360,7 +360,12 @@ class Connection:
         path_info = unquote_to_bytes(raw_rest).decode("latin-1")
         environ = wsgi.make_environ(req, script_name, path_info, self.bridge.address, self.address
                                     if isinstance(self.address, tuple) else ("", 0))
-        status, headers, chunks, close = wsgi.call(app, environ)
+        try:
+            status, headers, chunks, close = wsgi.call(app, environ)
+        except Exception:                       # a broken app must not take the connection down
+            log.exception("WSGI app for %s failed", label)
+            self._respond(req, 500, b"Internal Server Error\n", label=label, started=started)
+            return
         try:
             self._write_wsgi(req, status, headers, chunks)
         finally:
