@@ -35,6 +35,7 @@ from ..engine.session import Session
 from ..engine.wakeup import Wakeup
 from ..error import Again, ContextTerminated, ZMQError
 from ..message import Frame, MessageTracker
+from ..security.options import CURVE_KEYS, SECURITY_OPTIONS, check_option, curve_key_text
 from ..transports import split_endpoint, stream_transport
 from ..zmtp.connection import ZMTPConnection
 
@@ -204,6 +205,8 @@ class SocketBase:
                 value = int(value)
             if not isinstance(value, int):
                 raise TypeError(f"{option.name} takes an int, not {type(value).__name__}")
+        if option in SECURITY_OPTIONS:
+            value = check_option(option, value)   # CURVE keys: Z85 or raw in, raw stored
         if option == O.HWM:
             self.setsockopt(O.SNDHWM, value)
             self.setsockopt(O.RCVHWM, value)
@@ -263,6 +266,8 @@ class SocketBase:
             return 0
         if option == O.HWM:
             return self._options[O.SNDHWM]
+        if option in CURVE_KEYS:
+            return curve_key_text(self._options[option])
         if option in self._options:
             return self._options[option]
         raise ZMQError(Errno.EINVAL, f"option {option.name} is not supported by gzmq")

@@ -30,6 +30,8 @@ LARGE_FRAME = 64 * 1024
 MAX_HANDSHAKE_FRAME = 1 << 20
 # Frame sizes are 63-bit on the wire (libzmq rejects the top bit too).
 MAX_FRAME = (1 << 63) - 1
+# How libzmq >= 4.3.0 PLAIN servers spell ERROR (C's "\x05ERROR" is 0x5E 'RROR', ZMTP.md §8).
+LIBZMQ_PLAIN_ERROR = b"\x5eRROR"
 
 # libzmq sends Identity only from these socket types (mechanism.cpp add_basic_properties).
 _SENDS_IDENTITY = frozenset({"REQ", "DEALER", "ROUTER"})
@@ -338,7 +340,12 @@ class ZMTPConnection:
             end = start + size
             if end > n:
                 break
-            name, cdata = commands.split_command(data[start:end])
+            body = data[start:end]
+            if body[:5] == LIBZMQ_PLAIN_ERROR:
+                # libzmq >= 4.3.0 PLAIN servers send ERROR as `5E 'RROR'` (ZMTP.md §8).
+                name, cdata = commands.ERROR, bytes(body[5:])
+            else:
+                name, cdata = commands.split_command(body)
             pos = end
             out, evs = self.mechanism.receive_command(name, cdata)
             self._out.extend(out)
