@@ -1,0 +1,36 @@
+"""The implementations a worker process can load, by name.
+
+An Impl names a module to import in a fresh interpreter and says whether the worker runs under
+gevent (greenlets for concurrency, gevent.sleep for waits) or with plain threads. Nothing is
+monkey-patched: zmq.green and gzmq cooperate with gevent on their own, and pyzmq plain must not
+see gevent at all. Used by benchmarks.worker (to load) and by the scenario families (to name
+their columns).
+"""
+import importlib
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Impl:
+    name: str
+    module: Optional[str]      # imported by the worker and handed to roles as env.lib
+    gevent: bool               # concurrency through greenlets (True) or threads (False)
+    description: str
+
+    def load(self):
+        return importlib.import_module(self.module) if self.module else None
+
+
+IMPLS = {impl.name: impl for impl in (
+    # ZeroMQ: the same scenario code runs against each, as `zmq`.
+    Impl("pyzmq", "zmq", False, "pyzmq/libzmq, threads"),
+    Impl("green", "zmq.green", True, "pyzmq's zmq.green under gevent"),
+    Impl("gzmq", "gzmq", True, "gzmq (pure Python on gevent)"),
+    # Reference limits: the same socket code against the stdlib and gevent's cooperative socket.
+    Impl("socket", "socket", False, "stdlib socket, blocking"),
+    Impl("gevent", "gevent.socket", True, "gevent.socket"),
+    # Pure computation, and the web servers' own processes (which import what they need).
+    Impl("python", None, False, "plain Python, no I/O"),
+    Impl("gevent-app", None, True, "a gevent process (web baselines)"),
+)}

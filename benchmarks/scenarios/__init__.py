@@ -1,0 +1,6 @@
+"""Every scenario module; importing this package fills benchmarks.registry.SCENARIOS.
+
+Order here is the order of the report. Scenario modules import no implementation at module
+level (only their worker-side functions do, through env.lib), so the orchestrator can import them.
+"""
+from benchmarks.scenarios import pushpull, reqrep, pubsub, reference, web  # noqa: F401
