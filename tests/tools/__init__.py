@@ -1,0 +1,1 @@
+"""Reusable test tools: rawpeer (scripted raw-socket ZMTP peer) and relay (logging TCP relay)."""
