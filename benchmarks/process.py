@@ -2,7 +2,8 @@
 
 A Trial is one measurement of one scenario for one column (an implementation or a server setup).
 Scenario run() functions call trial.start(role, **params) to launch roles in fresh interpreters
-(benchmarks.worker), wait for their "ready" and "result" lines, and return figures. Every wait
+(benchmarks.worker), wait for their "ready" and "result" lines, and return figures;
+trial.start_command runs other programs (the bridge, Mongrel2's tools) the same way. Every wait
 has the trial's deadline: a worker that hangs or dies raises TrialError, and close() kills
 whatever is left (each worker is its own process group). Used by benchmarks.run.
 """
@@ -23,24 +24,67 @@ class TrialError(Exception):
     """A trial could not produce figures: a worker failed, hung, or reported nonsense."""
 
 
-class WorkerProcess:
-    """One role running in its own interpreter; see benchmarks.worker for the protocol."""
+class ChildProcess:
+    """A command in its own process group, whose stdout is read line by line before a deadline."""
 
-    def __init__(self, impl, role, params, deadline):
-        self.label = f"{role.__module__.rsplit('.', 1)[-1]}.{role.__name__}[{impl}]"
+    def __init__(self, label, argv, deadline, cwd=ROOT):
+        self.label = label
         self._deadline = deadline
         self._buffer = b""
         self._stderr = tempfile.TemporaryFile()
-        spec = {"impl": impl, "role": f"{role.__module__}:{role.__name__}", "params": params}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
-            cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"),
+            argv, cwd=cwd, env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             start_new_session=True)
 
+    def readline(self):
+        """The next line of stdout, without its newline; TrialError on exit or deadline."""
+        fd = self._process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise TrialError(f"{self.label}: timed out{self._stderr_tail()}")
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if readable:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self._process.wait()
+                    raise TrialError(f"{self.label}: exited with status "
+                                     f"{self._process.returncode}{self._stderr_tail()}")
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _stderr_tail(self, limit=1500):
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace").strip()
+        return "\n" + text[-limit:] if text else ""
+
+    def close(self):
+        if self._process.poll() is None:
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout, self._stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class WorkerProcess(ChildProcess):
+    """One role running in its own interpreter; see benchmarks.worker for the protocol."""
+
+    def __init__(self, impl, role, params, deadline):
+        spec = {"impl": impl, "role": f"{role.__module__}:{role.__name__}", "params": params}
+        super().__init__(f"{role.__module__.rsplit('.', 1)[-1]}.{role.__name__}[{impl}]",
+                         [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)], deadline)
+
     def expect(self, event):
         """Wait for the worker's next message, which must be `event`; return its fields."""
-        message = self._next_message()
+        message = json.loads(self.readline())
         if message["event"] == "error":
             raise TrialError(f"{self.label}: {message['error']}\n{message['traceback']}")
         if message["event"] != event:
@@ -64,41 +108,6 @@ class WorkerProcess:
         except BrokenPipeError:
             raise TrialError(f"{self.label}: exited early{self._stderr_tail()}") from None
 
-    def _next_message(self):
-        fd = self._process.stdout.fileno()
-        while b"\n" not in self._buffer:
-            remaining = self._deadline - time.monotonic()
-            if remaining <= 0:
-                raise TrialError(f"{self.label}: timed out{self._stderr_tail()}")
-            readable, _, _ = select.select([fd], [], [], remaining)
-            if readable:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    self._process.wait()
-                    raise TrialError(f"{self.label}: exited with status "
-                                     f"{self._process.returncode}{self._stderr_tail()}")
-                self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return json.loads(line)
-
-    def _stderr_tail(self, limit=1500):
-        self._stderr.seek(0)
-        text = self._stderr.read().decode(errors="replace").strip()
-        return "\n" + text[-limit:] if text else ""
-
-    def close(self):
-        if self._process.poll() is None:
-            try:
-                os.killpg(self._process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._process.wait()
-        for stream in (self._process.stdin, self._process.stdout, self._stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
-
 
 class Trial:
     """One measurement: a scenario, a column, how long to measure and when to give up."""
@@ -108,23 +117,38 @@ class Trial:
         self.impl = impl if impl is not None else column
         self.duration = duration
         self.deadline = time.monotonic() + timeout
-        self._workers = []
+        self._children = []
+        self._cleanups = []
         self._tmpdir = None
 
     def start(self, role, impl=None, **params):
         """Launch role(env, **params) in a fresh interpreter with this trial's implementation."""
         worker = WorkerProcess(impl or self.impl, role, params, self.deadline)
-        self._workers.append(worker)
+        self._children.append(worker)
         return worker
+
+    def start_command(self, label, argv, cwd=ROOT):
+        """Run another program (the bridge, wrk...) under this trial's deadline and cleanup."""
+        child = ChildProcess(label, argv, self.deadline, cwd)
+        self._children.append(child)
+        return child
+
+    def at_close(self, function):
+        """Call function() when the trial closes (e.g. to stop a daemon that left our group)."""
+        self._cleanups.append(function)
+
+    def scratch_dir(self):
+        """A private temporary directory, removed when the trial closes."""
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="gzmq-bench-")
+        return self._tmpdir.name
 
     def bind_spec(self, transport):
         """An endpoint to bind: tcp on loopback with a free port, ipc in a private directory."""
         if transport == "tcp":
             return "tcp://127.0.0.1:*"
         if transport == "ipc":
-            if self._tmpdir is None:
-                self._tmpdir = tempfile.TemporaryDirectory(prefix="gzmq-bench-")
-            return f"ipc://{self._tmpdir.name}/{uuid.uuid4().hex[:8]}.ipc"
+            return f"ipc://{self.scratch_dir()}/{uuid.uuid4().hex[:8]}.ipc"
         if transport == "inproc":
             return f"inproc://bench-{uuid.uuid4().hex[:8]}"
         raise ValueError(f"unknown transport {transport!r}")
@@ -133,8 +157,10 @@ class Trial:
         return self.deadline - time.monotonic()
 
     def close(self):
-        for worker in self._workers:
-            worker.close()
+        for child in self._children:
+            child.close()
+        for cleanup in reversed(self._cleanups):
+            cleanup()
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
 

@@ -106,12 +106,12 @@ def table(document):
     for family, declared in document["families"].items():
         for column, state in declared["columns"].items():
             if not state.get("available"):
-                lines.append(f"- {family} column `{column}`: unavailable: {state['reason']}")
-            elif state.get("info", {}).get("version"):
-                info = state["info"]
-                libzmq = f", libzmq {info['libzmq']}" if info.get("libzmq") else ""
-                lines.append(f"- {family} column `{column}`: {info.get('description', '')} "
-                             f"{info['version']}{libzmq}")
+                lines.append(f"- `{column}` ({family}): unavailable: {state['reason']}")
+                continue
+            info = state.get("info", {})
+            version = f" {info['version']}" if info.get("version") else ""
+            libzmq = f", libzmq {info['libzmq']}" if info.get("libzmq") else ""
+            lines.append(f"- `{column}` ({family}): {info.get('description', '')}{version}{libzmq}")
     groups = []
     for entry in document["scenarios"]:
         if not groups or groups[-1][0] != entry["group"]:

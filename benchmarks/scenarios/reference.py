@@ -7,6 +7,7 @@
 - The pure-Python framing ceiling: benchmarks.minizmtp encoding 16-byte messages one at a time
   (joined into one buffer per 1000, as a batching writer would) and decoding such buffers.
 """
+from benchmarks.impls import IMPLS
 from benchmarks.minizmtp import decode_messages, encode_message
 from benchmarks.registry import Family, Metric, Scenario, register
 from benchmarks.scenarios.zmq_base import batch_for
@@ -143,13 +144,13 @@ def codec(env, duration):
 
 # -- orchestrator side --
 
-def no_probe(trial):
-    return {}
+def describe(trial):
+    return {"description": IMPLS[trial.impl].description}
 
 
-SOCKETS = Family(name="socket", columns=("socket", "gevent"), probe=no_probe,
+SOCKETS = Family(name="socket", columns=("socket", "gevent"), probe=describe,
                  ratios=(("gevent", "socket"),))
-CODEC = Family(name="codec", columns=("python",), probe=no_probe)
+CODEC = Family(name="codec", columns=("python",), probe=describe)
 
 
 def streaming(size):

@@ -1,19 +1,25 @@
-"""HTTP baselines for the bridge: wrk (Debian) against servers on loopback.
+"""HTTP through the bridge and its baselines: wrk (Debian) against servers on loopback.
 
 Columns (server setups), all driven by the same wrk command (one wrk thread, keep-alive,
-CONNECTIONS concurrent connections, --latency):
-- hello: a bottle "Hello World" app on gevent's WSGIServer, TCP_NODELAY on accepted sockets;
+CONNECTIONS concurrent connections, --latency), all answering GET / with "Hello World":
+- bridge: `python -m bridge` (gzmq) with a Mongrel2-protocol route to m2_handler on gzmq;
+- mongrel2: Debian's Mongrel2 with the very same m2_handler, on pyzmq;
+- hello: a bottle app on gevent's WSGIServer, TCP_NODELAY on accepted sockets;
 - green-fwd: the same server and app, but each request is forwarded over zmq.green (one DEALER
-  shared by all requests, replies matched by a request id) to a handler process on pyzmq
-  that answers "Hello World";
-- bridge: our bridge to a gzmq handler. Not written yet (bridge/ is being built): its probe
-  says so and the column reads "unavailable". To add it (or Mongrel2 with a pyzmq handler):
-  write start_<setup>(trial) -> port below and put it in SETUPS and WEB.columns.
-Nothing is monkey-patched: gevent.pywsgi and zmq.green need no patching, bottle does no I/O.
+  shared by all requests, replies matched by a request id) to a ROUTER handler on pyzmq.
+The bottle baselines monkey-patch nothing: gevent.pywsgi and zmq.green need no patching and
+bottle does no I/O of its own (the bridge patches, as its entry point does).
+To add a setup: write start_<setup>(trial) -> port, and add it to SETUPS and WEB.columns.
 """
+import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
 import urllib.request
 
 from benchmarks.process import TrialError
@@ -21,9 +27,10 @@ from benchmarks.registry import Family, Metric, Scenario, Unavailable, register
 
 CONNECTIONS = (1, 10, 100)
 BODY = b"Hello World"
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
 
 
-# -- worker side (impl "gevent-app" for the fronts, "pyzmq" for the handler) --
+# -- worker side (impl "gevent-app" for the bottle fronts; handlers on pyzmq or gzmq) --
 
 def make_server(app):
     from gevent import socket
@@ -88,7 +95,7 @@ def forwarding_app(env, backend):
     server.serve_forever()
 
 
-def hello_handler(env, spec):
+def router_handler(env, spec):
     from benchmarks.scenarios.zmq_base import bind
     zmq = env.lib
     context = zmq.Context()
@@ -99,41 +106,157 @@ def hello_handler(env, spec):
         router.send_multipart([identity, request[:8] + BODY])
 
 
+def m2_handler(env, send_spec, recv_spec):
+    """A Mongrel2-protocol handler: requests from PULL, replies on PUB (json headers)."""
+    zmq = env.lib
+    context = zmq.Context()
+    requests = context.socket(zmq.PULL)
+    requests.connect(send_spec)
+    replies = context.socket(zmq.PUB)
+    replies.connect(recv_spec)
+    env.ready()
+    while True:
+        # UUID ID PATH SIZE:HEADERS,SIZE:BODY,
+        sender, connection_id, _path, rest = requests.recv().split(b" ", 3)
+        size, _, rest = rest.partition(b":")
+        if b'"METHOD":"JSON"' in rest[:int(size)]:
+            continue                    # a disconnect notice: nothing to answer
+        replies.send(b"%s %d:%s, %s" % (sender, len(connection_id), connection_id, RESPONSE))
+
+
 # -- orchestrator side --
 
-def start_hello(trial):
-    return trial.start(hello_app, impl="gevent-app").expect("ready")["port"]
+def wait_until_serving(trial, port):
+    """GET / until it answers BODY (handlers connect, and subscriptions travel, asynchronously)."""
+    last_error = None
+    while trial.remaining() > 1:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+                body = response.read()
+            if body == BODY:
+                return port
+            last_error = f"GET / answered {body[:60]!r}"
+        except OSError as exc:
+            last_error = str(exc)
+        time.sleep(0.05)
+    raise TrialError(f"port {port} never served GET /: {last_error}")
 
 
-def start_green_forward(trial):
-    handler = trial.start(hello_handler, impl="pyzmq", spec=trial.bind_spec("tcp"))
-    backend = handler.expect("ready")["endpoint"]
-    return trial.start(forwarding_app, impl="gevent-app", backend=backend).expect("ready")["port"]
+def free_port():
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return probe_socket.getsockname()[1]
 
 
 def start_bridge(trial):
-    raise Unavailable("bridge setup not written yet (see benchmarks/scenarios/web.py)")
+    bridge = trial.start_command("bridge", [
+        sys.executable, "-m", "bridge", "--listen", "127.0.0.1:0", "--log-level", "warning",
+        "--route", "/=mongrel2:tcp://127.0.0.1:*,tcp://127.0.0.1:*"])
+    line = bridge.readline()
+    while not line.startswith(b"bridge ready "):
+        line = bridge.readline()
+    info = json.loads(line[len(b"bridge ready "):])
+    route = info["routes"][0]
+    trial.start(m2_handler, impl="gzmq", send_spec=route["send"], recv_spec=route["recv"]).expect("ready")
+    return wait_until_serving(trial, int(info["listen"].rsplit(":", 1)[1]))
 
 
-SETUPS = {"hello": start_hello, "green-fwd": start_green_forward, "bridge": start_bridge}
+M2_SERVER_UUID = "f400bf85-4538-4f7a-8908-67e313d515c2"
+M2_CONFIG = """
+handler = Handler(send_spec='tcp://127.0.0.1:{send}', send_ident='54c6755b-9628-40a4-9a2d-cc82a816345e',
+                  recv_spec='tcp://127.0.0.1:{recv}', recv_ident='')
+main = Server(uuid="{uuid}", chroot="./", access_log="/logs/access.log", error_log="/logs/error.log",
+              pid_file="/run/mongrel2.pid", default_host="localhost", name="main",
+              bind_addr="127.0.0.1", port={http}, hosts=[Host(name="localhost", routes={{'/': handler}})])
+settings = {{"zeromq.threads": 1}}
+servers = [main]
+"""
+
+
+def start_mongrel2(trial):
+    if not (shutil.which("mongrel2") and shutil.which("m2sh")):
+        raise Unavailable("mongrel2/m2sh not installed (Debian package mongrel2-core)")
+    # Mongrel2 chroots into its directory and wants run/, logs/ and tmp/ there; it daemonizes,
+    # leaving our process group, so it is stopped by the pid it writes.
+    work = trial.scratch_dir()
+    for directory in ("run", "logs", "tmp"):
+        os.makedirs(os.path.join(work, directory), exist_ok=True)
+    http, send, recv = free_port(), free_port(), free_port()
+    with open(os.path.join(work, "mongrel2.conf"), "w") as config:
+        config.write(M2_CONFIG.format(send=send, recv=recv, http=http, uuid=M2_SERVER_UUID))
+    trial.at_close(lambda: stop_daemon(os.path.join(work, "run", "mongrel2.pid")))
+    for command in (["m2sh", "load", "-config", "mongrel2.conf", "-db", "config.sqlite"],
+                    ["mongrel2", "config.sqlite", M2_SERVER_UUID]):
+        # Output to a file: the daemon keeps its inherited stdout open, a pipe would never end.
+        with open(os.path.join(work, "logs", "stdout.log"), "a+") as log:
+            done = subprocess.run(command, cwd=work, stdout=log, stderr=subprocess.STDOUT,
+                                  timeout=20, env=dict(os.environ, LOGNAME=os.environ.get("LOGNAME", "bench")))
+            if done.returncode:
+                log.seek(0)
+                raise TrialError(f"{' '.join(command)}: {log.read().strip()[-500:]}")
+    trial.start(m2_handler, impl="pyzmq", send_spec=f"tcp://127.0.0.1:{send}",
+                recv_spec=f"tcp://127.0.0.1:{recv}").expect("ready")
+    return wait_until_serving(trial, http)
+
+
+def stop_daemon(pid_file):
+    for _ in range(40):                 # the pid file appears once the daemon has forked
+        if os.path.exists(pid_file):
+            break
+        time.sleep(0.05)
+    else:
+        return
+    with open(pid_file) as pid_text:
+        pid = int(pid_text.read().strip())
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        for _ in range(40):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
+def start_hello(trial):
+    port = trial.start(hello_app, impl="gevent-app").expect("ready")["port"]
+    return wait_until_serving(trial, port)
+
+
+def start_green_forward(trial):
+    handler = trial.start(router_handler, impl="pyzmq", spec=trial.bind_spec("tcp"))
+    backend = handler.expect("ready")["endpoint"]
+    port = trial.start(forwarding_app, impl="gevent-app", backend=backend).expect("ready")["port"]
+    return wait_until_serving(trial, port)
+
+
+SETUPS = {"bridge": start_bridge, "mongrel2": start_mongrel2,
+          "hello": start_hello, "green-fwd": start_green_forward}
+
+
+DESCRIPTIONS = {
+    "bridge": "python -m bridge (gzmq), Mongrel2-protocol route to a gzmq handler",
+    "mongrel2": "Mongrel2 (Debian) with the same handler on pyzmq",
+    "hello": "bottle hello world on gevent.pywsgi, TCP_NODELAY",
+    "green-fwd": "bottle on gevent.pywsgi forwarding over zmq.green to a pyzmq handler",
+}
 
 
 def probe(trial):
     if shutil.which("wrk") is None:
         raise Unavailable("wrk not installed (Debian package wrk)")
     try:
-        port = SETUPS[trial.column](trial)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
-            body = response.read()
-    except (TrialError, OSError) as exc:
+        SETUPS[trial.column](trial)
+    except TrialError as exc:
         raise Unavailable(str(exc).split("\n")[0]) from None
-    if body != BODY:
-        raise Unavailable(f"GET / answered {body[:60]!r}, expected {BODY!r}")
-    return {}
+    return {"description": DESCRIPTIONS[trial.column]}
 
 
-WEB = Family(name="web", columns=("hello", "green-fwd", "bridge"), probe=probe,
-             ratios=(("bridge", "green-fwd"), ("bridge", "hello")))
+WEB = Family(name="web", columns=("bridge", "mongrel2", "hello", "green-fwd"), probe=probe,
+             ratios=(("bridge", "green-fwd"), ("bridge", "hello"), ("bridge", "mongrel2")))
 
 
 _LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
