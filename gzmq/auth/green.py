@@ -1,0 +1,71 @@
+"""GreenletAuthenticator: the ZAP handler running in a greenlet (pyzmq's ThreadAuthenticator
+and AsyncioAuthenticator, for gevent).
+
+    auth = GreenletAuthenticator(ctx)
+    auth.start()
+    auth.allow("127.0.0.1")
+    auth.configure_curve(domain="*", location=public_keys_dir)   # or CURVE_ALLOW_ANY
+    ...
+    auth.stop()
+
+The greenlet lives on the hub of the thread that called start(), like the sockets it
+serves, and handles one request at a time. Policy changes (allow, configure_*) take effect
+for the next request. If the Context is terminated while it runs, it closes its socket so
+that term() can finish. ThreadAuthenticator (gzmq.auth.thread) is this class under pyzmq's
+name.
+"""
+import gevent
+
+from ..error import ContextTerminated, ZMQError
+from .base import Authenticator
+
+
+class GreenletAuthenticator(Authenticator):
+    """Authenticator whose request loop runs in a greenlet; see the module docstring."""
+
+    def __init__(self, context=None, encoding="utf-8", log=None):
+        super().__init__(context=context, encoding=encoding, log=log)
+        self.greenlet = None
+
+    def start(self):
+        """Bind the ZAP socket and start answering requests."""
+        super().start()
+        self.greenlet = gevent.spawn(self._run, self.zap_socket)
+
+    def stop(self):
+        """Stop answering and close the ZAP socket. Safe to call more than once."""
+        greenlet, self.greenlet = self.greenlet, None
+        if greenlet is not None and greenlet is not gevent.getcurrent():
+            greenlet.kill(block=True)
+        super().stop()
+
+    def is_alive(self):
+        """Is the ZAP greenlet running?"""
+        return bool(self.greenlet is not None and not self.greenlet.dead)
+
+    def _run(self, sock):
+        while True:
+            try:
+                msg = sock.recv_multipart()
+            except ContextTerminated:
+                sock.close(linger=0)
+                return
+            except ZMQError:
+                return  # the socket was closed under us
+            try:
+                self.handle_zap_message(msg)
+            except Exception:
+                # A REP socket owes a reply before it can read the next request; without one
+                # every later handshake would hang. Refuse this peer and carry on.
+                self.log.exception("ZAP handler failed on %r", msg[:6])
+                self._reply_after_failure(sock, msg)
+
+    def _reply_after_failure(self, sock, msg):
+        try:
+            sock.send_multipart([b"1.0", msg[1] if len(msg) > 1 else b"1", b"500",
+                                 b"Internal error", b"", b""])
+        except ZMQError:
+            pass  # it had replied already (the failure came later): nothing owed
+
+
+__all__ = ["GreenletAuthenticator"]
