@@ -16,8 +16,10 @@ from .error import (Again, ContextTerminated, InterruptedSystemCall, NotDone, ZM
                     ZMQError, ZMQVersionError, ZMTPError, strerror)
 from .message import Frame, Message, MessageTracker  # noqa: E402
 from .poll import Poller, select  # noqa: E402
+from .proxy import device, proxy, proxy_steerable  # noqa: E402
 from .socket import Socket  # noqa: E402
 from .security.keys import curve_keypair, curve_public  # noqa: E402,F401  (PyNaCl imported lazily)
+from . import devices  # noqa: E402,F401  (pyzmq's zmq.devices)
 
 # The libzmq behaviour level gzmq implements (what libzmq-version checks in pyzmq code see).
 _LIBZMQ_VERSION = (4, 3, 5)
@@ -66,5 +68,6 @@ COPY_THRESHOLD = 65536
 __all__ = ["Context", "Socket", "Frame", "Message", "MessageTracker", "Poller", "select",
            "ZMQError", "ZMQBaseError", "Again", "ContextTerminated", "NotDone", "ZMQVersionError",
            "InterruptedSystemCall", "zmq_version", "zmq_version_info", "pyzmq_version",
-           "pyzmq_version_info", "has", "strerror", "__version__"] + constants.__all__
+           "pyzmq_version_info", "has", "strerror", "__version__", "proxy", "proxy_steerable",
+           "device", "devices"] + constants.__all__
 __all__ += ["curve_keypair", "curve_public"]

@@ -4,45 +4,74 @@ A Frame wraps one message part without copying it: `.buffer` is a memoryview of 
 `.bytes` the bytes (copied only if the frame holds another buffer type), `.more` whether
 parts follow, and `.get(name)` the peer's metadata ("Socket-Type", "Identity",
 "Peer-Address", "User-Id", ...), as libzmq's zmq_msg_gets.
+
+A MessageTracker follows the buffers of a zero-copy send (copy=False, track=True): the socket
+hands the engine a fresh memoryview per frame, and the tracker holds a weak reference to each.
+The engine drops its last reference when it is done with the data: over tcp/ipc once the
+session writer has handed the bytes to the kernel, over inproc once the receiving side has
+let go of the frame (recv() copied it, or the Frame it returned was dropped), and at once
+for a message that was dropped (HWM, no route, LINGER 0). Until then the caller must not
+modify the buffer. Completion may happen on another thread (inproc across threads); wait()
+is cooperative on the caller's hub whichever thread it is.
 """
+import time
+import weakref
+
 from gevent.event import Event
 
 from .constants import MessageOption
+from .engine.latch import Latch
 from .error import NotDone, ZMQError
 
 
 class MessageTracker:
-    """Completes when the tracked message has been handed to the kernel (or, for inproc, to
-    the peer). `done` polls, `wait(timeout)` blocks cooperatively and raises NotDone."""
+    """Done when the engine has finished with every tracked buffer (see the module docstring).
+
+    MessageTracker(*towatch) combines other trackers, tracked Frames and gevent Events, as
+    pyzmq's does. `done` polls; `wait(timeout)` blocks cooperatively and raises NotDone.
+    """
 
     def __init__(self, *towatch):
-        self._event = Event()
-        self._pending = 0
+        self._latch = Latch()
         self.peers = set()
+        self.events = set()
         for obj in towatch:
             if isinstance(obj, MessageTracker):
-                self._pending += 1
-                obj._event.rawlink(lambda _e: self._one_done())
                 self.peers.add(obj)
+            elif isinstance(obj, Frame):
+                if obj.tracker is None:
+                    raise ValueError("Not a tracked message")
+                self.peers.add(obj.tracker)
+            elif isinstance(obj, Event):
+                self.events.add(obj)
+            else:
+                raise TypeError(f"Require Events or Message Frames, not {type(obj)}")
 
-    def _one_done(self):
-        self._pending -= 1
-        if self._pending <= 0:
-            self._event.set()
-
-    def _set_done(self):
-        self._event.set()
+    def _watch(self, view):
+        """Track a memoryview the engine is about to hold (done once it is released)."""
+        self._latch.add(weakref.ref(view, self._latch.discard))
 
     @property
     def done(self):
-        return self._event.is_set()
+        return (self._latch.is_done() and all(p.done for p in self.peers)
+                and all(e.is_set() for e in self.events))
 
     def wait(self, timeout=-1):
         """Wait until done. timeout in seconds (-1 or None: forever); NotDone if it expires."""
-        if timeout is not None and timeout < 0:
+        if timeout is None or timeout is False or timeout < 0:
             timeout = None
-        if not self._event.wait(timeout):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._latch.wait(timeout):
             raise NotDone()
+        for waitable in list(self.peers) + list(self.events):
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if isinstance(waitable, MessageTracker):
+                waitable.wait(remaining)
+            elif not waitable.wait(remaining):
+                raise NotDone()
+
+
+_FINISHED_TRACKER = MessageTracker()
 
 
 class Frame:
@@ -63,7 +92,7 @@ class Frame:
             data = data.cast("B")
         self._data = data
         self.more = False
-        self.tracker = MessageTracker() if track else None
+        self.tracker = MessageTracker() if track else None  # done until sent with copy=False
         self._props = None
         self.routing_id = None
         self.group = None

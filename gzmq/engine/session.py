@@ -40,7 +40,8 @@ class PeerClosed(Exception):
 class Session:
     __slots__ = ("owner", "sock", "pipe", "conn", "endpoint", "peer_address", "transport",
                  "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader", "_heart",
-                 "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap", "__weakref__")
+                 "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap", "_stalled",
+                 "__weakref__")
 
     def __init__(self, owner, sock, pipe, endpoint, transport, connect_side):
         self.owner = owner
@@ -63,6 +64,7 @@ class Session:
         self._peer_ttl = 0.0
         self._ready = False
         self._zap = None
+        self._stalled = False  # the writer is blocked on a full kernel send buffer
 
     # -- reader -------------------------------------------------------------------------
     def run(self):
@@ -269,10 +271,15 @@ class Session:
                     if total >= LARGE_CHUNK:
                         large = True
                 q.drained()
+                self._stalled = True  # seen by others only if the write below blocks
                 if large:
                     self._sendv(chunks)
                 else:
                     sendall(b"".join(chunks))
+                # Drop the sent frames now, not at the next batch: a MessageTracker completes
+                # when its zero-copy buffers are released (gzmq.message).
+                chunks = None
+                self._stalled = False
         except OSError as exc:
             self.kill(f"write failed: {exc}")
             return
@@ -332,6 +339,11 @@ class Session:
                     return
         except gevent.GreenletExit:
             pass
+
+    def _writable_soon(self):
+        """True if the writer will drain its queue as soon as it gets a turn (it is not
+        stuck behind a full kernel buffer)."""
+        return self._ready and not self._stalled and not self._dead
 
     # -- ending -------------------------------------------------------------------------
     def linger(self):

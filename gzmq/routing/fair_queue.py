@@ -35,8 +35,22 @@ class FairQueue:
                 pass
 
     def has_in(self):
-        for pipe in self.active:
-            if pipe.inq:
+        """True if some peer has a message. Pipes found empty leave `active` and arm their
+        wake-up, exactly as in recv(), so a poller waiting after this is woken by the next
+        message."""
+        active = self.active
+        while active:
+            pipe = active[0]
+            q = pipe.inq
+            if q:
+                return True
+            active.popleft()
+            pipe.in_active = False
+            q.data_wake = True
+            if q:
+                q.data_wake = False
+                pipe.in_active = True
+                active.append(pipe)
                 return True
         return False
 

@@ -31,9 +31,21 @@ class LoadBalancer:
                 pass
 
     def can_send(self):
-        for pipe in self.active:
+        """True if some peer has room. Full pipes leave `active` and arm their wake-up, as in
+        send(), so a poller waiting for POLLOUT after this is woken when one drains."""
+        active = self.active
+        for _ in range(len(active)):
+            pipe = active[0]
             q = pipe.outq
             if not 0 < q.hwm <= len(q):
+                return True
+            active.popleft()
+            pipe.out_active = False
+            q.space_wake = True
+            if not 0 < q.hwm <= len(q):
+                q.space_wake = False
+                pipe.out_active = True
+                active.append(pipe)
                 return True
         return False
 

@@ -627,7 +627,10 @@ class SocketBase:
         Blocks (cooperatively) at SNDHWM unless DONTWAIT; raises Again on DONTWAIT or when
         SNDTIMEO expires. Returns a MessageTracker if track=True, else None.
         """
-        if type(data) is not bytes:
+        tracker = None
+        if track:
+            data, tracker = self._tracked_frame(data, copy, None)
+        elif type(data) is not bytes:
             data = self._frame_data(data, copy)
         if flags & SNDMORE:
             parts = self._snd_parts
@@ -637,7 +640,7 @@ class SocketBase:
                     raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot send")
                 self._wait_writable_start(flags)
             parts.append(data)
-            return MessageTracker() if track else None
+            return tracker
         if self._snd_parts:
             parts = self._snd_parts
             parts.append(data)
@@ -645,7 +648,8 @@ class SocketBase:
         else:
             parts = [data]
         try:
-            return self._send_msg(parts, flags, track)
+            self._send_msg(parts, flags)
+            return tracker
         except (Again, gevent.Timeout, gevent.GreenletExit):
             if len(parts) > 1:
                 # Keep the frames already accepted so a retry of the last frame completes it.
@@ -655,18 +659,27 @@ class SocketBase:
     def send_multipart(self, msg_parts, flags=0, copy=True, track=False, **kwargs):
         """Send a sequence of frames as one message (all or nothing)."""
         parts = []
+        tracker = MessageTracker() if track else None
         for i, part in enumerate(msg_parts):
-            if type(part) is not bytes:
+            if type(part) is not bytes or tracker is not None:
                 if isinstance(part, str):
                     raise TypeError(f"Frame {i} ({part!r:.20}) does not support the buffer interface.")
-                part = self._frame_data(part, copy)
+                if tracker is None:
+                    part = self._frame_data(part, copy)
+                else:
+                    part = self._tracked_frame(part, copy, tracker)[0]
             parts.append(part)
         if not parts:
             raise ValueError("send_multipart needs at least one frame")
         if self._snd_parts:
             parts = self._snd_parts + parts
             self._snd_parts = []
-        return self._send_msg(parts, flags & ~SNDMORE, track)
+        self._send_msg(parts, flags & ~SNDMORE)
+        return tracker
+
+    # Frames smaller than this are copied even with copy=False (pyzmq's Socket.copy_threshold,
+    # zmq.COPY_THRESHOLD): copying a few KiB costs less than keeping and tracking a reference.
+    copy_threshold = 65536
 
     def _frame_data(self, data, copy):
         if isinstance(data, Frame):
@@ -679,17 +692,33 @@ class SocketBase:
             except TypeError:
                 raise TypeError(f"{type(data).__name__} does not support the buffer interface") from None
         view = memoryview(data)
+        if view.nbytes < self.copy_threshold:
+            return bytes(view)
         return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
 
-    def _send_msg(self, parts, flags, track):
+    def _tracked_frame(self, data, copy, tracker):
+        """send(track=True): (frame data, tracker). A frame sent without copying is a fresh
+        memoryview that only the engine references, so the tracker can follow its release
+        (gzmq.message); a copied frame needs no tracking. A tracked Frame brings its own."""
+        if tracker is None:
+            tracker = data.tracker if isinstance(data, Frame) and data.tracker is not None else MessageTracker()
+        if type(data) is bytes:
+            if not copy and len(data) >= self.copy_threshold:
+                data = memoryview(data)
+        else:
+            data = self._frame_data(data, copy)
+        if type(data) is memoryview:
+            tracker._watch(data)
+        return data, tracker
+
+    def _send_msg(self, parts, flags):
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
         if self._xsend(parts):
-            return MessageTracker() if track else None
+            return
         if flags & DONTWAIT:
             raise Again()
         self._wait_send(parts)
-        return MessageTracker() if track else None
 
     def _wait_writable_start(self, flags):
         """First frame of a multipart message: block (or raise Again) here, as libzmq does."""

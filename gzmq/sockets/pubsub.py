@@ -14,6 +14,8 @@ more than asked for). XPUB hands subscription changes to the application as mess
 """
 from collections import deque
 
+import gevent
+
 from ..constants import Errno, SocketOption, SocketType
 from ..error import ZMQError
 from ..routing.fair_queue import FairQueue
@@ -133,15 +135,36 @@ class XPub(SocketBase):
         if len(pipes) > 1:
             # Encode once for every subscriber (inproc peers just see a list of frames).
             msg = Encoded(msg)
+        full = None
         for pipe in pipes:
             q = pipe.outq
             if 0 < q.hwm <= len(q):
-                continue  # this subscriber is too slow: it alone misses the message
+                if full is None:
+                    full = []
+                full.append(pipe)
+                continue
             q.append(msg)
             if q.data_wake:
                 q.data_wake = False
                 q.kick_consumer()
+        if full is not None:
+            self._send_to_full(full, msg)
         return True
+
+    def _send_to_full(self, full, msg):
+        """Pipes at SNDHWM. libzmq's I/O thread drains pipes while the application publishes;
+        here the writers are greenlets, so a pipe may be full only because its writer has not
+        run yet. Give them one turn (a yield, not a block) and drop only for subscribers that
+        are really behind, i.e. whose writer is stuck on a full kernel buffer."""
+        if any(pipe.session is not None and pipe.session._writable_soon() for pipe in full):
+            gevent.sleep(0)
+        for pipe in full:
+            q = pipe.outq
+            if pipe.alive and not 0 < q.hwm <= len(q):
+                q.append(msg)
+                if q.data_wake:
+                    q.data_wake = False
+                    q.kick_consumer()
 
     def _xhas_out(self):
         if not self._options[O.XPUB_NODROP]:
@@ -249,7 +272,13 @@ class XSub(SocketBase):
     def _xhas_out(self):
         return True
 
+    # SUB filters what it receives against its own subscriptions; XSUB passes everything
+    # through (libzmq's options.filter), leaving filtering to the publishers upstream.
+    _filter = False
+
     def _xrecv(self):
+        if not self._filter:
+            return self._fq.recv()
         fq = self._fq
         subs = self._subs
         invert = self._options[O.INVERT_MATCHING]
@@ -273,6 +302,7 @@ class Sub(XSub):
 
     _type = SocketType.SUB
     _can_send = False
+    _filter = True
 
     def _xsetsockopt(self, option, value):
         if option == O.SUBSCRIBE:

@@ -1,0 +1,105 @@
+"""PUSH/PULL pipeline (the introduction's divide-and-conquer): a ventilator PUSHes tasks,
+workers PULL them, do the work and PUSH results to a sink, which PULLs them all.
+
+Run everything in one process (greenlets):      python examples/intro/pipeline.py --tasks 100
+or each role in its own process:
+    python examples/intro/pipeline.py --role sink
+    python examples/intro/pipeline.py --role worker      (start several)
+    python examples/intro/pipeline.py --role ventilator --tasks 100
+"""
+import argparse
+import json
+
+import gevent
+
+import gzmq as zmq
+
+TASKS = "tcp://127.0.0.1:5557"
+RESULTS = "tcp://127.0.0.1:5558"
+
+
+def ventilator(tasks, endpoint=TASKS, ready=None):
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.PUSH)
+    sock.bind(endpoint)
+    if ready is not None:
+        ready.wait()  # all workers connected: otherwise the first one would get every task
+    for n in range(tasks):
+        sock.send_json({"task": n, "work": n % 7})
+    sock.close()  # LINGER: queued tasks are still delivered
+
+
+def worker(name, endpoint_in=TASKS, endpoint_out=RESULTS, count=None):
+    ctx = zmq.Context.instance()
+    tasks = ctx.socket(zmq.PULL)
+    tasks.connect(endpoint_in)
+    results = ctx.socket(zmq.PUSH)
+    results.connect(endpoint_out)
+    done = 0
+    try:
+        while count is None or done < count:
+            task = tasks.recv_json()
+            results.send_json({"task": task["task"], "result": task["work"] ** 2, "worker": name})
+            done += 1
+    finally:
+        tasks.close(linger=0)
+        results.close()
+
+
+def sink(tasks, endpoint=RESULTS):
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.PULL)
+    sock.bind(endpoint)
+    per_worker = {}
+    total = 0
+    for _ in range(tasks):
+        result = sock.recv_json()
+        per_worker[result["worker"]] = per_worker.get(result["worker"], 0) + 1
+        total += result["result"]
+    sock.close()
+    return total, per_worker
+
+
+def run_all(tasks=100, workers=3):
+    """Everything in one process over tcp: returns (sum of results, tasks per worker)."""
+    from gevent.event import Event
+    ctx = zmq.Context.instance()
+    probe = ctx.socket(zmq.PULL)
+    port_in = probe.bind_to_random_port("tcp://127.0.0.1")
+    probe.close()
+    tasks_ep = f"tcp://127.0.0.1:{port_in}"
+    results_sock = ctx.socket(zmq.PULL)
+    results_ep = f"tcp://127.0.0.1:{results_sock.bind_to_random_port('tcp://127.0.0.1')}"
+    results_sock.close()
+    sink_g = gevent.spawn(sink, tasks, results_ep)
+    ready = Event()
+    ready.set()
+    workers_g = [gevent.spawn(worker, f"w{i}", tasks_ep, results_ep) for i in range(workers)]
+    vent_g = gevent.spawn(ventilator, tasks, tasks_ep, ready)
+    total, per_worker = sink_g.get()
+    vent_g.get()
+    gevent.killall(workers_g)
+    return total, per_worker
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--role", choices=["all", "ventilator", "worker", "sink"], default="all")
+    parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.role == "all":
+        total, per_worker = run_all(args.tasks, args.workers)
+        print(f"sum of results: {total}; tasks per worker: {per_worker}")
+    elif args.role == "ventilator":
+        input("Press Enter when the workers are ready: ")
+        ventilator(args.tasks)
+    elif args.role == "worker":
+        worker(f"worker-{__import__('os').getpid()}")
+    else:
+        total, per_worker = sink(args.tasks)
+        print(f"sum of results: {total}; tasks per worker: {json.dumps(per_worker)}")
+
+
+if __name__ == "__main__":
+    main()
