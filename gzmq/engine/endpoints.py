@@ -26,6 +26,7 @@ class Listener:
         self.transport = transport
         self.unlink = unlink
         self.closed = False
+        self.fd = lsock.fileno()
         self.greenlet = gevent.spawn(self._accept_loop)
 
     def _accept_loop(self):
@@ -64,7 +65,7 @@ class Listener:
         if self.unlink:
             from ..transports import ipc
             ipc.remove(self.unlink)
-        self.owner._event(MonitorEvent.CLOSED, 0, self.endpoint)
+        self.owner._event(MonitorEvent.CLOSED, self.fd, self.endpoint)
 
 
 class Connecter:
@@ -90,41 +91,47 @@ class Connecter:
         return current, current + jitter
 
     def _run(self):
+        # Events mirror libzmq's sequence per attempt (measured with pyzmq):
+        # CONNECT_DELAYED(EINPROGRESS) then CONNECTED(fd), or CLOSED(fd) + CONNECT_RETRIED(ms).
         owner = self.owner
+        transport = self.transport
+        endpoint = self.endpoint
         current = None
-        first = True
         while not self.stopped:
+            if getattr(transport, "ASYNC_CONNECT", False):
+                owner._event(MonitorEvent.CONNECT_DELAYED, _errno.EINPROGRESS, endpoint)
             try:
-                sock = self.transport.connect(self.target, self.endpoint, owner._transport_options(),
-                                              timeout=owner._opt_connect_timeout())
+                sock = transport.connect(self.target, endpoint, owner._transport_options(),
+                                         timeout=owner._opt_connect_timeout())
             except OSError as exc:
                 if self.stopped:
                     return
-                if first:
-                    owner._event(MonitorEvent.CONNECT_DELAYED, exc.errno or _errno.ECONNREFUSED, self.endpoint)
-                    first = False
-                if owner._opt_reconnect_ivl() < 0:
+                owner._event(MonitorEvent.CLOSED, getattr(exc, "gzmq_fd", -1), endpoint)
+                if owner._opt_reconnect_ivl() < 0 or (owner._closed and not self._has_backlog()):
                     return
                 current, wait = self._next_interval(current)
-                owner._event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), self.endpoint)
+                owner._event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
                 gevent.sleep(wait)
                 continue
-            first = True
             current = None
             try:
-                self.transport.configure(sock, owner._transport_options())
+                transport.configure(sock, owner._transport_options())
             except OSError:
                 pass
-            owner._event(MonitorEvent.CONNECTED, sock.fileno(), self.endpoint)
-            pipe = self.pipe if self.pipe is not None else owner._new_pipe(self.endpoint, connect_side=True,
+            owner._event(MonitorEvent.CONNECTED, sock.fileno(), endpoint)
+            pipe = self.pipe if self.pipe is not None else owner._new_pipe(endpoint, connect_side=True,
                                                                           attach=False)
-            self.session = Session(owner, sock, pipe, self.endpoint, self.transport, True)
+            self.session = Session(owner, sock, pipe, endpoint, transport, True)
             self.session.run()
             self.session = None
             if self.stopped or owner._closed or owner._opt_reconnect_ivl() < 0:
                 return
             current, wait = self._next_interval(None)
+            owner._event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
             gevent.sleep(wait)
+
+    def _has_backlog(self):
+        return self.pipe is not None and bool(self.pipe.outq)
 
     def stop(self, kill_session=True):
         self.stopped = True

@@ -41,7 +41,7 @@ class Session:
     __slots__ = ("owner", "sock", "pipe", "conn", "endpoint", "peer_address", "transport",
                  "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader", "_heart",
                  "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap", "_stalled",
-                 "__weakref__")
+                 "_ttl_watch", "fd", "failed_handshake", "__weakref__")
 
     def __init__(self, owner, sock, pipe, endpoint, transport, connect_side):
         self.owner = owner
@@ -65,6 +65,9 @@ class Session:
         self._ready = False
         self._zap = None
         self._stalled = False  # the writer is blocked on a full kernel send buffer
+        self._ttl_watch = None
+        self.fd = sock.fileno()
+        self.failed_handshake = False
 
     # -- reader -------------------------------------------------------------------------
     def run(self):
@@ -84,6 +87,7 @@ class Session:
             reason = str(exc)
             log.warning("%s: dropping peer %s: %s", self.endpoint, self.peer_address or "", exc)
             if not self._ready:
+                self.failed_handshake = True
                 self.owner._event(MonitorEvent.HANDSHAKE_FAILED_PROTOCOL, exc.protocol_error, self.endpoint)
         except OSError as exc:
             reason = f"connection error: {exc}"
@@ -164,6 +168,9 @@ class Session:
                 raise PeerClosed()
             self._last_recv = time.monotonic()
             events = receive(data)
+            if events and self._closing:
+                # The socket is closed and only flushing: nobody will read these.
+                events = [ev for ev in events if type(ev) is not list]
             if events:
                 queued = False
                 for ev in events:
@@ -212,6 +219,8 @@ class Session:
             self._peer_ttl = ev.ttl
             if self._ready:
                 self._wake.set()
+            if ev.ttl > 0 and self._ttl_watch is None:
+                self._ttl_watch = gevent.spawn(self._ttl_loop)
         elif isinstance(ev, Pong):
             pass  # any inbound byte already counts as liveness
         elif isinstance(ev, ZapRequest):
@@ -289,8 +298,15 @@ class Session:
             log.exception("%s: internal error in session writer", self.endpoint)
             self.kill("internal error")
             return
-        # Linger flush done: everything queued has been handed to the kernel.
-        self.kill("closed after flushing")
+        # Linger flush done: everything queued is in the kernel. Half-close so the peer reads
+        # it all and closes its side (a plain close() with unread inbound bytes would send a
+        # RST and the kernel could discard what we wrote); the reader ends at the peer's EOF,
+        # or the context's linger deadline ends it.
+        try:
+            import socket as _stdsocket
+            sock.shutdown(_stdsocket.SHUT_WR)
+        except OSError:
+            self.kill("closed after flushing")
 
     def _sendv(self, chunks):
         """Write chunks with vectored sends: small pieces are joined, large bodies go untouched."""
@@ -334,8 +350,22 @@ class Session:
                 self._wake.set()
                 gevent.sleep(timeout)
                 if self._last_recv < sent_at:
-                    owner._event(MonitorEvent.DISCONNECTED, 0, self.endpoint)
                     self.kill(f"no heartbeat from peer within {timeout:g} s")
+                    return
+        except gevent.GreenletExit:
+            pass
+
+    def _ttl_loop(self):
+        """The peer's PINGs carry a TTL: if nothing arrives for that long, it is gone."""
+        try:
+            while not self._dead:
+                ttl = self._peer_ttl
+                if ttl <= 0:
+                    self._ttl_watch = None
+                    return
+                gevent.sleep(ttl)
+                if time.monotonic() - self._last_recv > ttl:
+                    self.kill(f"nothing from peer within its heartbeat TTL ({ttl:g} s)")
                     return
         except gevent.GreenletExit:
             pass
@@ -369,7 +399,7 @@ class Session:
             return
         self._dead = True
         current = gevent.getcurrent()
-        for g in (self._writer, self._heart, self._zap):
+        for g in (self._writer, self._heart, self._zap, self._ttl_watch):
             if g is not None and g is not current and not g.dead:
                 g.kill(block=False)
         try:

@@ -539,8 +539,10 @@ class SocketBase:
     def _session_ended(self, session, reason):
         self._sessions.discard(session)
         pipe = session.pipe
-        if session._ready:
-            self._event(C.Event.DISCONNECTED, 0, session.endpoint)
+        # libzmq reports DISCONNECTED when a connection it had is lost, not when the socket
+        # itself closes, and not for a protocol error during the handshake.
+        if not self._closed and not session.failed_handshake:
+            self._event(C.Event.DISCONNECTED, session.fd, session.endpoint)
         if not pipe.connect_side or self._options[O.IMMEDIATE] or self._closed:
             self._detach_pipe(pipe)
         else:
@@ -901,6 +903,35 @@ class SocketBase:
         p.register(self, flags)
         evts = dict(p.poll(timeout))
         return evts.get(self, 0)
+
+    # -- monitoring ---------------------------------------------------------------------------
+    def monitor(self, addr, events=C.Event.ALL):
+        """Report connection events on a PAIR bound to `addr` (inproc); addr None stops it."""
+        self._check_open()
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
+        if addr is None:
+            return
+        if isinstance(addr, bytes):
+            addr = addr.decode()
+        from ..monitor import Monitor
+        self._monitor = Monitor(self, addr, int(events))
+
+    def get_monitor_socket(self, events=None, addr=None):
+        """A PAIR socket receiving this socket's events (pyzmq); read with recv_monitor_message."""
+        self._check_open()
+        if self._monitor is not None and addr is None:
+            raise ZMQError(Errno.EINVAL, "a monitor is already running; disable_monitor() first")
+        if addr is None:
+            addr = f"inproc://monitor.s-{id(self):x}"
+        self.monitor(addr, C.Event.ALL if events is None else events)
+        sock = self.context.socket(SocketType.PAIR)
+        sock.connect(addr)
+        return sock
+
+    def disable_monitor(self):
+        self.monitor(None, 0)
 
     # -- closing -----------------------------------------------------------------------------
     def _check_open(self):

@@ -70,6 +70,10 @@ def parse_connect(address, endpoint, options):
     return address
 
 
+# AF_UNIX connects complete at once: no CONNECT_DELAYED event (as libzmq).
+ASYNC_CONNECT = False
+
+
 def connect(target, endpoint, options, timeout=None):
     sock = gsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
     try:
@@ -77,7 +81,8 @@ def connect(target, endpoint, options, timeout=None):
             sock.settimeout(timeout)
         sock.connect(_sockaddr(target))
         sock.settimeout(None)
-    except BaseException:
+    except BaseException as exc:
+        exc.gzmq_fd = sock.fileno()
         sock.close()
         raise
     return sock

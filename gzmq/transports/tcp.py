@@ -98,8 +98,12 @@ def parse_connect(address, endpoint, options):
     return (host, port, src)
 
 
+# A tcp connect completes asynchronously (EINPROGRESS): libzmq reports CONNECT_DELAYED first.
+ASYNC_CONNECT = True
+
+
 def connect(target, endpoint, options, timeout=None):
-    """Open a connection (cooperatively); raises OSError on failure."""
+    """Open a connection (cooperatively); raises OSError (with .gzmq_fd) on failure."""
     host, port, src = target
     family, sockaddr = _resolve(host, port, endpoint, False, options.get("ipv6", False))
     sock = gsocket.socket(family, _stdsocket.SOCK_STREAM)
@@ -110,7 +114,8 @@ def connect(target, endpoint, options, timeout=None):
             sock.settimeout(timeout)
         sock.connect(sockaddr)
         sock.settimeout(None)
-    except BaseException:
+    except BaseException as exc:
+        exc.gzmq_fd = sock.fileno()
         sock.close()
         raise
     return sock

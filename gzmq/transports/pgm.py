@@ -1,0 +1,490 @@
+"""pgm:// and epgm:// transports: reliable multicast (RFC 3208 PGM), interoperable with
+libzmq's OpenPGM-based transport.
+
+Endpoint: `epgm://IFACE;GROUP:PORT` (PGM in UDP, port PORT for data and NAKs, as libzmq sets
+OpenPGM's UDP encapsulation ports) or `pgm://IFACE;GROUP:PORT` (PGM as IP protocol 113 over raw
+sockets: needs root or CAP_NET_RAW). IFACE is an IPv4 address or an interface name, and may be
+left out (`GROUP:PORT` or `;GROUP:PORT`: the route to GROUP decides). GROUP is one IPv4
+multicast address. bind() and connect() do the same thing, as in libzmq.
+
+Only PUB/XPUB send and SUB/XSUB receive (anything else: ENOCOMPATPROTO). A publisher's
+multicast pipe takes every message (there is no upstream channel for subscriptions: SUB/XSUB
+filter locally, which XSub does anyway). Options read at bind/connect: RATE (kbit/s),
+RECOVERY_IVL (ms), MULTICAST_HOPS, MULTICAST_LOOP, MULTICAST_MAXTPDU, SNDBUF, RCVBUF,
+MAXMSGSIZE; SNDHWM/RCVHWM bound the pipe as for any transport (a PUB drops at SNDHWM).
+
+Engine only: the protocol is gzmq.pgm (sans-IO). A sender link runs a writer greenlet (pipe ->
+ApduWriter -> Source -> sendto, paced by RATE, repairs first) and a reader greenlet for NAKs
+and SPMRs; a receiver link runs one greenlet (recvfrom -> Receiver -> pipe, NAK timers, NAKs
+sent unicast to each source). A malformed datagram is logged and dropped; it never reaches
+recv(). Socket close with LINGER flushes what is queued at RATE, then ends the session with
+OPT_FIN SPMs. Called by gzmq.sockets.base bind()/connect().
+"""
+import errno as _errno
+import fcntl
+import logging
+import os
+import random
+import struct
+import time
+from ipaddress import ip_address
+
+import gevent
+from gevent import socket
+from gevent.event import Event
+
+from ..constants import Errno, SocketOption, SocketType
+from ..error import ZMQError
+from ..pgm.framing import ApduWriter
+from ..pgm.packets import PGMError, Tsi
+from ..pgm.receiver import Receiver
+from ..pgm.source import Source, window_sqns
+
+log = logging.getLogger("gzmq")
+O = SocketOption
+
+IPPROTO_PGM = 113
+IP_HEADER = 20
+UDP_HEADER = 8
+# OpenPGM's MSS leaves room for the PGM and data headers and for OPT_LENGTH + OPT_FRAGMENT.
+PGM_DATA_OVERHEAD = 16 + 8 + 4 + 16
+DSCP_EF = 0x2E << 2          # libzmq: Expedited Forwarding, no ECN
+RECV_BATCH = 256             # datagrams read before handing messages to the socket
+SEND_BATCH = 64              # packets sent before letting other greenlets run
+RCVBUF_DEFAULT = 4 << 20     # receivers ask for a large buffer: a burst is cheaper than a NAK
+SIOCGIFADDR = 0x8915
+IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
+
+SENDERS = (SocketType.PUB, SocketType.XPUB)
+RECEIVERS = (SocketType.SUB, SocketType.XSUB)
+
+
+class Address:
+    """A parsed pgm/epgm endpoint."""
+
+    __slots__ = ("scheme", "iface", "group", "port", "local")
+
+    def __init__(self, scheme, iface, group, port, local):
+        self.scheme = scheme
+        self.iface = iface      # as written ('' if omitted)
+        self.group = group
+        self.port = port
+        self.local = local      # our IPv4 address on that interface (the NLA)
+
+    @property
+    def udp(self):
+        return self.scheme == "epgm"
+
+
+def parse_address(scheme, address):
+    """'eth0;239.192.1.1:5555' -> Address. Raises ZMQError(EINVAL/ENODEV) naming the endpoint."""
+    endpoint = f"{scheme}://{address}"
+    host, sep, port_s = address.rpartition(":")
+    if not sep or not port_s.isdigit() or not 0 < int(port_s) < 65536:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: expected IFACE;GROUP:PORT with a port 1-65535")
+    iface, _, group_s = host.rpartition(";")
+    if "," in group_s:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: gzmq joins one multicast group per endpoint")
+    try:
+        group = ip_address(group_s)
+    except ValueError:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: {group_s!r} is not an IP address") from None
+    if group.version != 4 or not group.is_multicast:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: {group_s} is not an IPv4 multicast group")
+    local = _interface_address(iface, str(group), endpoint)
+    return Address(scheme, iface, str(group), int(port_s), local)
+
+
+def _interface_address(iface, group, endpoint):
+    if iface:
+        try:
+            addr = ip_address(iface)
+        except ValueError:
+            addr = None
+        if addr is not None:
+            if addr.version != 4:
+                raise ZMQError(Errno.EINVAL, f"{endpoint}: gzmq's pgm transports are IPv4 only")
+            return str(addr)
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            packed = struct.pack("256s", iface.encode()[:15])
+            return socket.inet_ntoa(fcntl.ioctl(probe.fileno(), SIOCGIFADDR, packed)[20:24])
+        except OSError as exc:
+            raise ZMQError(Errno.ENODEV, f"{endpoint}: no IPv4 interface {iface!r} ({exc.strerror})") from None
+        finally:
+            probe.close()
+    # No interface: the one the route to the group goes through.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect((group, 9))
+        return probe.getsockname()[0]
+    except OSError as exc:
+        raise ZMQError(exc.errno or Errno.ENODEV, f"{endpoint}: no route to {group}: {exc.strerror}") from None
+    finally:
+        probe.close()
+
+
+def _check_type(sock, endpoint):
+    if sock._type not in SENDERS + RECEIVERS:
+        raise ZMQError(Errno.ENOCOMPATPROTO,
+                       f"{endpoint}: {sock._type_name} socket cannot use pgm (only PUB/XPUB/SUB/XSUB)")
+
+
+def _open(sock, scheme, address):
+    endpoint = f"{scheme}://{address}"
+    _check_type(sock, endpoint)
+    addr = parse_address(scheme, address)
+    o = sock._options
+    if o[O.RATE] <= 0 or o[O.RECOVERY_IVL] <= 0:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: RATE and RECOVERY_IVL must be positive")
+    if o[O.MULTICAST_MAXTPDU] < 256:
+        raise ZMQError(Errno.EINVAL, f"{endpoint}: MULTICAST_MAXTPDU {o[O.MULTICAST_MAXTPDU]} is too small")
+    cls = SenderLink if sock._type in SENDERS else ReceiverLink
+    return cls(sock, endpoint, addr)
+
+
+def bind(sock, scheme, address):
+    """bind() is connect() for multicast (libzmq); returns the endpoint string."""
+    link = _open(sock, scheme, address)
+    # Registered as a listener so unbind() and close() find it.
+    sock._listeners[link.endpoint] = link
+    return link.endpoint
+
+
+def connect(sock, scheme, address):
+    """Join the session; returns the link (with .pipe and .stop()) for the socket's table."""
+    return _open(sock, scheme, address)
+
+
+def _set_buffer(os_sock, option, value):
+    try:
+        os_sock.setsockopt(socket.SOL_SOCKET, option, value)
+    except OSError:
+        pass
+
+
+class _Link:
+    """What a pgm endpoint leaves in the socket: the pipe, OS sockets and greenlets."""
+
+    def __init__(self, sock, endpoint, addr):
+        self.sock = sock
+        self.endpoint = endpoint
+        self.addr = addr
+        o = sock._options
+        self.max_tpdu = o[O.MULTICAST_MAXTPDU]
+        self.overhead = IP_HEADER + (UDP_HEADER if addr.udp else 0)
+        self.max_tsdu = self.max_tpdu - self.overhead - PGM_DATA_OVERHEAD
+        self.window = window_sqns(o[O.RATE], o[O.RECOVERY_IVL], self.max_tpdu)
+        self.stopped = False
+        self.greenlet = None
+        self._sockets = []
+        self.pipe = sock._new_pipe(endpoint, connect_side=True, attach=True)
+        try:
+            self._setup()
+        except OSError as exc:
+            self._close_sockets()
+            sock._detach_pipe(self.pipe)
+            code = exc.errno or Errno.EINVAL
+            if code in (_errno.EPERM, _errno.EACCES) and not addr.udp:
+                raise ZMQError(code, f"{endpoint}: raw PGM sockets need root or CAP_NET_RAW; "
+                                     "epgm:// works without") from None
+            raise ZMQError(code, f"{endpoint}: {exc.strerror or exc}") from None
+        sock._pipe_ready(self.pipe, None)
+        self._ready()
+
+    def _ready(self):
+        pass
+
+    def _socket(self):
+        if self.addr.udp:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_PGM)
+        self._sockets.append(s)
+        try:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, DSCP_EF)
+        except OSError:
+            pass
+        return s
+
+    def _multicast_out(self, s):
+        o = self.sock._options
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.addr.local))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, max(0, min(255, o[O.MULTICAST_HOPS])))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1 if o[O.MULTICAST_LOOP] else 0)
+
+    def _recvfrom(self, s, size=65535):
+        """(PGM bytes, source IP, destination IP or None) from a UDP or raw socket."""
+        data, peer = s.recvfrom(size)
+        if self.addr.udp:
+            return data, peer[0], None
+        if len(data) < IP_HEADER:
+            return b"", peer[0], None
+        ihl = (data[0] & 0x0F) * 4
+        return data[ihl:], socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20])
+
+    def _close_sockets(self):
+        for s in self._sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
+        self._sockets = []
+
+    def close(self):
+        """unbind() or the socket's close(): same as stop()."""
+        self.stop()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.endpoint}>"
+
+
+class SenderLink(_Link):
+    """PUB/XPUB side: one PGM source per endpoint."""
+
+    def _setup(self):
+        addr = self.addr
+        o = self.sock._options
+        # The port is both PGM's data-destination port and, for epgm, the UDP port NAKs come
+        # to. Bound to our own address (not INADDR_ANY) so NAKs reach us rather than a
+        # libzmq subscriber on this host bound to INADDR_ANY:port.
+        self.tx = s = self._socket()
+        s.bind((addr.local, addr.port if addr.udp else 0))
+        self._multicast_out(s)
+        if o[O.SNDBUF] > 0:
+            _set_buffer(s, socket.SO_SNDBUF, o[O.SNDBUF])
+        sport = random.randrange(1024, 65536)
+        while sport == addr.port:
+            sport = random.randrange(1024, 65536)
+        self.tsi = Tsi(os.urandom(6), sport)
+        rate = o[O.RATE] * 1000 // 8
+        self.source = Source(self.tsi, addr.port, addr.local, addr.group, rate, self.window,
+                             time.monotonic(), overhead=self.overhead, max_tpdu=self.max_tpdu)
+        self.dest = (addr.group, addr.port if addr.udp else 0)
+        self.writer = ApduWriter(self.max_tsdu)
+        self._wake = Event()
+        self._closing = False
+        q = self.pipe.outq
+        q.kick_consumer = self._wake.set
+        self.greenlet = gevent.spawn(self._write_loop)
+        self._reader = gevent.spawn(self._read_loop)
+
+    def _ready(self):
+        # libzmq attaches multicast pipes "subscribed to all": every message goes out once,
+        # subscribers filter. Added to the trie directly, so XPUB reports no subscription.
+        self.sock._trie.add(b"", self.pipe)
+
+    def _send(self, packet):
+        try:
+            self.tx.sendto(packet, self.dest)
+        except OSError as exc:
+            # Lost like any datagram; receivers NAK what they miss.
+            log.debug("%s: send failed: %s", self.endpoint, exc)
+
+    def _write_loop(self):
+        src = self.source
+        writer = self.writer
+        q = self.pipe.outq
+        wake = self._wake
+        send = self._send
+        monotonic = time.monotonic
+        try:
+            while True:
+                now = monotonic()
+                for packet in src.poll(now):
+                    send(packet)
+                delay = 0.0
+                sent = 0
+                while True:
+                    if q and not writer.full():
+                        popleft = q.popleft
+                        while q and not writer.full():
+                            writer.add(popleft())
+                        q.drained()
+                    if not len(writer):
+                        break
+                    delay = src.data_delay(min(len(writer), writer.capacity) + 2, now)
+                    if delay:
+                        break
+                    send(src.odata(writer.apdu(), now))
+                    sent += 1
+                    if sent % SEND_BATCH == 0:
+                        gevent.sleep(0)  # let the application and the NAK reader run
+                        now = monotonic()
+                        for packet in src.poll(now):
+                            send(packet)
+                if self._closing and not q and not len(writer):
+                    return  # linger flush done; stop() sends the FIN and closes
+                now = monotonic()
+                timeout = max(0.0, src.next_wakeup(now) - now)
+                if delay:
+                    timeout = min(timeout, delay)
+                wake.clear()
+                if not len(writer):
+                    q.data_wake = True
+                    if q or self._closing:
+                        q.data_wake = False
+                        continue
+                wake.wait(timeout)
+                q.data_wake = False
+        except gevent.GreenletExit:
+            pass
+        except Exception:
+            log.exception("%s: internal error in pgm sender", self.endpoint)
+
+    def _read_loop(self):
+        src = self.source
+        wake = self._wake
+        try:
+            while True:
+                data, peer, dest = self._recvfrom(self.tx)
+                if dest is not None and dest != self.addr.local:
+                    continue  # raw socket: multicast traffic, ours or other sources'
+                try:
+                    src.receive(data, time.monotonic())
+                except PGMError as exc:
+                    log.debug("%s: dropped datagram from %s: %s", self.endpoint, peer, exc)
+                    continue
+                wake.set()
+        except gevent.GreenletExit:
+            pass
+        except OSError as exc:
+            if not self.stopped:
+                log.warning("%s: NAK socket failed: %s", self.endpoint, exc)
+
+    def stop(self):
+        if self.stopped:
+            return
+        sock = self.sock
+        linger = sock._options[O.LINGER]
+        ctx = sock.context
+        pending = self.pipe.outq or len(self.writer)
+        if (sock._closed and linger != 0 and pending and not self._closing
+                and hasattr(ctx, "_linger_watch") and hasattr(ctx, "_lingering")):
+            # Socket closed with LINGER: deliver what is queued first. The context's linger
+            # watch joins self.greenlet (it returns once flushed) and calls stop() again.
+            self._closing = True
+            self._wake.set()
+            ctx._lingering.add(self)
+            gevent.spawn(ctx._linger_watch, [self], linger)
+            return
+        self.stopped = True
+        current = gevent.getcurrent()
+        for g in (self.greenlet, self._reader):
+            if g is not None and g is not current:
+                g.kill(block=False)
+        for packet in self.source.close():
+            self._send(packet)
+        self._close_sockets()
+        sock._detach_pipe(self.pipe)
+
+
+class ReceiverLink(_Link):
+    """SUB/XSUB side: joins the group, receives every source in it, repairs with NAKs."""
+
+    def _setup(self):
+        addr = self.addr
+        o = self.sock._options
+        # Bound to the group: only this group's datagrams, never unicast NAKs meant for a
+        # publisher on this host. NAKs leave from a second socket bound to our address.
+        self.rx = s = self._socket()
+        s.bind((addr.group, addr.port if addr.udp else 0))
+        self.nak = self._socket()
+        self.nak.bind((addr.local, 0))
+        mreq = socket.inet_aton(addr.group) + socket.inet_aton(addr.local)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        try:
+            s.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+        except OSError:
+            pass
+        _set_buffer(s, socket.SO_RCVBUF, o[O.RCVBUF] if o[O.RCVBUF] > 0 else RCVBUF_DEFAULT)
+        self.receiver = Receiver(addr.port, addr.group, self.window, maxmsgsize=o[O.MAXMSGSIZE])
+        self.nak_port = addr.port if addr.udp else 0
+        pipe = self.pipe
+        # Nothing goes upstream over multicast: an XSUB's non-subscription sends are dropped.
+        out = pipe.outq
+        out.data_wake = True
+
+        def discard():
+            out.clear()
+            out.data_wake = True
+
+        out.kick_consumer = discard
+        self._resume = Event()
+        pipe.inq.kick_producer = self._resume.set
+        self.greenlet = gevent.spawn(self._read_loop)
+
+    def _read_loop(self):
+        rcv = self.receiver
+        rx = self.rx
+        inq = self.pipe.inq
+        monotonic = time.monotonic
+        group = self.addr.group
+        try:
+            while True:
+                due = rcv.next_wakeup()
+                now = monotonic()
+                rx.settimeout(None if due is None else max(0.0, due - now))
+                messages = []
+                try:
+                    data, peer, dest = self._recvfrom(rx)
+                except (socket.timeout, BlockingIOError):
+                    data = None
+                if data is not None:
+                    rx.settimeout(0.0)
+                    for _ in range(RECV_BATCH):
+                        now = monotonic()
+                        if dest is None or dest == group:
+                            try:
+                                messages += rcv.receive(data, peer, now)
+                            except PGMError as exc:
+                                log.debug("%s: dropped datagram from %s: %s", self.endpoint, peer, exc)
+                        try:
+                            data, peer, dest = self._recvfrom(rx)
+                        except (socket.timeout, BlockingIOError):
+                            break
+                now = monotonic()
+                due = rcv.next_wakeup()
+                if due is not None and due <= now:
+                    messages += rcv.poll(now)
+                for packet, nla in rcv.outgoing():
+                    try:
+                        self.nak.sendto(packet, (nla, self.nak_port))
+                    except OSError as exc:
+                        log.debug("%s: NAK to %s failed: %s", self.endpoint, nla, exc)
+                if messages:
+                    inq.extend(messages)
+                    if inq.data_wake:
+                        inq.data_wake = False
+                        inq.kick_consumer()
+                    if inq.hwm and len(inq) >= inq.hwm:
+                        self._wait_drained(inq)
+        except gevent.GreenletExit:
+            pass
+        except OSError as exc:
+            if not self.stopped:
+                log.warning("%s: multicast socket failed: %s", self.endpoint, exc)
+        except Exception:
+            log.exception("%s: internal error in pgm receiver", self.endpoint)
+
+    def _wait_drained(self, inq):
+        """RCVHWM reached: stop reading (the kernel buffers, then drops; NAKs repair that)
+        until the socket has taken the queue down to half."""
+        resume = self._resume
+        while len(inq) > inq.lwm and not self.stopped:
+            resume.clear()
+            inq.space_wake = True
+            if len(inq) <= inq.lwm:
+                inq.space_wake = False
+                break
+            resume.wait()
+
+    def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.greenlet is not None and self.greenlet is not gevent.getcurrent():
+            self.greenlet.kill(block=False)
+        self._close_sockets()
+        self.sock._detach_pipe(self.pipe)
