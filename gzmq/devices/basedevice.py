@@ -227,6 +227,14 @@ class BackgroundDevice(Device):
         except Exception:
             log.exception("device %r failed", self)
 
+    def _run_and_flush(self):
+        """Body of a device thread or process: run, then let the closed sockets' sessions
+        finish flushing (LINGER: a REP control socket's reply to TERMINATE, say). They run
+        on this thread's hub, so keep it turning until they are done, as libzmq's I/O
+        threads would."""
+        self._run_logged()
+        gevent.get_hub().join()
+
     def _launch(self):
         raise NotImplementedError
 
@@ -248,7 +256,7 @@ class ThreadDevice(BackgroundDevice):
 
     def _launch(self):
         start_new_thread = get_original("_thread", "start_new_thread")
-        self.launcher = start_new_thread(self._run_logged, ())
+        self.launcher = start_new_thread(self._run_and_flush, ())
 
 
 class ProcessDevice(BackgroundDevice):
@@ -263,7 +271,7 @@ class ProcessDevice(BackgroundDevice):
 
     def _launch(self):
         import multiprocessing
-        process = multiprocessing.get_context(self._mp_context).Process(target=self._run_logged)
+        process = multiprocessing.get_context(self._mp_context).Process(target=self._run_and_flush)
         process.daemon = self.daemon
         self.launcher = process
         process.start()
