@@ -122,6 +122,11 @@ class Session:
                 self._dispatch(events)
                 if conn.has_data_to_send():
                     sock.sendall(conn.data_to_send())
+                if self._zap is not None:
+                    # Asking ZAP: the peer waits for our verdict, so read nothing until the
+                    # handler has answered (this timer still bounds the wait). If that answer
+                    # completes the handshake, the next bytes belong to the read loop.
+                    self._zap.join()
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise

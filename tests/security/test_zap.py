@@ -279,3 +279,36 @@ def test_authenticator_survives_context_term(green):
         auth.greenlet.join()
     assert not auth.is_alive()
     auth.stop()
+
+
+@pytest.mark.parametrize("mechanism", ["CURVE", "NULL"])
+def test_idle_peer_after_zap_outlives_handshake_ivl(libs, events, green, mechanism, server_keys, client_keys):
+    """A handshake finished by the ZAP answer must disarm HANDSHAKE_IVL, even if the peer then
+    stays silent. The clock is a second, mute connection: the server drops it when its
+    HANDSHAKE_IVL expires, which is after the first connection's would have."""
+    from gevent import socket as gsocket
+    server = libs["gzmq"][1].socket(gzmq.REP)
+    client = libs["libzmq"][1].socket(green.REQ)
+    if mechanism == "CURVE":
+        curve_server(server, server_keys)          # no handler bound: ZAP admits at once
+        curve_client(client, client_keys, server_keys[0])
+    else:
+        server.zap_domain = b"d"
+    server.handshake_ivl = 300
+    server_events = events(server)
+    endpoint = bind_tcp(server)
+    client.connect(endpoint)
+    server_events.wait(Event.HANDSHAKE_SUCCEEDED)
+    host, port = endpoint[len("tcp://"):].rsplit(":", 1)
+    mute = gsocket.create_connection((host, int(port)))
+    try:
+        with gevent.Timeout(10, AssertionError("the mute connection was never dropped")):
+            while mute.recv(4096):   # its greeting, then EOF: HANDSHAKE_IVL has passed
+                pass
+        seen = []
+        while not server_events.queue.empty():
+            seen.append(Event(server_events.queue.get()[0]).name)
+        assert seen.count("HANDSHAKE_FAILED_NO_DETAIL") == 1 and "DISCONNECTED" not in seen, seen
+        request(client, server)
+    finally:
+        mute.close()
