@@ -305,9 +305,7 @@ def test_idle_peer_after_zap_outlives_handshake_ivl(libs, events, green, mechani
         with gevent.Timeout(10, AssertionError("the mute connection was never dropped")):
             while mute.recv(4096):   # its greeting, then EOF: HANDSHAKE_IVL has passed
                 pass
-        seen = []
-        while not server_events.queue.empty():
-            seen.append(Event(server_events.queue.get()[0]).name)
+        seen = server_events.drain()
         assert seen.count("HANDSHAKE_FAILED_NO_DETAIL") == 1 and "DISCONNECTED" not in seen, seen
         request(client, server)
     finally:
