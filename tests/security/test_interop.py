@@ -55,7 +55,8 @@ def write_public_cert(directory, name, public):
 # -- CURVE ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("server_lib,client_lib", PAIRS, ids=PAIR_IDS)
 @pytest.mark.parametrize("with_auth", [False, True], ids=["no-auth", "authenticator"])
-def test_curve_req_rep(libs, authenticators, server_lib, client_lib, with_auth,
+@pytest.mark.parametrize("transport", ["tcp", "ipc"])
+def test_curve_req_rep(libs, authenticators, cert_dir, server_lib, client_lib, with_auth, transport,
                        server_keys, client_keys):
     smod, sctx = libs[server_lib]
     cmod, cctx = libs[client_lib]
@@ -64,7 +65,11 @@ def test_curve_req_rep(libs, authenticators, server_lib, client_lib, with_auth,
         auth.configure_curve(domain="*", location=gzmq.auth.CURVE_ALLOW_ANY)
     server = curve_server(sctx.socket(smod.REP), server_keys)
     client = curve_client(cctx.socket(cmod.REQ), client_keys, server_keys[0])
-    client.connect(bind_tcp(server))
+    if transport == "tcp":
+        client.connect(bind_tcp(server))
+    else:
+        server.bind(f"ipc://{cert_dir}/curve.ipc")
+        client.connect(f"ipc://{cert_dir}/curve.ipc")
     got = request(client, server, b"hello over curve")
     assert got.get("Socket-Type") == "REQ"
     if with_auth:

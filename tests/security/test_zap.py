@@ -2,6 +2,8 @@
 frame is visible: request contents, no-handler policy per mechanism, reply validation,
 status codes, User-Id and metadata, several handshakes waiting at once, handler restarts.
 """
+import os
+
 import gevent
 import pytest
 from gevent.queue import Queue
@@ -310,3 +312,20 @@ def test_idle_peer_after_zap_outlives_handshake_ivl(libs, events, green, mechani
         request(client, server)
     finally:
         mute.close()
+
+
+@pytest.mark.parametrize("server_lib", ["gzmq", "libzmq"])
+def test_ipc_request_address_matches_libzmq(libs, handlers, cert_dir, server_lib, server_keys, client_keys):
+    """Over ipc libzmq sends "localhost:UID:GID:PID" (the peer's SO_PEERCRED) as the address."""
+    mod, ctx = libs[server_lib]
+    handler = handlers(mod, ctx, answer(b"200"))
+    server = curve_server(ctx.socket(mod.REP), server_keys)
+    server.bind(f"ipc://{cert_dir}/zap.ipc")
+    cmod, cctx = libs["gzmq" if server_lib == "libzmq" else "libzmq"]
+    client = curve_client(cctx.socket(cmod.REQ), client_keys, server_keys[0])
+    client.connect(f"ipc://{cert_dir}/zap.ipc")
+    request(client, server)
+    with gevent.Timeout(5):
+        req = handler.requests.get()
+    assert req[3] == f"localhost:{os.getuid()}:{os.getgid()}:{os.getpid()}".encode()
+    assert req[5] == b"CURVE"
