@@ -96,6 +96,7 @@ class Poller:
         loop = get_hub().loop
         for sock in zsocks:
             sock._watchers.append(wake)
+            sock._wakeup.hold()
         try:
             for sock, flags in fds:
                 mask = (_LIBEV_READ if flags & POLLIN else 0) | (_LIBEV_WRITE if flags & POLLOUT else 0)
@@ -115,6 +116,7 @@ class Poller:
                 wake.wait(remaining)
         finally:
             for sock in zsocks:
+                sock._wakeup.release()
                 try:
                     sock._watchers.remove(wake)
                 except ValueError:

@@ -18,18 +18,34 @@ thread_ident = get_original("_thread", "get_ident")
 class Wakeup:
     """Calls fn(*args) on the owning thread's hub: at once if already there, else via async."""
 
-    __slots__ = ("thread", "_calls", "_async", "__weakref__")
+    __slots__ = ("thread", "_calls", "_async", "_holds", "__weakref__")
 
     def __init__(self):
         self.thread = thread_ident()
         self._calls = deque()
         self._async = None
+        self._holds = 0
+
+    def hold(self):
+        """Someone on this hub is about to wait for a wake-up that may come from another
+        thread: keep the watcher referenced so the hub does not think it can never be woken
+        (gevent would raise LoopExit). Pair with release()."""
+        self._holds += 1
+        watcher = self._async
+        if watcher is not None and self._holds == 1:
+            watcher.ref = True
+
+    def release(self):
+        self._holds -= 1
+        watcher = self._async
+        if watcher is not None and self._holds == 0:
+            watcher.ref = False
 
     def arm(self):
         """Create the async watcher; must run on the owning thread (inproc bind/connect)."""
         if self._async is None and thread_ident() == self.thread:
             watcher = get_hub().loop.async_()
-            watcher.ref = False  # never keeps the hub alive on its own
+            watcher.ref = self._holds > 0  # referenced only while someone waits (hold())
             watcher.start(self._drain)
             self._async = watcher
 

@@ -27,6 +27,13 @@ class FairQueue:
             self.active.append(pipe)
 
     def detach(self, pipe):
+        """The peer is gone. Messages it already delivered stay readable: a pipe with queued
+        messages stays in `active` and leaves once drained (libzmq delivers them too)."""
+        if pipe.inq:
+            if not pipe.in_active:
+                pipe.in_active = True
+                self.active.append(pipe)
+            return
         if pipe.in_active:
             pipe.in_active = False
             try:

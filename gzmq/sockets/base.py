@@ -757,9 +757,11 @@ class SocketBase:
                     raise Again()
             event.clear()
             setattr(self, counter, getattr(self, counter) + 1)
+            self._wakeup.hold()
             try:
                 event.wait(remaining)
             finally:
+                self._wakeup.release()
                 setattr(self, counter, getattr(self, counter) - 1)
 
     # -- receiving ---------------------------------------------------------------------------
@@ -842,9 +844,11 @@ class SocketBase:
                     raise Again()
             rd.clear()
             self._rd_waiters += 1
+            self._wakeup.hold()
             try:
                 rd.wait(remaining)
             finally:
+                self._wakeup.release()
                 self._rd_waiters -= 1
             msg = self._xrecv()
             if msg is not None:
@@ -963,10 +967,13 @@ class SocketBase:
         for links in self._connecters.values():
             for link in links:
                 pipe = getattr(link, "pipe", None)
-                if linger != 0 and pipe is not None and pipe.outq and isinstance(link, Connecter):
-                    lingering.append(link)
-                else:
-                    link.stop()
+                if linger != 0 and pipe is not None and pipe.outq:
+                    if isinstance(link, Connecter):
+                        lingering.append(link)
+                    # An inproc connect still waiting for its bind keeps its queued messages
+                    # registered, so a later bind receives them (as libzmq).
+                    continue
+                link.stop()
         self._connecters.clear()
         for pipe in list(self._pipes):
             if pipe.inproc_peer is not None:
