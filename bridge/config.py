@@ -5,6 +5,7 @@ Route syntax, shared by ``--route`` and the config file::
     PREFIX=mongrel2:SEND_SPEC,RECV_SPEC[,protocol=json|tnetstring][,timeout=SECONDS][,uuid=UUID]
     PREFIX=req:ENDPOINT[,ENDPOINT...][,timeout=SECONDS]         (default timeout 30 s)
     PREFIX=static:DIRECTORY                                     (same as --static PREFIX=DIR)
+    PREFIX=page:FILE                                            BigPipe page (bridge.bigpipe.page)
 
 The config file (``--config FILE``) is JSON; every key is optional::
 
@@ -33,7 +34,8 @@ import json
 import uuid as uuidlib
 from dataclasses import dataclass, field, fields
 
-from bridge.routing import Mongrel2Target, ReqTarget, Route, StaticTarget
+from bridge.bigpipe.page import PageError, load_page
+from bridge.routing import Mongrel2Target, PageTarget, ReqTarget, Route, StaticTarget
 
 __all__ = ["ConfigError", "Limits", "Config", "parse_target", "parse_route", "load", "build_parser",
            "from_args"]
@@ -83,14 +85,21 @@ def _number(key, value, spec):
 
 
 def parse_target(text):
-    """Parse ``mongrel2:...``, ``req:...`` or ``static:DIR`` into a target object."""
+    """Parse ``mongrel2:...``, ``req:...``, ``page:FILE`` or ``static:DIR`` into a target object."""
     kind, colon, rest = text.partition(":")
     if not colon:
-        raise ConfigError(f"route target {text!r} must start with mongrel2:, req: or static:")
+        raise ConfigError(f"route target {text!r} must start with mongrel2:, req:, page: or static:")
     if kind == "static":
         if not rest:
             raise ConfigError(f"{text!r}: static needs a directory")
         return StaticTarget(rest)
+    if kind == "page":
+        if not rest:
+            raise ConfigError(f"{text!r}: page needs a page file")
+        try:
+            return PageTarget(rest, load_page(rest))
+        except PageError as e:
+            raise ConfigError(str(e)) from None
     items = [item.strip() for item in rest.split(",") if item.strip()]
     endpoints = [item for item in items if "://" in item]
     options = {}
@@ -120,7 +129,7 @@ def parse_target(text):
             raise ConfigError(f"{text!r}: unknown req option {sorted(unknown)[0]!r}")
         timeout = _number("timeout", options.get("timeout", "30"), text)
         return ReqTarget(tuple(endpoints), timeout)
-    raise ConfigError(f"route target {text!r}: unknown kind {kind!r} (mongrel2, req or static)")
+    raise ConfigError(f"route target {text!r}: unknown kind {kind!r} (mongrel2, req, page or static)")
 
 
 def parse_route(text, host=None):
@@ -176,7 +185,7 @@ def build_parser():
     p.add_argument("--uuid", help="sender UUID for mongrel2 routes (default: random)")
     p.add_argument("--route", action="append", default=[], metavar="PREFIX=TARGET",
                    help="PREFIX=mongrel2:SEND,RECV[,protocol=..][,timeout=S] or "
-                        "PREFIX=req:EP[,EP...][,timeout=S] (repeatable)")
+                        "PREFIX=req:EP[,EP...][,timeout=S] or PREFIX=page:FILE (repeatable)")
     p.add_argument("--static", action="append", default=[], metavar="PREFIX=DIR",
                    help="serve files from DIR under PREFIX (repeatable)")
     for f in fields(Limits):

@@ -10,9 +10,9 @@ default_host). There is no fallback from a host to the default host's routes.
 
 Pure. Built by bridge.config, used by bridge.front.connection.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "Route", "RouteTable"]
+__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "PageTarget", "Route", "RouteTable"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,14 @@ class StaticTarget:
 
 
 @dataclass(frozen=True)
+class PageTarget:
+    """A BigPipe page (bridge.bigpipe): ``file`` as given, ``page`` the loaded bridge.bigpipe.page.Page."""
+
+    file: str
+    page: object = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Route:
     prefix: str
     target: object
@@ -47,7 +55,8 @@ class Route:
 
     @property
     def kind(self):
-        return {Mongrel2Target: "mongrel2", ReqTarget: "req", StaticTarget: "static"}[type(self.target)]
+        return {Mongrel2Target: "mongrel2", ReqTarget: "req", StaticTarget: "static",
+                PageTarget: "page"}[type(self.target)]
 
 
 def normalise_host(value):
