@@ -66,8 +66,9 @@ COOKIE_NONCE = b"COOKIE--"
 VOUCH_NONCE = b"VOUCH---"
 INITIATE_NONCE = b"CurveZMQINITIATE"
 READY_NONCE = b"CurveZMQREADY---"
+# RFC 26's ABNF says "CurveZMQMESSAGE-"; its prose and libzmq use a C or S for the direction.
 MESSAGE_NONCE_C = b"CurveZMQMESSAGEC"   # client -> server
-MESSAGE_NONCE_S = b"CurveZMQMESSAGES"   # server -> client (RFC 26's ABNF says MESSAGE-; libzmq and the prose don't)
+MESSAGE_NONCE_S = b"CurveZMQMESSAGES"   # server -> client
 
 MESSAGE_PREFIX = b"\x07MESSAGE"
 MESSAGE_MIN = len(MESSAGE_PREFIX) + 8 + MAC_SIZE + 1        # 33 bytes
