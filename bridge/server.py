@@ -16,7 +16,7 @@ from bridge.backends.req import ReqBackend
 from bridge.front.app import internal_app, static_app
 from bridge.front.connection import Connection
 from bridge.metrics import Metrics
-from bridge.routing import Mongrel2Target, ReqTarget, RouteTable, StaticTarget
+from bridge.routing import Mongrel2Target, PageTarget, ReqTarget, RouteTable, StaticTarget
 from bridge.zmqlib import zmq
 
 log = logging.getLogger("bridge")
@@ -62,6 +62,13 @@ class Bridge:
             if target.directory not in self.static_apps:
                 self.static_apps[target.directory] = static_app(target.directory)
             return
+        if isinstance(target, PageTarget):
+            # Each pagelet is a req backend, shared with routes and pagelets naming the same endpoints.
+            for pagelet in target.page.pagelets:
+                if ("req", pagelet.endpoints) not in self.backends:
+                    self.backends[("req", pagelet.endpoints)] = ReqBackend(
+                        self.context, ReqTarget(pagelet.endpoints, pagelet.timeout), self.metrics)
+            return
         key = self._key(target)
         existing = self.backends.get(key)
         if isinstance(target, Mongrel2Target):
@@ -76,6 +83,10 @@ class Bridge:
 
     def backend_for(self, route):
         return self.backends[self._key(route.target)]
+
+    def pagelet_backends(self, route):
+        """A page route's req backends by pagelet id."""
+        return {p.id: self.backends[("req", p.endpoints)] for p in route.target.page.pagelets}
 
     def next_connection_id(self):
         return next(self._ids)
@@ -96,6 +107,10 @@ class Bridge:
                             protocol=target.protocol, timeout=target.timeout)
             elif isinstance(target, ReqTarget):
                 info.update(endpoints=list(target.endpoints), timeout=target.timeout)
+            elif isinstance(target, PageTarget):
+                info.update(file=target.file, mode=target.page.mode,
+                            pagelets=[{"id": p.id, "endpoints": list(p.endpoints), "timeout": p.timeout,
+                                       "required": p.required} for p in target.page.pagelets])
             else:
                 info.update(directory=target.directory)
             routes.append(info)

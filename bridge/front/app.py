@@ -8,12 +8,15 @@ Range, content types by extension, ``text/*`` as UTF-8), ``index.html`` for dire
 ``root`` or the answer is 403. Only GET and HEAD.
 
 ``internal_app(bridge)`` is mounted at /_bridge: ``health`` answers JSON, ``metrics`` the
-Prometheus text of bridge.metrics.
+Prometheus text of bridge.metrics, ``bigpipe.js`` the BigPipe runtime (bridge.bigpipe.runtime;
+skeletons load it with a content hash in the query, so a day's caching is safe).
 """
 import json
 import os
 
 import bottle
+
+from bridge.bigpipe import runtime
 
 __all__ = ["static_app", "internal_app"]
 
@@ -51,5 +54,15 @@ def internal_app(bridge):
     def metrics():
         bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
         return bridge.metrics.render()
+
+    @app.get("/bigpipe.js")
+    def bigpipe_js():
+        etag = f'"{runtime.VERSION}"'
+        if bottle.request.headers.get("If-None-Match") == etag:
+            return bottle.HTTPResponse(status=304, ETag=etag)
+        bottle.response.content_type = runtime.CONTENT_TYPE
+        bottle.response.set_header("ETag", etag)
+        bottle.response.set_header("Cache-Control", "public, max-age=86400")
+        return runtime.SOURCE
 
     return app

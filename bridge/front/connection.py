@@ -16,6 +16,7 @@ Per request:
   - req route: the envelope goes out on the DEALER; the reply, a 502 for a bad one or a 504 at
     the route's timeout, is written in one send.
   - static and /_bridge/*: bottle apps through bridge.front.wsgi.
+  - page route (BigPipe): bridge.bigpipe.front.serve_page streams the page from this greenlet.
   - 503 when no backend is connected, at once.
 
 Limits: the head must arrive within ``header_timeout`` of its first byte (else 408 and close),
@@ -39,6 +40,7 @@ from gevent.queue import Empty, Queue
 
 from bridge.adapters import envelope
 from bridge.adapters.mongrel2 import request_message
+from bridge.bigpipe.front import serve_page
 from bridge.front import wsgi
 from bridge.http11 import HTTPError, RequestParser, ResponseTracker, response_head
 
@@ -250,6 +252,8 @@ class Connection:
                              route.prefix.rstrip("/"), route.prefix, started)
         elif kind == "mongrel2":
             self._start_mongrel2(req, route, started)
+        elif kind == "page":
+            self._serve_page(req, route, started)
         else:
             self._start_req(req, route, started)
 
@@ -275,6 +279,14 @@ class Connection:
             return
         self.exchange = Exchange(route, req, started, started + route.target.timeout,
                                  request_id=request_id, backend=backend)
+
+    def _serve_page(self, req, route, started):
+        # BigPipe (bridge.bigpipe.front): this writer greenlet streams the page until its
+        # document is closed; the reader's EOF event cancels it when the browser leaves.
+        keep = serve_page(req, route, self.bridge.pagelet_backends(route), self._send, self._eof,
+                          self.remote_addr, self.bridge.metrics, started)
+        if not keep:
+            self.closing = True
 
     def _unavailable(self, req, route, started):
         self.bridge.metrics.error(route.prefix, "unavailable")
