@@ -198,7 +198,11 @@ class _Link:
     def _socket(self):
         if self.addr.udp:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            # OpenPGM binds INADDR_ANY:port with SO_REUSEPORT only; sharing the port with it
+            # (a libzmq peer on this host) needs SO_REUSEPORT here too.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if hasattr(socket, "SO_REUSEPORT"):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_PGM)
         self._sockets.append(s)
