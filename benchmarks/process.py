@@ -31,7 +31,8 @@ class ChildProcess:
         self.label = label
         self._deadline = deadline
         self._buffer = b""
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile(mode="a+b")   # O_APPEND: reading never moves
+                                                             # where the child writes
         self._process = subprocess.Popen(
             argv, cwd=cwd, env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -100,6 +101,18 @@ class WorkerProcess(ChildProcess):
             pass  # it has answered; close() will kill it
         return result
 
+    def dump_stacks(self):
+        """Ask a live worker to print its stacks (see worker.install_stack_dumps); return them."""
+        if self._process.poll() is not None:
+            return ""
+        for sig in (signal.SIGUSR1, signal.SIGUSR2):
+            try:
+                os.kill(self._process.pid, sig)
+            except ProcessLookupError:
+                return ""
+        time.sleep(0.5)
+        return f"--- {self.label} stacks:{self._stderr_tail(limit=6000)}"
+
     def tell(self, **message):
         """Send a message to the role (env.receive / env.poll on its side)."""
         try:
@@ -152,6 +165,11 @@ class Trial:
         if transport == "inproc":
             return f"inproc://bench-{uuid.uuid4().hex[:8]}"
         raise ValueError(f"unknown transport {transport!r}")
+
+    def diagnose(self):
+        """Stacks of the workers still running: where a trial that timed out was stuck."""
+        dumps = [child.dump_stacks() for child in self._children if isinstance(child, WorkerProcess)]
+        return "\n".join(dump for dump in dumps if dump)
 
     def remaining(self):
         return self.deadline - time.monotonic()

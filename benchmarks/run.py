@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 from benchmarks import report
 from benchmarks.machine import machine_info
@@ -38,8 +39,8 @@ MODES = {
 
 
 def trial_timeout(duration):
-    # Generous: start-up, draining queues after the timed part, an 8-subscriber fan-out.
-    return 20 + 10 * duration
+    # Start-up, the timed part, then draining queues (up to 64 MB) and an 8-subscriber fan-out.
+    return 10 + 5 * duration
 
 
 def select_scenarios(patterns):
@@ -70,6 +71,8 @@ def probe_columns(families, wanted, duration, say):
                         state = {"available": True, "info": family.probe(trial)}
                     except Unavailable as exc:
                         state = {"available": False, "reason": str(exc)}
+                    except Exception as exc:    # a broken probe makes a column unavailable, no more
+                        state = {"available": False, "reason": f"{type(exc).__name__}: {exc}".split("\n")[0]}
             availability[family.name][column] = state
             say(f"  {family.name:6} {column:10} "
                 + ("ok" if state["available"] else f"unavailable: {state['reason']}"))
@@ -96,22 +99,30 @@ def run_rounds(scenarios, availability, reps, duration, budget, say):
     total = reps * sum(len(columns_for(s)) for s in scenarios)
     done = 0
     rep = 0
+    next_round = 0.0    # estimate: the last round's time, less its failed trials (not retried)
     try:
         for rep in range(reps):
             elapsed = time.monotonic() - started
-            if rep and elapsed + elapsed / rep > budget:
+            if rep and elapsed + next_round > budget:
                 return cells, rep, f"time budget ({budget / 60:.0f} min)"
+            next_round = 0.0
             for index, scenario in enumerate(scenarios):
                 columns = columns_for(scenario)
                 shift = (rep + index) % len(columns) if columns else 0    # rotate who goes first
                 for column in columns[shift:] + columns[:shift]:
                     cell = cells.setdefault((scenario.name, column), {"figures": {}, "errors": []})
+                    trial_started = time.monotonic()
                     with Trial(column, duration, trial_timeout(duration)) as trial:
                         try:
                             cell["figures"][rep] = figures = scenario.run(trial)
                             outcome = headline(scenario, figures)
-                        except (TrialError, Unavailable, ValueError, KeyError) as exc:
-                            cell["errors"].append(f"round {rep + 1}: {exc}")
+                            next_round += time.monotonic() - trial_started
+                        except Exception as exc:    # reported, never fatal: the run goes on
+                            if isinstance(exc, TrialError):
+                                details = trial.diagnose() if "timed out" in str(exc) else ""
+                            else:
+                                details = traceback.format_exc()
+                            cell["errors"].append(f"round {rep + 1}: {type(exc).__name__}: {exc}\n{details}".rstrip())
                             broken.add((scenario.name, column))
                             total -= reps - rep - 1
                             outcome = "FAILED: " + str(exc).split("\n")[0][:100]

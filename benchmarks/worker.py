@@ -14,9 +14,11 @@ Protocol with the orchestrator (benchmarks.process), one JSON object per line:
   stdin   messages from the orchestrator ("go", "stop"), read by env.receive / env.poll.
 Anything a role or a library prints goes to stderr, so it cannot corrupt the protocol.
 """
+import faulthandler
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -132,11 +134,37 @@ def resolve(role):
     return getattr(importlib.import_module(module), name)
 
 
+def install_stack_dumps(impl):
+    """On SIGUSR1 print every thread's stack, on SIGUSR2 every greenlet's, to stderr.
+
+    The orchestrator sends both to a worker that timed out, so the report says where it hung.
+    """
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
+    if impl.gevent:
+        import gevent
+        # Runs in the hub, so it answers when the loop is idle (the usual kind of hang).
+        gevent.signal_handler(signal.SIGUSR2, print_greenlet_stacks)
+    else:
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+
+
+def print_greenlet_stacks():
+    import gc
+
+    from greenlet import greenlet
+    for candidate in gc.get_objects():
+        if isinstance(candidate, greenlet) and candidate.gr_frame is not None:
+            print(f"Greenlet {candidate!r}:", file=sys.stderr)
+            traceback.print_stack(candidate.gr_frame, file=sys.stderr)
+    sys.stderr.flush()
+
+
 def main():
     spec = json.loads(sys.argv[1])
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr
     env = Env(IMPLS[spec["impl"]], protocol_out)
+    install_stack_dumps(env.impl)
     try:
         env.lib = env.impl.load()
         result = resolve(spec["role"])(env, **spec["params"])

@@ -284,8 +284,7 @@ def wrk(port, connections, seconds, timeout):
 def http_load(connections):
     def run(trial):
         port = SETUPS[trial.column](trial)
-        # wrk takes whole seconds; a longer run than the ZeroMQ trials, as 100 connections ramp up.
-        seconds = max(1, round(2 * trial.duration))
+        seconds = max(1, round(trial.duration))     # wrk takes whole seconds
         return wrk(port, connections, seconds, timeout=max(1.0, trial.remaining()))
     return run
 
