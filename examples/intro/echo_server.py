@@ -22,7 +22,9 @@ def serve(bind, count=None, context=None):
             sock.send_multipart(msg)
             served += 1
     finally:
-        sock.close(linger=0)
+        sock.close()        # default LINGER: the last reply is still delivered ...
+        if context is None:
+            ctx.term()      # ... and term() waits until it has been
     return served
 
 
