@@ -13,7 +13,8 @@ the body; flags(1) with bit 0 = MORE; body. A message is its frames up to one wi
 ApduWriter is the sending half (fill it from the socket's queue, cut APDUs);
 ApduReader the receiving half for one source (feed APDUs in sequence order, get messages).
 ApduReader raises PGMError on malformed input after resetting itself (it rejoins at the next
-message start); libzmq also drops that source's partial state and rejoins.
+message start), with the messages completed before the fault in its `messages` attribute;
+libzmq too keeps those, drops the rest of that APDU and rejoins.
 """
 from collections import deque
 
@@ -130,11 +131,16 @@ class ApduReader:
                 raise PGMError(f"APDU offset {offset} points past its {len(apdu) - 2} data bytes")
             pos += offset
             self.joined = True
+        out = []
         try:
-            return self._decode(apdu, pos)
-        except PGMError:
+            self._decode(apdu, pos, out)
+        except PGMError as exc:
+            # Like libzmq: what was decoded stands, the rest of this APDU is dropped, and
+            # decoding resumes at the next message start. exc.messages carries the former.
             self.reset()
+            exc.messages = out
             raise
+        return out
 
     def _frame_size(self, size):
         if size == 0:
@@ -143,8 +149,7 @@ class ApduReader:
             raise PGMError(f"frame of {size - 1} bytes exceeds MAXMSGSIZE {self.maxmsgsize}")
         return size
 
-    def _decode(self, data, pos):
-        out = []
+    def _decode(self, data, pos, out):
         n = len(data)
         frames = self._frames
         while pos < n:
@@ -195,7 +200,6 @@ class ApduReader:
                     self._parts = []
                     self._finish(parts[0] if len(parts) == 1 else b"".join(parts), out)
                     frames = self._frames
-        return out
 
     def _finish(self, body, out):
         self._frames.append(body)

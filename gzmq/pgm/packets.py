@@ -30,7 +30,11 @@ from typing import NamedTuple, Optional, Tuple
 
 
 class PGMError(ValueError):
-    """A datagram that is not a well-formed PGM packet (says what was expected and seen)."""
+    """Malformed PGM input: says what was expected and what was seen.
+
+    `messages`: from ApduReader.feed(), the messages completed before the fault."""
+
+    messages = ()
 
 
 class PacketType(IntEnum):

@@ -232,7 +232,8 @@ class Receiver:
                 else:
                     try:
                         out += reader.feed(apdu)
-                    except PGMError:
+                    except PGMError as exc:
+                        out += exc.messages
                         self.stats["errors"] += 1
             elif sqn in lost:
                 lost.discard(sqn)

@@ -77,7 +77,7 @@ class Address:
 
 
 def parse_address(scheme, address):
-    """'eth0;239.192.1.1:5555' -> Address. Raises ZMQError(EINVAL/ENODEV) naming the endpoint."""
+    """'eth0;239.192.1.1:5555' -> Address. Raises ZMQError(EINVAL) naming the endpoint, as libzmq."""
     endpoint = f"{scheme}://{address}"
     host, sep, port_s = address.rpartition(":")
     if not sep or not port_s.isdigit() or not 0 < int(port_s) < 65536:
@@ -110,7 +110,7 @@ def _interface_address(iface, group, endpoint):
             packed = struct.pack("256s", iface.encode()[:15])
             return socket.inet_ntoa(fcntl.ioctl(probe.fileno(), SIOCGIFADDR, packed)[20:24])
         except OSError as exc:
-            raise ZMQError(Errno.ENODEV, f"{endpoint}: no IPv4 interface {iface!r} ({exc.strerror})") from None
+            raise ZMQError(Errno.EINVAL, f"{endpoint}: no IPv4 interface {iface!r} ({exc.strerror})") from None
         finally:
             probe.close()
     # No interface: the one the route to the group goes through.
@@ -119,7 +119,7 @@ def _interface_address(iface, group, endpoint):
         probe.connect((group, 9))
         return probe.getsockname()[0]
     except OSError as exc:
-        raise ZMQError(exc.errno or Errno.ENODEV, f"{endpoint}: no route to {group}: {exc.strerror}") from None
+        raise ZMQError(exc.errno or Errno.EINVAL, f"{endpoint}: no route to {group}: {exc.strerror}") from None
     finally:
         probe.close()
 
