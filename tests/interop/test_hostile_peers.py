@@ -147,7 +147,7 @@ def test_connecting_socket_drops_hostile_server_and_serves_the_other(gctx, lctx,
         dealer.connect(bind(honest, "tcp://127.0.0.1:*"))
         for i in range(10):
             dealer.send(b"m%d" % i)
-        got = [recv_within(honest)[1] for _ in range(10)]
+        got = [recv_within(honest, 2000)[1] for _ in range(10)]
         assert got == [b"m%d" % i for i in range(10)]
         with pytest.raises(AssertionError):
             lst.accept(timeout=0.3)  # no reconnect to the endpoint that broke the protocol

@@ -95,6 +95,11 @@ class Relay:
                 client.close()  # target down: the client sees its connection closed
                 server.close()
                 continue
+            # No Nagle: a relay must not hold small writes back waiting for the peer's ACK
+            # (ZMTP sends small frames; Nagle plus delayed ACK would add ~40 ms stalls).
+            for s in (client, server):
+                if s.family != _stdsocket.AF_UNIX:
+                    s.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
             link = Link(self, len(self.links), client, server)
             self.links.append(link)
             link.pumps = [gevent.spawn(self._pump, link, client, server, UP),
@@ -108,10 +113,11 @@ class Relay:
                 data = src.recv(65536)
                 if not data:
                     break
+                dst.sendall(data)
+                # Counted once handed on, so wait_bytes() means "the far side can read them".
                 link.chunks[direction].append(data)
                 link.counts[direction] += len(data)
                 self.log.append((link.index, direction, data))
-                dst.sendall(data)
                 self._signal()
         except OSError:
             pass
@@ -141,7 +147,7 @@ class Relay:
                 self._changed.wait()
 
     def wait_bytes(self, direction, n, link=None, timeout=5):
-        """Wait until at least n bytes have been relayed in `direction`."""
+        """Wait until at least n bytes have been relayed in `direction` (written to the far side)."""
         self.wait(lambda: self.count(direction, link) >= n, timeout,
                   f"{n} bytes {direction} (have {self.count(direction, link)})")
 
