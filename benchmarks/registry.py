@@ -40,8 +40,8 @@ class Scenario:
     family: Family
     run: Callable               # run(trial) -> {metric key: value}
     metrics: Tuple[Metric, ...]
-    description: str = ""
     details: dict = field(default_factory=dict)   # parameters, copied into the JSON
+    quick: bool = True          # part of the --quick subset
 
 
 SCENARIOS = []
