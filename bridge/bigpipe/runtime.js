@@ -125,12 +125,11 @@
     },
     arrive: function (pagelet) {
       pending += 1;
-      var ready = Promise.all((pagelet.css || []).map(loadStyle));
+      var styled = Promise.all((pagelet.css || []).map(loadStyle));
       if (mode === "declared") {
-        order = order.then(function () { return ready; });
-        ready = order;
+        order = order.then(function () { return styled; });
       }
-      ready.then(function () { show(pagelet); });
+      (mode === "declared" ? order : styled).then(function () { show(pagelet); });
     },
     fail: function (info) {
       failed = true;

@@ -9,6 +9,7 @@ stdlib socket would block the hub the bridge runs on. Every wait is bounded by t
 import json
 import re
 import socket as stdlib_socket
+from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import gevent
@@ -241,3 +242,66 @@ class Client:
 
     def close(self):
         self.sock.close()
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_dom(chromium_bin, url, profile_dir, budget_ms=15000, timeout=90):
+    """The DOM headless Chromium has after running ``url``'s scripts (``--dump-dom``).
+
+    ``--virtual-time-budget`` makes the dump wait until the page is idle (virtual time does not
+    advance while a response is still streaming). gevent.subprocess keeps the hub running, so
+    a bridge in this process serves Chromium meanwhile.
+    """
+    from gevent import subprocess
+
+    proc = subprocess.run([chromium_bin, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}",
+                           f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    dom = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0 or "<html" not in dom:
+        raise AssertionError(f"chromium failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}")
+    return dom
+
+
+class _Placeholders(HTMLParser):
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.text = text
+        self.lines = [0]
+        for line in text.split("\n"):          # getpos() counts "\n" only (not U+2028 and co.)
+            self.lines.append(self.lines[-1] + len(line) + 1)
+        self.found = {}
+        self._open = None                       # [id, attrs, inner start, div depth]
+
+    def _offset(self):
+        line, column = self.getpos()
+        return self.lines[line - 1] + column
+
+    def handle_starttag(self, tag, attrs):
+        if tag != "div":
+            return
+        if self._open is not None:
+            self._open[3] += 1
+        elif "data-pagelet" in dict(attrs):
+            attrs = dict(attrs)
+            self._open = [attrs["data-pagelet"], attrs, self._offset() + len(self.get_starttag_text()), 1]
+
+    def handle_endtag(self, tag):
+        if tag != "div" or self._open is None:
+            return
+        self._open[3] -= 1
+        if self._open[3] == 0:
+            pid, attrs, start, _ = self._open
+            self.found[pid] = (attrs, self.text[start:self._offset()])
+            self._open = None
+
+
+def placeholders(html):
+    """{pagelet id: (attributes, inner HTML)} for every ``data-pagelet`` div in ``html``."""
+    parser = _Placeholders(html)
+    parser.feed(html)
+    parser.close()
+    return parser.found
