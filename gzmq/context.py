@@ -6,6 +6,8 @@ raise ContextTerminated, waits until all sockets are closed and until lingering 
 have been delivered (or LINGER expired), then returns. destroy(linger) closes the sockets
 for you first. Waiting is cooperative (gevent), from whichever thread calls term().
 """
+import atexit
+import time
 import weakref
 
 import gevent
@@ -19,6 +21,48 @@ from .error import ContextTerminated, ZMQError
 # Guards only the creation of the shared Context.instance() against two OS threads racing; it
 # is held for a few bytecodes and never across a gevent switch, so a native lock is right here.
 _instance_lock = gevent.monkey.get_original("_thread", "allocate_lock")()
+
+
+_LIVE_CONTEXTS = weakref.WeakSet()
+EXIT_FLUSH_SECONDS = 1.0
+
+
+def _flush_at_exit():
+    """Give connected writers a last turn when the interpreter exits.
+
+    With libzmq, a message sent just before the program ends usually still leaves: the I/O
+    thread writes it while Python shuts down. gzmq's writers are greenlets of this thread, so
+    without this a final `send()` followed by the end of the program would never reach the
+    kernel. We run the hub until every *connected* peer's queue is written (or its writer is
+    stuck on a full kernel buffer), for at most EXIT_FLUSH_SECONDS: libzmq's practical behaviour,
+    without Context.term()'s unbounded wait for peers that are not there.
+    """
+    me = thread_ident()
+    deadline = time.monotonic() + EXIT_FLUSH_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            pending = False
+            for ctx in list(_LIVE_CONTEXTS):
+                for sock in list(ctx._sockets):
+                    if sock._wakeup.thread != me:
+                        continue
+                    for pipe in list(sock._pipes):
+                        session = pipe.session
+                        if pipe.outq and session is not None and session._writable_soon():
+                            pending = True
+                for item in list(ctx._lingering):
+                    session = getattr(item, "session", item)
+                    if session is not None and getattr(session, "_writable_soon", lambda: False)():
+                        if session.pipe.outq:
+                            pending = True
+            if not pending:
+                return
+            gevent.sleep(0.001)  # bounded, exit-time only: lets the writer greenlets run
+    except Exception:  # pragma: no cover - never let exit-time flushing raise
+        pass
+
+
+atexit.register(_flush_at_exit)
 
 
 class Context:
@@ -40,6 +84,7 @@ class Context:
                          ContextOption.MAX_MSGSZ: 0x7FFFFFFF}
         self._sockopts = {}          # defaults for new sockets (pyzmq: ctx.linger = 0 ...)
         self.shadow_address = id(self)
+        _LIVE_CONTEXTS.add(self)
 
     # -- pyzmq API ---------------------------------------------------------------------------
     @classmethod
