@@ -970,9 +970,12 @@ class SocketBase:
                 if linger != 0 and pipe is not None and pipe.outq:
                     if isinstance(link, Connecter):
                         lingering.append(link)
-                    # An inproc connect still waiting for its bind keeps its queued messages
-                    # registered, so a later bind receives them (as libzmq).
-                    continue
+                        continue
+                    if pipe.inproc_peer is not None:
+                        # An inproc connect still waiting for its bind keeps its queued messages
+                        # registered, so a later bind receives them (as libzmq).
+                        continue
+                # Anything else (pgm/epgm links) stops itself, lingering on its own if need be.
                 link.stop()
         self._connecters.clear()
         for pipe in list(self._pipes):

@@ -358,20 +358,27 @@ class SenderLink(_Link):
                 log.warning("%s: NAK socket failed: %s", self.endpoint, exc)
 
     def stop(self):
-        if self.stopped:
+        if self.stopped or self._closing:
             return
         sock = self.sock
         linger = sock._options[O.LINGER]
         ctx = sock.context
         pending = self.pipe.outq or len(self.writer)
-        if (sock._closed and linger != 0 and pending and not self._closing
+        if (sock._closed and linger != 0 and pending
                 and hasattr(ctx, "_linger_watch") and hasattr(ctx, "_lingering")):
             # Socket closed with LINGER: deliver what is queued first. The context's linger
-            # watch joins self.greenlet (it returns once flushed) and calls stop() again.
+            # watch waits for the writer (it returns once flushed, or LINGER expires), then
+            # calls _Flush.stop(), which ends the link; term() waits for all that.
             self._closing = True
             self._wake.set()
-            ctx._lingering.add(self)
-            gevent.spawn(ctx._linger_watch, [self], linger)
+            flush = _Flush(self)
+            ctx._lingering.add(flush)
+            gevent.spawn(ctx._linger_watch, [flush], linger)
+            return
+        self._terminate()
+
+    def _terminate(self):
+        if self.stopped:
             return
         self.stopped = True
         current = gevent.getcurrent()
@@ -381,7 +388,19 @@ class SenderLink(_Link):
         for packet in self.source.close():
             self._send(packet)
         self._close_sockets()
-        sock._detach_pipe(self.pipe)
+        self.sock._detach_pipe(self.pipe)
+
+
+class _Flush:
+    """A lingering sender as the context's linger watch sees it: the writer greenlet to wait
+    for, and stop() to end the link when it is done (or LINGER expired)."""
+
+    def __init__(self, link):
+        self.link = link
+        self.greenlet = link.greenlet
+
+    def stop(self):
+        self.link._terminate()
 
 
 class ReceiverLink(_Link):
