@@ -7,6 +7,7 @@ stdlib socket would block the hub the bridge runs on. Every wait is bounded by t
 ``deadline`` or by the socket timeout here.
 """
 import json
+import os
 import re
 import socket as stdlib_socket
 from html.parser import HTMLParser
@@ -305,3 +306,72 @@ def placeholders(html):
     parser.feed(html)
     parser.close()
     return parser.found
+
+
+def chromium_without_javascript(chromium_bin, url, profile_dir, seconds=60):
+    """Open ``url`` in headless Chromium with JavaScript off; follow it until a page whose URL
+    has ``nojs=1`` has loaded. Returns (the URLs navigated to, that page's HTML).
+
+    Drives Chromium over the DevTools protocol (websocket-client, blocking: the servers must
+    be other processes): Emulation.setScriptExecutionDisabled, Page.navigate, then the DOM
+    read with DOM.getOuterHTML, which needs no JavaScript in the page.
+    """
+    import subprocess
+    import time
+    import urllib.request
+
+    import websocket
+
+    port = free_port()
+    end = time.monotonic() + seconds
+    with open(os.path.join(profile_dir, "chromium.log"), "wb") as log:
+        proc = subprocess.Popen([chromium_bin, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}",
+                                 f"--remote-debugging-port={port}", "about:blank"],
+                                stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2) as r:
+                    target = next(t for t in json.load(r) if t["type"] == "page")
+                break
+            except (OSError, StopIteration):
+                if time.monotonic() > end or proc.poll() is not None:
+                    raise AssertionError("chromium's DevTools endpoint never came up") from None
+                time.sleep(0.1)
+        ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=max(1.0, end - time.monotonic()))
+        events, ids = [], iter(range(1, 1 << 30))
+
+        def call(method, **params):
+            msg_id = next(ids)
+            ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+            while True:
+                msg = json.loads(ws.recv())
+                if msg.get("id") == msg_id:
+                    if "error" in msg:
+                        raise AssertionError(f"{method}: {msg['error']}")
+                    return msg["result"]
+                events.append(msg)
+
+        try:
+            call("Emulation.setScriptExecutionDisabled", value=True)
+            call("Page.enable")
+            call("Page.navigate", url=url)
+            urls, arrived = [], False
+            while not arrived:
+                if time.monotonic() > end:
+                    raise AssertionError(f"no nojs=1 page loaded within {seconds}s; navigated to {urls}")
+                msg = events.pop(0) if events else json.loads(ws.recv())
+                if msg.get("method") == "Page.frameNavigated" and not msg["params"]["frame"].get("parentId"):
+                    urls.append(msg["params"]["frame"]["url"])
+                arrived = msg.get("method") == "Page.loadEventFired" and "nojs=1" in (urls or [""])[-1]
+            root = call("DOM.getDocument")["root"]
+            return urls, call("DOM.getOuterHTML", nodeId=root["nodeId"])["outerHTML"]
+        finally:
+            ws.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,11 +1,12 @@
 """Headless Chromium renders BigPipe pages: every pagelet ends up in its placeholder.
 
-The first test runs the example as a user would: four backend processes
-(examples/bigpipe/pagelet.py), ``python -m bridge`` with the example's page, and Chromium; the
+The first two tests run the example as a user would: four backend processes
+(examples/bigpipe/pagelet.py), ``python -m bridge`` with the example's page, and Chromium. The
 DOM Chromium builds must hold, in every placeholder, exactly what the server-assembled
-(``?nojs=1``) document has there. The others run the bridge in this process with backends we
-script: pagelet HTML that tries to break out of its script element, and a required pagelet
-that fails after the skeleton was shown.
+(``?nojs=1``) document has there; with JavaScript off, the ``<noscript>`` refresh must take
+Chromium to that document. The others run the bridge in this process with backends we script:
+pagelet HTML that tries to break out of its script element, and a required pagelet that fails
+after the skeleton was shown.
 """
 import json
 import os
@@ -13,13 +14,15 @@ import selectors
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from types import SimpleNamespace
 
 import pytest
 
-from examples.bigpipe.run import ASSETS, HERE, backend_commands, bridge_args
+from examples.bigpipe.run import HERE, backend_commands, bridge_args
 
-from bigpipekit import PageSite, answer, chromium_dom, free_port, placeholders
+from bigpipekit import PageSite, answer, chromium_dom, chromium_without_javascript, free_port, placeholders
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -60,48 +63,54 @@ class Processes:
             proc.stderr.close()
 
 
-@pytest.fixture
-def processes():
-    p = Processes()
-    yield p
-    p.stop()
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """The example running as a user runs it: four backend processes and ``python -m bridge``.
 
-
-def test_chromium_renders_the_example_page(tmp_path, processes, chromium_bin):
-    # The example's page with free ports, and quicker latencies than the demo's (the slow
-    # pagelet stays the slowest; ads still fails).
+    The example's page with free ports and quicker latencies than the demo's (the slow
+    pagelet stays the slowest; ads still fails). Yields the base URL and the server-assembled
+    page (``?nojs=1``).
+    """
+    directory = tmp_path_factory.mktemp("example")
     doc = json.loads(open(os.path.join(HERE, "page.json")).read())
     doc["template"] = os.path.join(HERE, "page.html")
     for pagelet in doc["pagelets"]:
         pagelet["endpoints"] = [f"tcp://127.0.0.1:{free_port()}"]
-    page_file = tmp_path / "page.json"
+    page_file = directory / "page.json"
     page_file.write_text(json.dumps(doc))
     behaviour = {"nav": ["--delay", "0.05"], "feed": ["--delay", "0.2"],
                  "recommendations": ["--delay", "0.6"], "ads": ["--fail"]}
-    for command in backend_commands(str(page_file), sys.executable, behaviour):
-        processes.start(command, "ready ")
-    line = processes.start([sys.executable, "-m", "bridge", "--listen", "127.0.0.1:0",
-                            *bridge_args(str(page_file))], "bridge ready ")
-    base = "http://" + json.loads(line[len("bridge ready "):])["listen"]
-    # The bridge connects to the backends in the background: until it has, pagelets come back
-    # "unavailable" (and the required nav makes that a 503). Wait for a complete page.
-    end = time.monotonic() + 15
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/bigpipe/?nojs=1", timeout=5) as r:
-                nojs = r.read().decode()
-            if 'data-pagelet-status="unavailable"' not in nojs:
-                break
-        except urllib.error.HTTPError as e:
-            if e.code != 503:
-                raise
-        assert time.monotonic() < end, "the bridge never connected to every pagelet backend"
-        time.sleep(0.1)
+    processes = Processes()
+    try:
+        for command in backend_commands(str(page_file), sys.executable, behaviour):
+            processes.start(command, "ready ")
+        line = processes.start([sys.executable, "-m", "bridge", "--listen", "127.0.0.1:0",
+                                *bridge_args(str(page_file))], "bridge ready ")
+        base = "http://" + json.loads(line[len("bridge ready "):])["listen"]
+        # The bridge connects to the backends in the background: until it has, pagelets come
+        # back "unavailable" (and the required nav makes that a 503). Wait for a whole page.
+        end = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/bigpipe/?nojs=1", timeout=5) as r:
+                    nojs = r.read().decode()
+                if 'data-pagelet-status="unavailable"' not in nojs:
+                    break
+            except urllib.error.HTTPError as e:
+                if e.code != 503:
+                    raise
+            assert time.monotonic() < end, "the bridge never connected to every pagelet backend"
+            time.sleep(0.1)
+        yield SimpleNamespace(base=base, nojs=nojs)
+    finally:
+        processes.stop()
 
-    dom = chromium_dom(chromium_bin, base + "/bigpipe/", tmp_path / "profile")
+
+def test_chromium_renders_the_example_page(example, tmp_path, chromium_bin):
+    dom = chromium_dom(chromium_bin, example.base + "/bigpipe/", tmp_path / "profile")
 
     assert '<html lang="en" data-bigpipe="done">' in dom
-    rendered, expected = placeholders(dom), placeholders(nojs)
+    rendered, expected = placeholders(dom), placeholders(example.nojs)
     assert sorted(rendered) == ["ads", "feed", "nav", "recommendations"]
     for pid, (attrs, inner) in expected.items():
         assert rendered[pid][1] == inner, pid                       # the same HTML, in its placeholder
@@ -115,7 +124,15 @@ def test_chromium_renders_the_example_page(tmp_path, processes, chromium_bin):
     for name in ("nav", "feed", "recommendations"):
         assert f'href="/bigpipe/assets/{name}.css"' in head
     assert rendered["feed"][0]["data-feed-js"] == "ready"
-    assert os.path.exists(os.path.join(ASSETS, "feed.js"))
+
+
+def test_without_javascript_the_noscript_refresh_loads_the_assembled_page(example, tmp_path, chromium_bin):
+    urls, dom = chromium_without_javascript(chromium_bin, example.base + "/bigpipe/", str(tmp_path))
+    assert urls == [example.base + "/bigpipe/", example.base + "/bigpipe/?nojs=1"]
+    rendered, expected = placeholders(dom), placeholders(example.nojs)
+    assert {pid: inner for pid, (_, inner) in rendered.items()} == {
+        pid: inner for pid, (_, inner) in expected.items()}
+    assert "data-bigpipe=" not in dom.split("<head>")[0]          # no runtime ran
 
 
 EVIL = ('<p id="evil">a</script><script>document.documentElement.setAttribute("data-pwned", "1")</script>'
