@@ -6,6 +6,7 @@ Route syntax, shared by ``--route`` and the config file::
     PREFIX=req:ENDPOINT[,ENDPOINT...][,timeout=SECONDS]         (default timeout 30 s)
     PREFIX=static:DIRECTORY                                     (same as --static PREFIX=DIR)
     PREFIX=page:FILE                                            BigPipe page (bridge.bigpipe.page)
+    PREFIX=pubsub:SUB_ENDPOINT[,PUB_ENDPOINT]                   topics to browsers (bridge.pubsub)
 
 The config file (``--config FILE``) is JSON; every key is optional::
 
@@ -35,7 +36,7 @@ import uuid as uuidlib
 from dataclasses import dataclass, field, fields
 
 from bridge.bigpipe.page import PageError, load_page
-from bridge.routing import Mongrel2Target, PageTarget, ReqTarget, Route, StaticTarget
+from bridge.routing import Mongrel2Target, PageTarget, PubSubTarget, ReqTarget, Route, StaticTarget
 
 __all__ = ["ConfigError", "Limits", "Config", "parse_target", "parse_route", "load", "build_parser",
            "from_args"]
@@ -53,6 +54,21 @@ class Limits:
     keepalive_timeout: float = 60.0             # idle keep-alive connections close after this
     max_queue_bytes: int = 4 * 1024 * 1024      # handler bytes queued for one slow client
     send_timeout: float = 60.0                  # a client that takes no bytes this long is dropped
+    # WebSocket, SSE and long-poll (bridge.front.realtime, bridge.front.outbox, bridge.ws)
+    ws_max_message_bytes: int = 1024 * 1024     # a larger browser message is closed with 1009
+    stream_queue_messages: int = 1000           # per-connection send queue, in messages...
+    stream_queue_bytes: int = 16 * 1024 * 1024  # ...and in bytes
+    slow_browser: str = "close"                 # on overflow: "close" or "drop-oldest"
+    ws_ping_interval: float = 20.0              # ping a WebSocket silent this long
+    ws_idle_timeout: float = 60.0               # close (1001) a WebSocket silent this long
+    ws_close_timeout: float = 5.0               # wait this long for the browser's close frame
+    ws_origins: str = ""                        # comma-separated allowed Origins; empty: any
+    sse_keepalive: float = 15.0                 # SSE comment after this long without a write
+    poll_timeout: float = 25.0                  # a long-poll is answered after at most this
+
+    def __post_init__(self):
+        if self.slow_browser not in ("close", "drop-oldest"):
+            raise ConfigError(f"slow_browser must be close or drop-oldest, not {self.slow_browser!r}")
 
 
 @dataclass
@@ -88,11 +104,16 @@ def parse_target(text):
     """Parse ``mongrel2:...``, ``req:...``, ``page:FILE`` or ``static:DIR`` into a target object."""
     kind, colon, rest = text.partition(":")
     if not colon:
-        raise ConfigError(f"route target {text!r} must start with mongrel2:, req:, page: or static:")
+        raise ConfigError(f"route target {text!r} must start with mongrel2:, req:, page:, pubsub: or static:")
     if kind == "static":
         if not rest:
             raise ConfigError(f"{text!r}: static needs a directory")
         return StaticTarget(rest)
+    if kind == "pubsub":
+        endpoints = [item.strip() for item in rest.split(",") if item.strip()]
+        if not 1 <= len(endpoints) <= 2 or not all("://" in e for e in endpoints):
+            raise ConfigError(f"{text!r}: pubsub needs SUB_ENDPOINT[,PUB_ENDPOINT]")
+        return PubSubTarget(*endpoints)
     if kind == "page":
         if not rest:
             raise ConfigError(f"{text!r}: page needs a page file")
@@ -129,7 +150,7 @@ def parse_target(text):
             raise ConfigError(f"{text!r}: unknown req option {sorted(unknown)[0]!r}")
         timeout = _number("timeout", options.get("timeout", "30"), text)
         return ReqTarget(tuple(endpoints), timeout)
-    raise ConfigError(f"route target {text!r}: unknown kind {kind!r} (mongrel2, req, page or static)")
+    raise ConfigError(f"route target {text!r}: unknown kind {kind!r} (mongrel2, req, page, pubsub or static)")
 
 
 def parse_route(text, host=None):
@@ -185,7 +206,8 @@ def build_parser():
     p.add_argument("--uuid", help="sender UUID for mongrel2 routes (default: random)")
     p.add_argument("--route", action="append", default=[], metavar="PREFIX=TARGET",
                    help="PREFIX=mongrel2:SEND,RECV[,protocol=..][,timeout=S] or "
-                        "PREFIX=req:EP[,EP...][,timeout=S] or PREFIX=page:FILE (repeatable)")
+                        "PREFIX=req:EP[,EP...][,timeout=S] or PREFIX=page:FILE or "
+                        "PREFIX=pubsub:SUB_EP[,PUB_EP] (repeatable)")
     p.add_argument("--static", action="append", default=[], metavar="PREFIX=DIR",
                    help="serve files from DIR under PREFIX (repeatable)")
     for f in fields(Limits):

@@ -129,6 +129,11 @@ class RequestParser:
     def receive_data(self, data):
         self._buf += data
 
+    def take_buffered(self):
+        """Hand over the bytes received after the last request (a switch to WebSocket)."""
+        data, self._buf = bytes(self._buf), bytearray()
+        return data
+
     def next_event(self):
         if self._state == _State.ERROR:
             raise HTTPError(400, "parser already failed")

@@ -10,6 +10,8 @@ Series:
     bridge_connections_total                          connections accepted
     bridge_handler_messages_total{kind}               Mongrel2 replies: delivered, invalid,
                                                       dead_target
+    plus the lines of every callable in ``collectors`` (WebSocket, SSE and pub/sub series
+    from bridge.front.outbox.StreamStats)
 
 Pure: the caller passes durations in. Owned by bridge.server.Bridge.
 """
@@ -37,6 +39,7 @@ class Metrics:
         self.durations = {}                            # route -> [bucket counts..., sum, count]
         self.open_connections = 0
         self.connections_total = 0
+        self.collectors = []                           # () -> [exposition lines]
 
     def request_done(self, route, code, seconds):
         self.requests[(route, code)] += 1
@@ -79,4 +82,6 @@ class Metrics:
         family("bridge_handler_messages_total", "counter", "Mongrel2 handler replies by outcome.")
         for kind, n in sorted(self.handler_messages.items()):
             out.append(f"bridge_handler_messages_total{_labels(kind=kind)} {n}")
+        for collect in self.collectors:
+            out.extend(collect())
         return "\n".join(out) + "\n"

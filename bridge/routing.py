@@ -12,7 +12,7 @@ Pure. Built by bridge.config, used by bridge.front.connection.
 """
 from dataclasses import dataclass, field
 
-__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "PageTarget", "Route", "RouteTable"]
+__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "PageTarget", "PubSubTarget", "Route", "RouteTable"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,14 @@ class PageTarget:
 
 
 @dataclass(frozen=True)
+class PubSubTarget:
+    """Topic streaming (bridge.pubsub): CONNECT SUB to ``sub`` and, if given, PUB to ``pub``."""
+
+    sub: str
+    pub: str = None
+
+
+@dataclass(frozen=True)
 class Route:
     prefix: str
     target: object
@@ -56,7 +64,7 @@ class Route:
     @property
     def kind(self):
         return {Mongrel2Target: "mongrel2", ReqTarget: "req", StaticTarget: "static",
-                PageTarget: "page"}[type(self.target)]
+                PageTarget: "page", PubSubTarget: "pubsub"}[type(self.target)]
 
 
 def normalise_host(value):

@@ -15,8 +15,10 @@ from bridge.backends.mongrel2 import Mongrel2Backend
 from bridge.backends.req import ReqBackend
 from bridge.front.app import internal_app, static_app
 from bridge.front.connection import Connection
+from bridge.front.outbox import StreamStats
 from bridge.metrics import Metrics
-from bridge.routing import Mongrel2Target, PageTarget, ReqTarget, RouteTable, StaticTarget
+from bridge.pubsub import PubSubHub
+from bridge.routing import Mongrel2Target, PageTarget, PubSubTarget, ReqTarget, RouteTable, StaticTarget
 from bridge.zmqlib import zmq
 
 log = logging.getLogger("bridge")
@@ -28,6 +30,9 @@ class Bridge:
     def __init__(self, config, context=None):
         self.config = config
         self.metrics = Metrics()
+        self.stream_stats = StreamStats()       # WebSocket/SSE/poll/pubsub series
+        self.metrics.collectors.append(self.stream_stats.render)
+        self.sessions = set()                   # open WebSocket sessions (closed with 1001 on stop)
         self.connections = {}                   # Mongrel2 connection id -> Connection
         self._ids = itertools.count(1)
         self.routes = RouteTable(config.routes)
@@ -54,6 +59,8 @@ class Bridge:
             if "*" in target.send or "*" in target.recv:
                 return ("mongrel2", id(target))
             return ("mongrel2", target.send, target.recv)
+        if isinstance(target, PubSubTarget):
+            return ("pubsub", target.sub, target.pub)
         return ("req", target.endpoints)
 
     def _make_backend(self, route):
@@ -78,6 +85,8 @@ class Bridge:
                     raise ValueError(f"routes sharing {target.send},{target.recv} disagree on uuid/protocol")
                 return
             self.backends[key] = Mongrel2Backend(self.context, target, uuid, self.connections, self.metrics)
+        elif isinstance(target, PubSubTarget) and existing is None:
+            self.backends[key] = PubSubHub(self.context, target, self.stream_stats, route.prefix)
         elif isinstance(target, ReqTarget) and existing is None:
             self.backends[key] = ReqBackend(self.context, target, self.metrics)
 
@@ -107,6 +116,8 @@ class Bridge:
                             protocol=target.protocol, timeout=target.timeout)
             elif isinstance(target, ReqTarget):
                 info.update(endpoints=list(target.endpoints), timeout=target.timeout)
+            elif isinstance(target, PubSubTarget):
+                info.update(sub=target.sub, pub=target.pub)
             elif isinstance(target, PageTarget):
                 info.update(file=target.file, mode=target.page.mode,
                             pagelets=[{"id": p.id, "endpoints": list(p.endpoints), "timeout": p.timeout,
@@ -132,6 +143,8 @@ class Bridge:
         Connection(self, sock, address).serve()
 
     def stop(self, timeout=1.0):
+        for session in list(self.sessions):
+            session.close(1001, "server shutting down")
         if self.server is not None:
             self.server.stop(timeout=timeout)
         self.close_backends()

@@ -17,6 +17,9 @@ Per request:
     the route's timeout, is written in one send.
   - static and /_bridge/*: bottle apps through bridge.front.wsgi.
   - page route (BigPipe): bridge.bigpipe.front.serve_page streams the page from this greenlet.
+  - pubsub route, and a WebSocket upgrade on a mongrel2 route: bridge.front.realtime. A
+    WebSocket or SSE stream takes the socket over (``take_over``) until it ends; a long-poll
+    is parked (``hold``) and answered through ``deliver_reply`` like a req route.
   - 503 when no backend is connected, at once.
 
 Limits: the head must arrive within ``header_timeout`` of its first byte (else 408 and close),
@@ -41,7 +44,7 @@ from gevent.queue import Empty, Queue
 from bridge.adapters import envelope
 from bridge.adapters.mongrel2 import request_message
 from bridge.bigpipe.front import serve_page
-from bridge.front import wsgi
+from bridge.front import realtime, wsgi
 from bridge.http11 import HTTPError, RequestParser, ResponseTracker, response_head
 
 log = logging.getLogger("bridge.connection")
@@ -100,6 +103,7 @@ class Connection:
         self._discarding = False
         self._discarded = 0
         self._eof = Event()
+        self._reader = None
         self._continued = False
         self._request_started = None
         self._last_data = time.monotonic()
@@ -146,7 +150,7 @@ class Connection:
         except OSError:
             pass                                    # not TCP (a unix socket)
         try:
-            reader = gevent.spawn(self._read_loop)
+            reader = self._reader = gevent.spawn(self._read_loop)
             self._loop()
         except OSError as e:                        # the client went away while we wrote
             log.debug("connection %d: %s", self.id, e)
@@ -247,7 +251,9 @@ class Connection:
             self._respond(req, 404, b"Not Found\n", label="(none)", started=started)
             return
         kind = route.kind
-        if kind == "static":
+        if kind == "pubsub" or (kind == "mongrel2" and realtime.is_websocket(req)):
+            realtime.serve(self, req, route, started)
+        elif kind == "static":
             self._serve_wsgi(bridge.static_apps[route.target.directory], req,
                              route.prefix.rstrip("/"), route.prefix, started)
         elif kind == "mongrel2":
@@ -287,6 +293,28 @@ class Connection:
                           self.remote_addr, self.bridge.metrics, started)
         if not keep:
             self.closing = True
+
+    # ------------------------------------------------------------------ for bridge.front.realtime
+
+    def respond(self, req, status, body, **kwargs):
+        """Write a whole response in one send (see _respond)."""
+        self._respond(req, status, body, **kwargs)
+
+    def take_over(self):
+        """Stop HTTP on this connection and return the bytes read past the request.
+
+        The caller (a WebSocket or SSE stream) owns the socket, reads included, until it
+        returns; the connection then closes. Its mailbox is no longer read.
+        """
+        self.closing = True
+        if self._reader is not None:
+            self._reader.kill(block=True)
+        return self.parser.take_buffered()
+
+    def hold(self, req, route, started, backend, request_id, deadline=None):
+        """Park ``req`` until ``deliver_reply(request_id, envelope reply)``; the browser
+        leaving calls ``backend.forget(request_id)``; past ``deadline``, 504."""
+        self.exchange = Exchange(route, req, started, deadline, request_id=request_id, backend=backend)
 
     def _unavailable(self, req, route, started):
         self.bridge.metrics.error(route.prefix, "unavailable")

@@ -1,0 +1,230 @@
+"""Topic streaming for ``pubsub:`` routes: one SUB (and optional PUB) socket per route, shared by
+every browser on it.
+
+``PREFIX=pubsub:SUB_ENDPOINT[,PUB_ENDPOINT]``: the bridge CONNECTS (never binds) a SUB socket to
+SUB_ENDPOINT and, if given, a PUB socket to PUB_ENDPOINT. Backends bind PUB or XPUB on the
+first and SUB or XSUB on the second (a forwarder, the soccer publisher, a chat service).
+
+Subscriptions are on demand and reference-counted: the first browser to subscribe to a topic
+makes the SUB socket subscribe (so an XPUB backend sees the interest, as Pushpin does), and
+when the last one leaves (unsubscribe, or its connection ends) the SUB socket unsubscribes at
+once. Backend messages:
+  - one frame: the whole message is delivered to every browser subscribed to a topic that is
+    a prefix of it, as ``{"op":"message","topic":<that topic>,"data":<the message>}``, so a
+    plain ZeroMQ publisher (the introduction's soccer publisher) streams to browsers unchanged;
+  - two frames ``[topic, data]``: matched by prefix on the topic frame the same way, delivered
+    with ``"data"`` the second frame and ``"full_topic"`` the first;
+  - more frames: counted as invalid and dropped.
+A message matching several subscribed prefixes is delivered once per prefix (each browser
+gets it under the topic it asked for). Each delivery is encoded once and shared by all its
+browsers (bridge.adapters.ops), and kept in a bounded history with a sequence number, from
+which SSE resumes after ``Last-Event-ID`` and long-polls catch up.
+
+Browser publishes leave the PUB socket as ``[topic, data]`` (DONTWAIT: PUB drops rather than
+blocks when a subscriber is at its high-water mark, as ZeroMQ PUB always does).
+
+Subscribers are objects with a ``topics`` set and a non-blocking ``push(item)``: WebSocket
+sessions (bridge.ws.topics), SSE streams and long-poll sessions (bridge.front.realtime). The
+receiving greenlet yields every 64 messages so that their writers drain during bursts.
+Owned by bridge.server.Bridge.
+"""
+import logging
+import os
+from collections import deque
+
+import gevent
+
+from bridge.adapters import ops
+from bridge.ws import frames
+from bridge.zmqlib import zmq
+
+__all__ = ["PubSubHub", "Item"]
+
+log = logging.getLogger("bridge.pubsub")
+
+_YIELD_EVERY = 64
+
+
+class Item:
+    """One delivery: a backend message under one subscribed topic, encoded once."""
+
+    __slots__ = ("seq", "topic", "text", "event_id", "_frame", "_sse")
+
+    def __init__(self, seq, topic, text, event_id):
+        self.seq = seq
+        self.topic = topic
+        self.text = text            # the message op as JSON text
+        self.event_id = event_id
+        self._frame = None
+        self._sse = None
+
+    @property
+    def ws_frame(self):
+        if self._frame is None:
+            self._frame = frames.encode_text(self.text)
+        return self._frame
+
+    @property
+    def sse(self):
+        if self._sse is None:
+            self._sse = f"id: {self.event_id}\ndata: {self.text}\n\n".encode("utf-8")
+        return self._sse
+
+
+class PubSubHub:
+    def __init__(self, context, target, stats, route, history=1000):
+        self.target = target
+        self.stats = stats
+        self.route = route
+        self.epoch = os.urandom(3).hex()
+        self.seq = 0
+        self.history = deque(maxlen=history)
+        self.closers = []
+        self._topics = {}           # topic bytes -> {subscriber: None} (insertion-ordered set)
+        self._names = {}            # topic bytes -> topic str
+        self._lengths = []          # sorted distinct topic lengths
+        self._greenlet = None
+        self.sub = context.socket(zmq.SUB)
+        self.pub = context.socket(zmq.PUB) if target.pub else None
+        try:
+            for sock in filter(None, (self.sub, self.pub)):
+                sock.setsockopt(zmq.LINGER, 0)
+            # A burst must not be cut at the default 1000-message high-water mark while the
+            # fan-out catches up; the per-browser queues bound memory per browser.
+            self.sub.setsockopt(zmq.RCVHWM, 100000)
+            self.sub.connect(target.sub)
+            if self.pub is not None:
+                self.pub.connect(target.pub)
+        except zmq.ZMQError:
+            self.close()
+            raise
+        stats.topics[route] = 0
+
+    def start(self):
+        self._greenlet = gevent.spawn(self._recv_loop)
+
+    def close(self):
+        for closer in self.closers:
+            closer()
+        if self._greenlet is not None:
+            self._greenlet.kill()
+        self.sub.close()
+        if self.pub is not None:
+            self.pub.close()
+
+    # ------------------------------------------------------------------ subscriptions
+
+    @property
+    def topics(self):
+        """Topics the SUB socket is subscribed to now, with their number of subscribers."""
+        return {self._names[k]: len(v) for k, v in self._topics.items()}
+
+    def subscribe(self, topic, subscriber):
+        """Add ``subscriber`` to ``topic`` (str); the first one subscribes the SUB socket."""
+        if topic in subscriber.topics:
+            return
+        key = topic.encode("utf-8")
+        subscriber.topics.add(topic)
+        subs = self._topics.get(key)
+        if subs is None:
+            subs = self._topics[key] = {}
+            self._names[key] = topic
+            self._lengths = sorted({len(k) for k in self._topics})
+            self.sub.setsockopt(zmq.SUBSCRIBE, key)
+            self.stats.topics[self.route] = len(self._topics)
+        subs[subscriber] = None
+
+    def unsubscribe(self, topic, subscriber):
+        """Remove ``subscriber`` from ``topic``; the last one unsubscribes the SUB socket."""
+        if topic not in subscriber.topics:
+            return
+        subscriber.topics.discard(topic)
+        key = topic.encode("utf-8")
+        subs = self._topics.get(key)
+        if subs is None:
+            return
+        subs.pop(subscriber, None)
+        if not subs:
+            del self._topics[key]
+            del self._names[key]
+            self._lengths = sorted({len(k) for k in self._topics})
+            self.sub.setsockopt(zmq.UNSUBSCRIBE, key)
+            self.stats.topics[self.route] = len(self._topics)
+
+    def drop(self, subscriber):
+        """Forget ``subscriber`` everywhere (its connection ended)."""
+        for topic in list(subscriber.topics):
+            self.unsubscribe(topic, subscriber)
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish(self, topic, data):
+        """Send ``[topic, data]`` on the PUB socket; False if the route has no PUB endpoint."""
+        if self.pub is None:
+            return False
+        try:
+            self.pub.send_multipart([topic.encode("utf-8"), data], zmq.DONTWAIT)
+        except zmq.Again:
+            return False
+        self.stats.backend_messages[(self.route, "out")] += 1
+        return True
+
+    # ------------------------------------------------------------------ history
+
+    def parse_event_id(self, text):
+        """The sequence number in an event id of this hub's epoch, or None."""
+        epoch, _, seq = (text or "").strip().partition("-")
+        if epoch != self.epoch or not seq.isdigit():
+            return None
+        return int(seq)
+
+    def replay(self, topics, after):
+        """Items delivered after sequence ``after`` under any of ``topics``, oldest first."""
+        return [item for item in self.history if item.seq > after and item.topic in topics]
+
+    # ------------------------------------------------------------------ receiving
+
+    def _recv_loop(self):
+        n = 0
+        while True:
+            try:
+                parts = self.sub.recv_multipart()
+            except zmq.ZMQError as e:
+                log.warning("pubsub SUB %s: %s", self.target.sub, e)
+                return
+            try:
+                self.fanout(parts)
+            except Exception:                   # one bad subscriber must not stop the route
+                log.exception("route %s: fan-out failed", self.route)
+            n += 1
+            if n % _YIELD_EVERY == 0:
+                gevent.sleep(0)
+
+    def fanout(self, parts):
+        """Deliver one backend message (a list of frames) to the browsers it matches."""
+        stats = self.stats
+        if len(parts) == 1:
+            key = data = parts[0]
+            full = None
+        elif len(parts) == 2:
+            key, data = parts
+            full = key
+        else:
+            stats.backend_messages[(self.route, "invalid")] += 1
+            log.warning("route %s: dropped a %d-frame message (1 or 2 frames expected)", self.route, len(parts))
+            return
+        stats.backend_messages[(self.route, "in")] += 1
+        size = len(key)
+        for length in self._lengths:
+            if length > size:
+                break
+            subs = self._topics.get(key[:length])
+            if not subs:
+                continue
+            topic = self._names[key[:length]]
+            self.seq += 1
+            item = Item(self.seq, topic, ops.encode_message(topic, data, full), f"{self.epoch}-{self.seq}")
+            self.history.append(item)
+            for subscriber in tuple(subs):
+                subscriber.push(item)
+            stats.messages[(self.route, "out")] += len(subs)
