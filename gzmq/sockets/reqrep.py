@@ -95,6 +95,11 @@ class Req(Dealer):
         pipe = self._lb.send(frames)
         if pipe is None:
             return False
+        # Eat every reply already queued (libzmq req_t::xsend): a stale answer to an earlier
+        # request, or an unsolicited one, must not pass for the reply to this one.
+        fq = self._fq
+        while fq.recv() is not None:
+            pass
         self._reply_pipe = pipe
         self._expect_reply = True
         return True
