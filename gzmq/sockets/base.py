@@ -490,6 +490,10 @@ class SocketBase:
             link.stop()
             pipe = getattr(link, "pipe", None)
             if pipe is not None:
+                # RFC 28: a socket that disconnects from a peer destroys that peer's queues and
+                # discards the messages in them (libzmq test_spec_dealer/router). Unlike a peer
+                # that leaves on its own, whose delivered messages stay readable.
+                pipe.inq.clear()
                 self._drop_pipe(pipe)
 
     # -- pipes (called by the engine) ---------------------------------------------------------
