@@ -48,7 +48,8 @@ def watch(url, cookie=None, timeout=30.0):
             end = 0
             for match in _ARRIVE.finditer(scan):
                 doc, end = json.loads(match.group(2)), match.end()
-                yield now, f"pagelet {doc['id']} ({doc['status']}{', page failed' if match.group(1) == b'fail' else ''})"
+                failed = ", the page failed" if match.group(1) == b"fail" else ""
+                yield now, f"pagelet {doc['id']} ({doc['status']}{failed})"
             scan = scan[end:]
 
 

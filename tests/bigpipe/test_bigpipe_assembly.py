@@ -120,7 +120,8 @@ def test_required_failure_streamed_ends_the_page():
 
 
 @pytest.mark.parametrize("reply, status, html, css, js", [
-    (b'{"status": 200, "body": "<p>x</p>", "css": ["/a.css"], "js": ["/a.js"]}', "ok", "<p>x</p>", ("/a.css",), ("/a.js",)),
+    (b'{"status": 200, "body": "<p>x</p>", "css": ["/a.css"], "js": ["/a.js"]}', "ok", "<p>x</p>",
+     ("/a.css",), ("/a.js",)),
     (b'{"body": "<p>x</p>"}', "ok", "<p>x</p>", (), ()),
     (b'{"status": 204}', "ok", "", (), ()),
     (b'{"body": "PHA+eDwvcD4=", "body_base64": true}', "ok", "<p>x</p>", (), ()),
