@@ -10,10 +10,11 @@ import random
 
 from ..constants import Errno, SocketOption, SocketType
 from ..error import ZMQError
+from ..message import Frame
 from ..routing.fair_queue import FairQueue
 from ..routing.identity import RoutingIds
 from ..routing.load_balance import LoadBalancer
-from .base import SocketBase
+from .base import SNDMORE, SocketBase
 
 O = SocketOption
 
@@ -306,3 +307,19 @@ class Router(SocketBase):
         if not self._options[O.ROUTER_MANDATORY]:
             return True
         return any(not 0 < p.outq.hwm <= len(p.outq) for p in self._ids.by_id.values())
+
+    def send(self, data, flags=0, copy=True, track=False, routing_id=None, group=None):
+        # libzmq checks the routing id frame as it is sent: with ROUTER_MANDATORY an unknown
+        # peer is EHOSTUNREACH right there, not at the last frame (nor a wait for POLLOUT).
+        if flags & SNDMORE and not self._snd_parts and self._options[O.ROUTER_MANDATORY]:
+            self._check_open()
+            rid = data.bytes if isinstance(data, Frame) else bytes(data)
+            pipe = self._ids.by_id.get(rid)
+            if pipe is None or not pipe.alive or not pipe.ready:
+                raise ZMQError(Errno.EHOSTUNREACH, f"ROUTER: no peer with routing id {rid!r}")
+        return super().send(data, flags, copy, track, routing_id, group)
+
+    def _wait_writable_start(self, flags):
+        # The id frame never waits: whether the message can go depends on which peer it names,
+        # so a full peer blocks (or raises Again) when the last frame is sent, as in libzmq.
+        pass
