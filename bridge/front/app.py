@@ -9,8 +9,10 @@ Range, content types by extension, ``text/*`` as UTF-8), ``index.html`` for dire
 
 ``internal_app(bridge)`` is mounted at /_bridge: ``health`` answers JSON, ``metrics`` the
 Prometheus text of bridge.metrics, ``bigpipe.js`` the BigPipe runtime (bridge.bigpipe.runtime;
-skeletons load it with a content hash in the query, so a day's caching is safe).
+skeletons load it with a content hash in the query, so a day's caching is safe), ``bridge.js``
+the browser client of pubsub routes (bridge/static/bridge.js; ETag, revalidated on each use).
 """
+import hashlib
 import json
 import os
 
@@ -19,6 +21,11 @@ import bottle
 from bridge.bigpipe import runtime
 
 __all__ = ["static_app", "internal_app"]
+
+with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static", "bridge.js"),
+          "rb") as _f:
+    CLIENT_JS = _f.read()
+CLIENT_ETAG = '"' + hashlib.sha256(CLIENT_JS).hexdigest()[:16] + '"'
 
 
 def static_app(root):
@@ -64,5 +71,14 @@ def internal_app(bridge):
         bottle.response.set_header("ETag", etag)
         bottle.response.set_header("Cache-Control", "public, max-age=86400")
         return runtime.SOURCE
+
+    @app.get("/bridge.js")
+    def bridge_js():
+        if bottle.request.headers.get("If-None-Match") == CLIENT_ETAG:
+            return bottle.HTTPResponse(status=304, ETag=CLIENT_ETAG)
+        bottle.response.content_type = "application/javascript; charset=utf-8"
+        bottle.response.set_header("ETag", CLIENT_ETAG)
+        bottle.response.set_header("Cache-Control", "no-cache")
+        return CLIENT_JS
 
     return app
