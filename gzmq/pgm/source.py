@@ -87,6 +87,7 @@ class Source:
         self._queued = set()
         self._heartbeat = 0          # index into HEARTBEAT_SPM; len() when idle
         self._next_spm = now + AMBIENT_SPM
+        self.last_data = None        # when the last ODATA or RDATA went out
         self.stats = {"odata": 0, "rdata": 0, "naks": 0, "ncfs": 0, "spms": 0}
         for _ in range(3):
             self._queue_spm()
@@ -108,6 +109,7 @@ class Source:
             self._window.popleft()
             self.trail = (self.trail + 1) & _MASK
         self.stats["odata"] += 1
+        self.last_data = now
         # Heartbeat SPMs follow data, so a receiver that lost the last packets hears of them.
         # A heartbeat already due sooner is not pushed back by more data.
         self._heartbeat = 1
@@ -184,6 +186,7 @@ class Source:
             self._queued.discard(sqn)
             if apdu is not None:  # fell out of the window while queued: nothing to send
                 self.stats["rdata"] += 1
+                self.last_data = now
                 out.append(encode_data(self.tsi, self.dport, sqn, self.trail, apdu, repair=True))
         return out
 
@@ -203,6 +206,13 @@ class Source:
         lim._refill(now)
         size = min(len(apdu) + DATA_HEADER_SIZE + self.overhead, lim.burst)
         return max(0.0, (size - lim.tokens) / lim.rate)
+
+    def settled(self, now, grace):
+        """True when nothing is queued and no data went out for `grace` seconds: receivers
+        that lost the tail have had the heartbeat SPMs that tell them, and time to NAK."""
+        if self._control or self._repairs:
+            return False
+        return self.last_data is None or now - self.last_data >= grace
 
     def close(self):
         """The OPT_FIN SPMs that tell receivers the session is over (OpenPGM sends three)."""

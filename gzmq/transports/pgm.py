@@ -52,6 +52,7 @@ DSCP_EF = 0x2E << 2          # libzmq: Expedited Forwarding, no ECN
 RECV_BATCH = 256             # datagrams read before handing messages to the socket
 SEND_BATCH = 64              # packets sent before letting other greenlets run
 RCVBUF_DEFAULT = 4 << 20     # receivers ask for a large buffer: a burst is cheaper than a NAK
+TAIL_GRACE = 0.5             # a closing publisher answers NAKs this long after its last data
 SIOCGIFADDR = 0x8915
 IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
@@ -318,10 +319,15 @@ class SenderLink(_Link):
                         now = monotonic()
                         for packet in src.poll(now):
                             send(packet)
-                if self._closing and not q and not len(writer):
-                    return  # linger flush done; stop() sends the FIN and closes
                 now = monotonic()
                 timeout = max(0.0, src.next_wakeup(now) - now)
+                if self._closing and not q and not len(writer):
+                    # Linger: everything is sent. Stay a little longer, answering NAKs, so a
+                    # receiver that lost the last packets still gets them; then stop() ends
+                    # the session with FIN. (LINGER bounds all of it.)
+                    if src.settled(now, TAIL_GRACE):
+                        return
+                    timeout = min(timeout, TAIL_GRACE / 4)
                 if delay:
                     timeout = min(timeout, delay)
                 wake.clear()

@@ -91,13 +91,14 @@ def test_close_with_linger_delivers_what_is_queued(mcnet, deadline):
             sub = sub_ctx.socket(gzmq.SUB)
             sub.setsockopt(gzmq.SUBSCRIBE, b"")
             sub.connect(endpoint("epgm", mcnet.a, 5612))
+        link = pub._listeners[endpoint("epgm", mcnet.a, 5612)]
         with deadline(20):
             for i in range(100):
                 pub.send(b"%03d" % i + b"x" * 1000)
             pub.close()
-            term = gevent.spawn(pub_ctx.term)
+            pub_ctx.term()  # returns once everything queued has been sent
+            assert link.stopped and link.source.stats["spms"] >= 6  # 3 at start, 3 with FIN
             assert [sub.recv()[:3] for _ in range(100)] == [b"%03d" % i for i in range(100)]
-            term.get()
     finally:
         sub_ctx.destroy(linger=0)
         pub_ctx.destroy(linger=0)
