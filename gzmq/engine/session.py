@@ -167,12 +167,23 @@ class Session:
         inq = pipe.inq
         accept = self.owner._in_filter
         recv = sock.recv
+        recv_into = sock.recv_into
+        large_body = conn.receive_buffer
         while True:
-            data = recv(READ_SIZE)
-            if not data:
-                raise PeerClosed()
-            self._last_recv = time.monotonic()
-            events = receive(data)
+            body = large_body()
+            if body is not None:
+                # The rest of a large frame: straight from the kernel into its final buffer.
+                n = recv_into(body)
+                if not n:
+                    raise PeerClosed()
+                self._last_recv = time.monotonic()
+                events = conn.received_into(n)
+            else:
+                data = recv(READ_SIZE)
+                if not data:
+                    raise PeerClosed()
+                self._last_recv = time.monotonic()
+                events = receive(data)
             if events and self._closing:
                 # The socket is closed and only flushing: nobody will read these.
                 events = [ev for ev in events if type(ev) is not list]

@@ -1,15 +1,18 @@
 """ZMTPConnection: one ZMTP 3.x stream, sans-IO (RFC 23, RFC 37).
 
 Feed received bytes to receive_data() and get back a list of events: a received message is a
-plain list of frames (bytes); commands are gzmq.zmtp.events dataclasses (Ready, Subscribe,
-Cancel, Ping, Pong, ZapRequest). Bytes the protocol itself must send (greeting, handshake,
-PONG replies) accumulate in an outbox drained with data_to_send(); messages are encoded with
-encode_message(frames, out), which appends to the caller's batch list.
+plain list of frames (bytes; a large body that spanned reads is a memoryview of its own
+buffer, which the engine may fill directly: receive_buffer/received_into); commands are
+gzmq.zmtp.events dataclasses (Ready, Subscribe, Cancel, Ping, Pong, ZapRequest). Bytes the
+protocol itself must send (greeting, handshake, PONG replies) accumulate in an outbox drained
+with data_to_send(); messages are encoded with encode_message(frames, out), which appends to
+the caller's batch list.
 
 Pure: no sockets, no gevent, no clocks (heartbeat timing belongs to the engine). Malformed
 input raises ZMTPError and nothing else; after that the connection is unusable.
 Driven by gzmq.engine.session.
 """
+import mmap
 from enum import Enum
 
 from ..constants import (PROTOCOL_ERROR_ZMTP_INVALID_METADATA,
@@ -23,8 +26,9 @@ from .greeting import GreetingParser, build_greeting
 from .mechanisms.base import HandshakeRefused
 from .mechanisms.null import NullMechanism
 
-# A frame at least this large that is still incomplete is gathered as a list of chunks and
-# joined once, instead of re-concatenating the unparsed tail on every read (quadratic).
+# A frame at least this large that is still incomplete gets its final buffer at once; the
+# rest of it is copied in as it arrives (never re-concatenating the tail: quadratic), or read
+# straight into it by the engine (receive_buffer / received_into: no copy in between).
 LARGE_FRAME = 64 * 1024
 # Handshake commands are small; a peer declaring more than this before READY is hostile.
 MAX_HANDSHAKE_FRAME = 1 << 20
@@ -35,6 +39,27 @@ LIBZMQ_PLAIN_ERROR = b"\x5eRROR"
 
 # libzmq sends Identity only from these socket types (mechanism.cpp add_basic_properties).
 _SENDS_IDENTITY = frozenset({"REQ", "DEALER", "ROUTER"})
+
+
+# Bodies up to this size get a bytearray (zero-filled at once, fast to reuse); bigger ones an
+# anonymous memory map, whose pages the kernel provides only as data is written into them.
+EAGER_BODY = 8 << 20
+
+
+def _body_buffer(size):
+    """A writable, zero-filled buffer for a large frame body, as a memoryview.
+
+    A peer that announces a huge frame and sends little of it so costs at most EAGER_BODY
+    bytes of touched memory per connection, not the announced size (set MAXMSGSIZE to bound
+    what a peer may really send).
+    """
+    if size <= EAGER_BODY:
+        return memoryview(bytearray(size))
+    try:
+        return memoryview(mmap.mmap(-1, size))
+    except (OSError, OverflowError, ValueError, MemoryError):
+        raise ZMTPError(f"cannot allocate a {size}-byte frame (set MAXMSGSIZE to refuse such frames)",
+                        PROTOCOL_ERROR_ZMTP_UNSPECIFIED) from None
 
 
 class State(Enum):
@@ -74,7 +99,7 @@ class ZMTPConnection:
         self._encrypts = self.mechanism.encrypts
         self._buf = b""
         self._parts = []
-        self._pending = None  # chunks of an incomplete large frame
+        self._pending = None  # the buffer of an incomplete large frame (see _body_buffer)
         self._pending_len = 0
         self._pending_size = 0
         self._pending_flags = 0
@@ -202,7 +227,7 @@ class ZMTPConnection:
             if end > n:
                 if size >= LARGE_FRAME:
                     self._parts = parts
-                    self._begin_large(flags, size, data[start:])
+                    self._begin_large(flags, size, memoryview(data)[start:])
                     return
                 break
             if flags & COMMAND:
@@ -223,25 +248,54 @@ class ZMTPConnection:
             self._buf = data[pos:]
 
     def _begin_large(self, flags, size, first):
-        self._pending = [first]
-        self._pending_len = len(first)
+        body = _body_buffer(size)
+        n = len(first)
+        body[:n] = first
+        self._pending = body
+        self._pending_len = n
         self._pending_size = size
         self._pending_flags = flags
 
     def _continue_large(self, data, events):
-        """Gather an incomplete large frame; returns the bytes after it, or None if still short."""
-        need = self._pending_size - self._pending_len
+        """Fill an incomplete large frame; returns the bytes after it, or None if still short."""
+        pos = self._pending_len
+        need = self._pending_size - pos
         if len(data) < need:
-            self._pending.append(data)
+            self._pending[pos:pos + len(data)] = data
             self._pending_len += len(data)
             return None
-        view = memoryview(data)
-        self._pending.append(view[:need])
-        body = b"".join(self._pending)
+        self._pending[pos:] = memoryview(data)[:need]
+        body = self._pending
         self._pending = None
         rest = data[need:]
         self._deliver_frame(self._pending_flags, body, events)
         return rest
+
+    def receive_buffer(self):
+        """Where the rest of an incomplete large frame goes, or None.
+
+        A writable memoryview: the engine may fill (part of) it with sock.recv_into() and
+        report that with received_into(n) instead of calling receive_data(), so a big body
+        goes from the kernel into its final buffer without an intermediate copy.
+        """
+        if self._pending is None:
+            return None
+        return self._pending[self._pending_len:]
+
+    def received_into(self, n):
+        """n bytes were written at the start of receive_buffer(); returns the events completed."""
+        self._pending_len += n
+        if self._pending_len < self._pending_size:
+            return []
+        body = self._pending
+        self._pending = None
+        events = []
+        try:
+            self._deliver_frame(self._pending_flags, body, events)
+        except ZMTPError:
+            self.state = State.CLOSED
+            raise
+        return events
 
     def _deliver_frame(self, flags, body, events):
         """Hand one complete frame (outside the hot loop) to the message or command path."""
@@ -251,7 +305,7 @@ class ZMTPConnection:
                 self._on_command(body, events)
                 return
         if flags & COMMAND:
-            self._on_command(body, events)
+            self._on_command(bytes(body), events)   # a (rare) large command: plain bytes
         elif flags & MORE:
             self._parts.append(body)
         else:
@@ -281,7 +335,7 @@ class ZMTPConnection:
             end = start + size
             if end > n:
                 if size >= LARGE_FRAME:
-                    self._begin_large(flags, size, data[start:])
+                    self._begin_large(flags, size, memoryview(data)[start:])
                     return
                 break
             self._deliver_frame(flags, data[start:end], events)
