@@ -208,6 +208,7 @@ class Event(IntFlag):
 
 class Errno(IntEnum):
     EAGAIN = _errno.EAGAIN
+    ENOENT = _errno.ENOENT      # unbind()/disconnect() of an endpoint not bound/connected
     EFAULT = _errno.EFAULT
     EINVAL = _errno.EINVAL
     ENOTSUP = _errno.ENOTSUP
