@@ -4,12 +4,15 @@ MessageTracker uses one per tracked send (an item per buffer the engine still ho
 by a weakref callback on whichever thread drops the buffer last), and the devices in
 gzmq.devices use one to let any thread join() a device running in a greenlet, an OS thread or
 a process. Items are added and discarded with list operations, which are atomic under the
-GIL; a waiter sleeps on a gevent Event of its own hub and is woken through a Wakeup, so
-release() may run on any thread, inside a hub callback or a finalizer, and never blocks.
+GIL; a waiter sleeps on a gevent Event of its own hub, woken directly from its own thread or
+through an async watcher from any other, so discard() may run on any thread, inside a hub
+callback or a finalizer, and never blocks. The watcher keeps the waiter's hub alive while it
+waits (unlike the sockets' Wakeup, which must not): it is waiting for another thread.
 """
+from gevent import get_hub
 from gevent.event import Event
 
-from .wakeup import Wakeup
+from .wakeup import thread_ident
 
 
 class Latch:
@@ -17,7 +20,7 @@ class Latch:
 
     def __init__(self):
         self._items = []
-        self._waiters = []    # (Wakeup, Event) of greenlets blocked in wait()
+        self._waiters = []    # (thread id, async watcher, Event) of greenlets in wait()
 
     def add(self, item):
         self._items.append(item)
@@ -29,8 +32,12 @@ class Latch:
         except ValueError:
             return
         if not self._items:
-            for wakeup, event in list(self._waiters):
-                wakeup.call(event.set)
+            here = thread_ident()
+            for ident, watcher, event in list(self._waiters):
+                if ident == here:
+                    event.set()
+                else:
+                    watcher.send()
 
     def is_done(self):
         return not self._items
@@ -39,10 +46,10 @@ class Latch:
         """Block cooperatively until done or `timeout` seconds (None: forever); returns done."""
         if not self._items:
             return True
-        wakeup = Wakeup()
-        wakeup.arm()
         event = Event()
-        entry = (wakeup, event)
+        watcher = get_hub().loop.async_()
+        watcher.start(event.set)
+        entry = (thread_ident(), watcher, event)
         self._waiters.append(entry)
         try:
             # Registered before the re-check, so a discard() in between still wakes us.
@@ -51,4 +58,7 @@ class Latch:
             return not self._items
         finally:
             self._waiters.remove(entry)
-            wakeup.close()
+            # Stopped, not closed: another thread may still hold it from its snapshot of
+            # _waiters, and send() on a stopped watcher is harmless. It is freed with its
+            # last reference.
+            watcher.stop()
