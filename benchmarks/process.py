@@ -56,6 +56,16 @@ class ChildProcess:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
+    def _read_available(self):
+        fd = self._process.stdout.fileno()
+        data = b""
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
     def _stderr_tail(self, limit=1500):
         self._stderr.seek(0)
         text = self._stderr.read().decode(errors="replace").strip()
@@ -102,9 +112,15 @@ class WorkerProcess(ChildProcess):
         return result
 
     def dump_stacks(self):
-        """Ask a live worker to print its stacks (see worker.install_stack_dumps); return them."""
+        """Ask a live worker to print its stacks (see worker.install_stack_dumps); return them.
+
+        For a worker that has exited: its status, what it said last, and its stderr.
+        """
         if self._process.poll() is not None:
-            return ""
+            unread = self._buffer + self._read_available()
+            said = f"\n{unread.decode(errors='replace')[-1500:]}" if unread else ""
+            return (f"--- {self.label} exited with status {self._process.returncode}"
+                    f"{said}{self._stderr_tail()}")
         for sig in (signal.SIGUSR1, signal.SIGUSR2):
             try:
                 os.kill(self._process.pid, sig)

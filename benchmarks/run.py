@@ -153,7 +153,7 @@ def parse_arguments(argv):
     parser.add_argument("--only", action="append", metavar="PATTERN",
                         help="scenarios whose name contains PATTERN (or matches it as a glob); repeatable")
     parser.add_argument("--columns", help="comma-separated columns to run, e.g. pyzmq,gzmq (default: all)")
-    parser.add_argument("--reps", type=int, help="rounds (default 5, quick 2)")
+    parser.add_argument("--reps", type=int, choices=range(1, 100), metavar="N", help="rounds (default 5, quick 2)")
     parser.add_argument("--duration", type=float, help="seconds measured per trial (default 1, quick 0.25)")
     parser.add_argument("--budget", type=float, help="minutes; no round starts that would end later")
     parser.add_argument("--name", help="results file name (default full, quick, or *-partial)")
@@ -177,6 +177,10 @@ def main(argv=None):
     duration = args.duration or mode["duration"]
     budget = args.budget * 60 if args.budget else mode["budget"]
     wanted = set(args.columns.split(",")) if args.columns else None
+    known = {column for scenario in SCENARIOS for column in scenario.family.columns}
+    if wanted and wanted - known:
+        print(f"unknown columns {sorted(wanted - known)}; known: {sorted(known)}", file=sys.stderr)
+        return 2
     partial = bool(args.only or args.columns or args.reps or args.duration)
     name = args.name or ("quick" if args.quick else "full") + ("-partial" if partial else "")
 

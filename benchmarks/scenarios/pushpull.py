@@ -37,8 +37,12 @@ def sender(env, endpoint, size, duration):
     set_hwm(zmq, push, size)
     push.connect(endpoint)
     sent = send_stream(env, push, size, duration)
+    # Stay connected until the receiver has everything: libzmq can drop what a PULL has not
+    # read yet when its peer disconnects (seen over ipc), whatever LINGER says.
+    env.send("sent", sent=sent)
+    env.receive()
     push.close()
-    context.term()          # default LINGER: returns once every message has been handed over
+    context.term()
     return {"sent": sent}
 
 
@@ -47,27 +51,16 @@ def one_process(env, spec, size, duration):
     context = zmq.Context()
     pull = context.socket(zmq.PULL)
     set_hwm(zmq, pull, size)
-    endpoint = bind(zmq, pull, spec)
-
-    def receive():
-        try:
-            return receive_stream(env, pull, size)
-        finally:
-            pull.close()
-
-    def send():
-        push = context.socket(zmq.PUSH)
-        set_hwm(zmq, push, size)
-        push.connect(endpoint)
-        try:
-            return send_stream(env, push, size, duration)
-        finally:
-            push.close()
-
-    receiving = env.spawn(receive)
-    sending = env.spawn(send)
+    push = context.socket(zmq.PUSH)
+    set_hwm(zmq, push, size)
+    push.connect(bind(zmq, pull, spec))
+    # Each socket is used by one task only; both are closed here once both tasks are done.
+    receiving = env.spawn(receive_stream, env, pull, size)
+    sending = env.spawn(send_stream, env, push, size, duration)
     sent = sending.join()
     received, seconds = receiving.join()
+    push.close()
+    pull.close()
     context.term()
     return {"received": received, "seconds": seconds, "sent": sent}
 
@@ -85,7 +78,9 @@ def two_processes(transport, size):
         endpoint = receiving.expect("ready")["endpoint"]
         sending = trial.start(sender, endpoint=endpoint, size=size, duration=trial.duration)
         result = receiving.result()
-        check_counts(result["received"], sending.result()["sent"])
+        sent = sending.expect("sent")["sent"]
+        sending.tell(close=True)
+        check_counts(result["received"], sent)
         return figures(result["received"], result["seconds"], size)
     return run
 
