@@ -41,7 +41,6 @@ class Scenario:
     run: Callable               # run(trial) -> {metric key: value}
     metrics: Tuple[Metric, ...]
     details: dict = field(default_factory=dict)   # parameters, copied into the JSON
-    quick: bool = True          # part of the --quick subset
 
 
 SCENARIOS = []

@@ -39,6 +39,7 @@ def build(machine, config, availability, scenarios, cells):
             entry["columns"][column] = {
                 "reps": [dict(cell["figures"][rep], rep=rep) for rep in reps],
                 "errors": cell["errors"],
+                "wall_seconds": cell["wall_seconds"],     # each trial, start-up and teardown included
                 "summary": {m.key: summarize([cell["figures"][rep][m.key] for rep in reps
                                               if m.key in cell["figures"][rep]])
                             for m in scenario.metrics},
@@ -96,11 +97,11 @@ def table(document):
     lines = [
         f"Run of {machine['date']} on {machine['cpu']}, {machine['cores']} cores, {machine['python']}, "
         f"load average at start {', '.join('%.2f' % x for x in machine['load_average'])}.",
-        f"{config['reps_completed']} repetitions (of {config['reps']}) of {config['duration_s']} s per "
-        f"trial{', --quick' if config['quick'] else ''}"
+        f"{config['reps_completed']} rounds (of {config['reps']}) of {config['duration_s']} s trials"
+        f"{', --quick' if config['quick'] else ''}"
         f"{', stopped early: ' + config['stopped'] if config['stopped'] else ''}; "
-        f"took {config['elapsed_s'] / 60:.1f} min. Each cell: median (min–max) over repetitions; "
-        f"ratios are medians of per-repetition ratios (same round, implementations interleaved).",
+        f"took {config['elapsed_s'] / 60:.1f} min. Each cell: median (min–max) over the rounds; "
+        f"ratios: median of per-round ratios (columns interleaved within each round).",
         "",
     ]
     for family, declared in document["families"].items():
@@ -157,15 +158,14 @@ def chart(document, path):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import EngFormatter
 
-    panels = []
+    panels = {}     # title -> panel, in order of first appearance
     for entry in document["scenarios"]:
         for metric in entry["metrics"]:
-            if not metric["headline"]:
-                continue
-            title = f"{entry['group']} [{metric['unit']}]"
-            if not panels or panels[-1]["title"] != title:
-                panels.append({"title": title, "family": entry["family"], "rows": []})
-            panels[-1]["rows"].append((entry, metric))
+            if metric["headline"]:
+                title = f"{entry['group']} [{metric['unit']}]"
+                panel = panels.setdefault(title, {"title": title, "family": entry["family"], "rows": []})
+                panel["rows"].append((entry, metric))
+    panels = list(panels.values())
     if not panels:
         return False
     heights = [0.9 + 0.2 * len(p["rows"]) * _available_count(document, p["family"]) for p in panels]
@@ -208,7 +208,7 @@ def chart(document, path):
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     machine = document["machine"]
     figure_.suptitle(f"gzmq benchmarks {machine['date']}: {machine['cpu']}, {machine['cores']} cores "
-                     f"(median, whiskers min–max over repetitions)", fontsize=9)
+                     f"(median, whiskers min–max over the rounds)", fontsize=9)
     figure_.tight_layout(rect=(0, 0, 1, 1 - 0.4 / total))
     figure_.savefig(path, dpi=100)
     plt.close(figure_)

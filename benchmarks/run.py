@@ -1,7 +1,7 @@
 """Run the benchmarks side by side and write the report (what `make bench` calls).
 
-    python -m benchmarks.run                 # full: 5 rounds, 1 s trials, about 10 minutes
-    python -m benchmarks.run --quick         # smoke: 2 rounds, 0.25 s trials, 1-2 minutes
+    python -m benchmarks.run                 # full: 5 rounds of 0.5 s trials, 8-12 minutes
+    python -m benchmarks.run --quick         # smoke: 2 rounds of 0.25 s trials of a subset, ~1.5 min
     python -m benchmarks.run --only 'pushpull tcp*' --only reqrep --columns pyzmq,gzmq
     python -m benchmarks.run --list
 
@@ -11,8 +11,7 @@ round measures every selected scenario once per column, the columns of a scenari
 in an order rotated from one round to the next. Every trial starts fresh worker interpreters.
 A round is not started if the time budget would not allow it to finish. A trial that fails is
 reported; a scenario/column pair that never worked, or failed twice, is not tried again.
---quick runs fewer, shorter rounds of a subset (PUSH/PULL 16 B and 1 MiB, wrk at 100
-connections; every other scenario), unless --only picks scenarios.
+--quick runs fewer, shorter rounds of the QUICK subset, unless --only picks scenarios.
 
 Progress goes to stderr; the Markdown table to stdout and, with the JSON and PNG, to
 benchmarks/results/<name>.{md,json,png} (name: full, quick, or *-partial for selections).
@@ -35,7 +34,7 @@ import benchmarks.scenarios  # noqa: F401  (registers every scenario)
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 MODES = {
     #        rounds, seconds measured per trial, budget in seconds for the whole run
-    "full": dict(reps=5, duration=1.0, budget=13 * 60),
+    "full": dict(reps=5, duration=0.5, budget=13 * 60),
     "quick": dict(reps=2, duration=0.25, budget=3 * 60),
 }
 
@@ -47,13 +46,16 @@ def trial_timeout(duration):
     return 15 + 5 * duration
 
 
-def select_scenarios(patterns, quick=False):
-    """Scenarios whose name matches any pattern: a glob if it has * ? [, else a substring.
+# --quick without --only: every pattern, transport, layout and family once, the targets' rows.
+QUICK = ("pushpull tcp 16B", "pushpull tcp 1MiB", "pushpull ipc 16B", "pushpull-1proc inproc 16B",
+         "pushpull-1proc tcp 16B", "reqrep", "dealer-router", "pubsub tcp 8sub",
+         "raw-socket stream 16B", "raw-socket ping-pong", "zmtp-framing", "http c=100")
 
-    Without patterns: all of them, or with quick those marked for the quick run.
-    """
+
+def select_scenarios(patterns):
+    """Scenarios whose name matches any pattern: a glob if it has * ? [, else a substring."""
     if not patterns:
-        return [s for s in SCENARIOS if s.quick or not quick]
+        return list(SCENARIOS)
 
     def matches(name, pattern):
         pattern = pattern.lower()
@@ -117,7 +119,8 @@ def run_rounds(scenarios, availability, reps, duration, budget, say):
                 columns = columns_for(scenario)
                 shift = (rep + index) % len(columns) if columns else 0    # rotate who goes first
                 for column in columns[shift:] + columns[:shift]:
-                    cell = cells.setdefault((scenario.name, column), {"figures": {}, "errors": []})
+                    cell = cells.setdefault((scenario.name, column),
+                                            {"figures": {}, "errors": [], "wall_seconds": []})
                     trial_started = time.monotonic()
                     with Trial(column, duration, trial_timeout(duration)) as trial:
                         try:
@@ -136,6 +139,7 @@ def run_rounds(scenarios, availability, reps, duration, budget, say):
                                 broken.add((scenario.name, column))
                                 total -= reps - rep - 1
                             outcome = "FAILED: " + str(exc).split("\n")[0][:100]
+                    cell["wall_seconds"].append(round(time.monotonic() - trial_started, 2))
                     done += 1
                     elapsed = time.monotonic() - started
                     eta = elapsed / done * (total - done)
@@ -154,7 +158,7 @@ def parse_arguments(argv):
                         help="scenarios whose name contains PATTERN (or matches it as a glob); repeatable")
     parser.add_argument("--columns", help="comma-separated columns to run, e.g. pyzmq,gzmq (default: all)")
     parser.add_argument("--reps", type=int, choices=range(1, 100), metavar="N", help="rounds (default 5, quick 2)")
-    parser.add_argument("--duration", type=float, help="seconds measured per trial (default 1, quick 0.25)")
+    parser.add_argument("--duration", type=float, help="seconds measured per trial (default 0.5, quick 0.25)")
     parser.add_argument("--budget", type=float, help="minutes; no round starts that would end later")
     parser.add_argument("--name", help="results file name (default full, quick, or *-partial)")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG")
@@ -164,7 +168,7 @@ def parse_arguments(argv):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    scenarios = select_scenarios(args.only, args.quick)
+    scenarios = select_scenarios(args.only or (QUICK if args.quick else None))
     if args.list:
         for scenario in scenarios:
             print(f"{scenario.name:32} {scenario.family.name:7} {scenario.group}")

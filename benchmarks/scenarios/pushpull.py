@@ -13,7 +13,6 @@ from benchmarks.scenarios.zmq_base import (
 from benchmarks.units import size_label
 
 SIZES = (16, 1024, 64 * 1024, 1024 * 1024)
-QUICK_SIZES = (16, 1024 * 1024)
 
 
 # -- worker side: the measured code --
@@ -107,7 +106,7 @@ for transport in ("tcp", "ipc"):
             name=f"pushpull {transport} {size_label(size)}",
             group="PUSH/PULL throughput, sender and receiver in two processes",
             family=ZMQ, run=two_processes(transport, size), metrics=metrics(size),
-            details={"transport": transport, "size": size, "processes": 2}, quick=size in QUICK_SIZES))
+            details={"transport": transport, "size": size, "processes": 2}))
 
 for transport in ("inproc", "tcp"):
     for size in SIZES:
@@ -115,4 +114,4 @@ for transport in ("inproc", "tcp"):
             name=f"pushpull-1proc {transport} {size_label(size)}",
             group="PUSH/PULL throughput, one process (greenlets; threads for pyzmq)",
             family=ZMQ, run=in_one_process(transport, size), metrics=metrics(size),
-            details={"transport": transport, "size": size, "processes": 1}, quick=size in QUICK_SIZES))
+            details={"transport": transport, "size": size, "processes": 1}))
