@@ -31,8 +31,8 @@ class ChildProcess:
         self.label = label
         self._deadline = deadline
         self._buffer = b""
-        self._stderr = tempfile.TemporaryFile(mode="a+b")   # O_APPEND: reading never moves
-                                                             # where the child writes
+        # Append mode (O_APPEND): our reads move the shared offset, never where the child writes.
+        self._stderr = tempfile.TemporaryFile(mode="a+b")
         self._process = subprocess.Popen(
             argv, cwd=cwd, env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -49,8 +49,11 @@ class ChildProcess:
             if readable:
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    self._process.wait()
-                    raise TrialError(f"{self.label}: exited with status "
+                    try:
+                        self._process.wait(timeout=1)
+                    except subprocess.TimeoutExpired:
+                        pass
+                    raise TrialError(f"{self.label}: closed its stdout, status "
                                      f"{self._process.returncode}{self._stderr_tail()}")
                 self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")

@@ -1,7 +1,7 @@
 """Turn a run's raw figures into the report: a JSON document, a Markdown table and a PNG chart.
 
-build() makes the JSON document (raw per-repetition figures, per-figure summaries, paired
-ratios, machine and configuration); table() and chart() only read that document, so a table can
+build() makes the JSON document (raw per-round figures, per-figure summaries, ratios,
+machine and configuration); table() and chart() only read that document, so a table can
 be re-made from any saved JSON:  python -m benchmarks.report benchmarks/results/full.json
 """
 import json
@@ -48,10 +48,18 @@ def build(machine, config, availability, scenarios, cells):
         for subject, baseline in family.ratios:
             if subject in per_rep and baseline in per_rep:
                 common = sorted(set(per_rep[subject]) & set(per_rep[baseline]))
+                subject_summary = entry["columns"][subject]["summary"]
+                baseline_summary = entry["columns"][baseline]["summary"]
                 entry["ratios"][f"{subject}/{baseline}"] = {
-                    m.key: paired_ratio([per_rep[subject].get(rep, {}).get(m.key) for rep in common],
-                                        [per_rep[baseline].get(rep, {}).get(m.key) for rep in common])
-                    for m in scenario.metrics}
+                    m.key: {
+                        # What the table shows: the ratio of the two medians it shows.
+                        "of_medians": (subject_summary[m.key]["median"] / baseline_summary[m.key]["median"]
+                                       if subject_summary[m.key] and baseline_summary[m.key] else None),
+                        # Also: each round's ratio (figures seconds apart), their median and range.
+                        "paired": paired_ratio(
+                            [per_rep[subject].get(rep, {}).get(m.key) for rep in common],
+                            [per_rep[baseline].get(rep, {}).get(m.key) for rep in common]),
+                    } for m in scenario.metrics}
         document["scenarios"].append(entry)
     return document
 
@@ -88,7 +96,7 @@ def cell_text(document, entry, column, metric):
 
 def ratio_text(entry, name, metric):
     ratio = entry["ratios"].get(name, {}).get(metric["key"])
-    return f"{ratio['median']:.2f}x" if ratio else "–"
+    return f"{ratio['of_medians']:.2f}x" if ratio and ratio["of_medians"] else "–"
 
 
 def table(document):
@@ -101,7 +109,7 @@ def table(document):
         f"{', --quick' if config['quick'] else ''}"
         f"{', stopped early: ' + config['stopped'] if config['stopped'] else ''}; "
         f"took {config['elapsed_s'] / 60:.1f} min. Each cell: median (min–max) over the rounds; "
-        f"ratios: median of per-round ratios (columns interleaved within each round).",
+        f"ratios: of the medians shown (columns interleaved within each round).",
         "",
     ]
     for family, declared in document["families"].items():

@@ -9,9 +9,10 @@ implementations. The role is called as role(env, **params); env.lib is the impor
 
 Protocol with the orchestrator (benchmarks.process), one JSON object per line:
   stdout  {"event": "ready", ...}    the role is listening (env.ready)
+          {"event": <other>, ...}    whatever else a role reports on the way (env.send)
           {"event": "result", ...}   the role's return value; the process then exits 0
           {"event": "error", "error": ..., "traceback": ...}   and exit status 1
-  stdin   messages from the orchestrator ("go", "stop"), read by env.receive / env.poll.
+  stdin   messages from the orchestrator ("go", "stop", "close"), read by env.receive / env.poll.
 Anything a role or a library prints goes to stderr, so it cannot corrupt the protocol.
 """
 import faulthandler
