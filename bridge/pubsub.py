@@ -43,6 +43,7 @@ __all__ = ["PubSubHub", "Item"]
 log = logging.getLogger("bridge.pubsub")
 
 _YIELD_EVERY = 64
+RCVHWM = 10000
 
 
 class Item:
@@ -90,8 +91,9 @@ class PubSubHub:
             for sock in filter(None, (self.sub, self.pub)):
                 sock.setsockopt(zmq.LINGER, 0)
             # A burst must not be cut at the default 1000-message high-water mark while the
-            # fan-out catches up; the per-browser queues bound memory per browser.
-            self.sub.setsockopt(zmq.RCVHWM, 100000)
+            # fan-out catches up; past RCVHWM the SUB stops reading and the publisher's own
+            # high-water mark applies (ZeroMQ PUB drops). Per-browser queues bound the rest.
+            self.sub.setsockopt(zmq.RCVHWM, RCVHWM)
             self.sub.connect(target.sub)
             if self.pub is not None:
                 self.pub.connect(target.pub)

@@ -18,7 +18,7 @@ For ``PREFIX=pubsub:...`` (with BASE = PREFIX without a trailing slash):
                                  the new session id: pass ``session=S`` on every later poll. A session
                                  keeps its subscriptions and queues messages (up to
                                  ``stream_queue_messages``, oldest dropped and counted) between
-                                 polls, and ends after ``2 * poll_timeout`` (at least 30 s)
+                                 polls, and ends after ``2 * poll_timeout + 1`` seconds
                                  without one. ``topic`` on a poll sets the session's topics;
                                  without it they stay. An unknown session starts a new one and
                                  answers at once with ``"reset": true``.
@@ -271,7 +271,7 @@ class PollSessions:
         self.stats = stats
         self.sessions = {}
         self.by_request = {}
-        self.linger = max(30.0, 2 * limits.poll_timeout)
+        self.linger = 2 * limits.poll_timeout + 1.0
         self._sweeper = None
         hub.closers.append(self.close)
 
