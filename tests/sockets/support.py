@@ -1,4 +1,6 @@
 """Helpers for the socket tables."""
+import socket as _stdsocket
+
 import gevent
 
 
@@ -51,3 +53,14 @@ def raises_again(z, call, *args):
     except z.Again:
         return True
     return False
+
+
+def fixed(address):
+    """A wildcard tcp address made concrete (a port free right now), for connect-before-bind."""
+    if not address.endswith(":*"):
+        return address
+    s = _stdsocket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"tcp://127.0.0.1:{port}"
