@@ -13,8 +13,7 @@ import struct
 import pytest
 import websocket
 
-from wskit import (client_frame, fetch, raw_upgrade, read_server_frame, recv_close, recv_json, recv_until,
-                   send_json)
+from wskit import client_frame, fetch, free_port, raw_upgrade, read_server_frame, recv_json, send_json
 
 
 def subscribe(ws, topic, id):
@@ -178,7 +177,7 @@ def test_request_routed_like_http(pubsub, deadline):
 
 
 def test_request_without_backend_is_503(pubsub, deadline):
-    dead = f"tcp://127.0.0.1:{__import__('wskit').free_port()}"
+    dead = f"tcp://127.0.0.1:{free_port()}"
     bridge = pubsub.start("--route", f"/dead/=req:{dead},timeout=2")
     with deadline(20):
         ws = bridge.ws("/live/")

@@ -20,7 +20,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "bridge"))
 
-from httpkit import Client, fetch, free_port  # noqa: E402,F401
+from httpkit import Client, fetch, free_port  # noqa: E402  (re-exported)
+
+__all__ = ["Client", "fetch", "free_port", "Bridge", "Publisher", "Sink", "recv_json", "recv_until",
+           "recv_close", "send_json", "client_frame", "raw_upgrade", "read_server_frame", "REPO", "HERE"]
 
 
 class Bridge:
