@@ -22,6 +22,7 @@ stop, as in pyzmq), or on TERMINATE for a steerable proxy. stop() does it for yo
 the device's sockets on their own thread (a process is terminated). join(timeout) waits
 cooperatively, from any thread. Errors other than ETERM/ENOTSOCK are logged and end it.
 """
+import atexit
 import logging
 
 import gevent
@@ -175,14 +176,14 @@ class Device:
         finally:
             self.done = True
             self._close_sockets()
-            running = getattr(self, "_running", None)   # None in a ProcessDevice child
-            if running is not None:
-                running.discard(self)
 
     def start(self):
         """Run the device in the calling greenlet (blocks until it stops), as pyzmq's Device."""
         self._running.add(self)
-        return self.run()
+        try:
+            return self.run()
+        finally:
+            self._running.discard(self)
 
     def stop(self):
         """Stop the device: close its sockets on their own thread. Returns at once."""
@@ -191,7 +192,8 @@ class Device:
             sock._wakeup.call(sock.close)
 
     def join(self, timeout=None):
-        """Wait (cooperatively, from any thread) until the device has stopped."""
+        """Wait (cooperatively, from any thread) until the device has stopped: its greenlet,
+        thread or process has finished."""
         self._running.wait(timeout)
 
     def __getstate__(self):
@@ -235,6 +237,9 @@ class BackgroundDevice(Device):
         self._run_logged()
         gevent.get_hub().join()
 
+    def _finished(self, *_):
+        self._running.discard(self)
+
     def _launch(self):
         raise NotImplementedError
 
@@ -244,19 +249,40 @@ class GreenletDevice(BackgroundDevice):
 
     def _launch(self):
         self.launcher = gevent.spawn(self._run_logged)
+        self.launcher.link(self._finished)
 
 
 class ThreadDevice(BackgroundDevice):
     """A Device running in a new OS thread (with its own gevent hub).
 
     The thread is a native one even under gevent.monkey.patch_all() (a patched
-    threading.Thread would be just another greenlet). It never keeps the process alive:
-    `daemon` is accepted for pyzmq code and ignored.
+    threading.Thread would be just another greenlet). It does not keep the process alive
+    (`daemon` is accepted for pyzmq code and ignored), but a device thread still running
+    when the interpreter exits is stopped and joined first (atexit, at most EXIT_TIMEOUT
+    seconds): Python code running during interpreter shutdown can crash the process.
     """
+
+    EXIT_TIMEOUT = 5.0
+    _live = set()
 
     def _launch(self):
         start_new_thread = get_original("_thread", "start_new_thread")
-        self.launcher = start_new_thread(self._run_and_flush, ())
+        ThreadDevice._live.add(self)
+        self.launcher = start_new_thread(self._thread_main, ())
+
+    def _thread_main(self):
+        try:
+            self._run_and_flush()
+        finally:
+            ThreadDevice._live.discard(self)
+            self._finished()
+
+    @classmethod
+    def _stop_all_at_exit(cls):
+        for dev in list(cls._live):
+            dev.stop()
+        for dev in list(cls._live):
+            dev.join(cls.EXIT_TIMEOUT)
 
 
 class ProcessDevice(BackgroundDevice):
@@ -276,7 +302,7 @@ class ProcessDevice(BackgroundDevice):
         self.launcher = process
         process.start()
         watcher = gevent.spawn(self._reap, process)
-        watcher.link(lambda _g: self._running.discard(self))
+        watcher.link(self._finished)
 
     @staticmethod
     def _reap(process):
@@ -295,6 +321,8 @@ class ProcessDevice(BackgroundDevice):
         if self.launcher is not None and self._running.is_done():
             self.done = True
 
+
+atexit.register(ThreadDevice._stop_all_at_exit)
 
 __all__ = ["Device", "GreenletDevice", "ThreadDevice", "ProcessDevice", "BackgroundDevice",
            "ZMQBindError"]

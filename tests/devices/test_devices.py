@@ -199,3 +199,32 @@ def test_pyzmq_names_exist():
     import zmq.devices
     missing = [name for name in zmq.devices.__all__ if not hasattr(devices, name)]
     assert not missing
+
+
+EXIT_WHILE_BUSY = """
+import gzmq
+from gzmq import devices
+dev = devices.ThreadDevice(gzmq.STREAMER, gzmq.PULL, gzmq.PUSH)
+front = dev.bind_in_to_random_port("tcp://127.0.0.1")
+back = dev.bind_out_to_random_port("tcp://127.0.0.1")
+dev.start()
+ctx = gzmq.Context()
+push, pull = ctx.socket(gzmq.PUSH), ctx.socket(gzmq.PULL)
+push.connect(f"tcp://127.0.0.1:{front}")
+pull.connect(f"tcp://127.0.0.1:{back}")
+for i in range(2000):
+    push.send(b"x" * 1000)
+pull.recv()            # the device thread is busy forwarding the rest: exit now
+print("busy", flush=True)
+"""
+
+
+def test_process_exits_cleanly_with_a_device_thread_still_running():
+    """Python code still running in a thread during interpreter shutdown can crash it
+    (SIGSEGV in greenlet, most runs): device threads are stopped and joined at exit."""
+    import sys
+    from gevent import subprocess
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", EXIT_WHILE_BUSY], capture_output=True,
+                              text=True, timeout=30)
+        assert done.returncode == 0 and done.stdout == "busy\n", (done.returncode, done.stderr)
