@@ -236,3 +236,27 @@ def test_sending_does_not_copy_the_buffer(copy, gctx, pyzmq, deadline):
         assert peak >= n * size                      # every message copied and queued
     else:
         assert peak < size // 4, f"{peak} bytes allocated for {n * size} bytes sent"
+
+
+def test_send_recv_serialized_without_copies(gctx, deadline):
+    """pyzmq's send_serialized/recv_serialized: a header frame plus the raw buffer, copy=False
+    on both ends (the pattern numpy users apply to arrays)."""
+    def serialize(obj):
+        name, buf = obj
+        return [json.dumps({"name": name, "nbytes": len(buf)}).encode(), buf]
+
+    def deserialize(frames):
+        header = json.loads(frames[0].bytes)
+        return header["name"], frames[1].buffer
+
+    pull = gctx.socket(gzmq.PULL)
+    pull.bind("inproc://serialized")
+    push = gctx.socket(gzmq.PUSH)
+    push.connect("inproc://serialized")
+    buf = pattern(1 * MiB)
+    with deadline(5):
+        tracker = push.send_serialized(("blob", buf), serialize, copy=False, track=True)
+        name, view = pull.recv_serialized(deserialize, copy=False)
+    assert name == "blob" and view.obj is buf       # the same memory, end to end
+    del view
+    tracker.wait(5)
