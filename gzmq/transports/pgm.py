@@ -333,10 +333,10 @@ class SenderLink(_Link):
                 wake.clear()
                 if not len(writer):
                     q.data_wake = True
-                    if q or self._closing:
+                    if q:
                         q.data_wake = False
                         continue
-                wake.wait(timeout)
+                wake.wait(timeout)  # data, a NAK (the reader sets wake), stop(), or a timer
                 q.data_wake = False
         except gevent.GreenletExit:
             pass
