@@ -11,7 +11,7 @@ import pytest
 import gzmq
 from gzmq.constants import Errno
 
-from .support import endpoint
+from .support import GROUP, endpoint
 
 pytestmark = [pytest.mark.multicast]
 
@@ -148,3 +148,43 @@ def test_maxmsgsize_drops_only_the_oversized_message(gctx, mcnet, deadline):
         pub.send(b"x" * 3000)
         pub.send(b"small-2")
         assert [sub.recv(), sub.recv()] == [b"small-1", b"small-2"]
+
+
+def test_closing_publisher_still_answers_naks_for_its_tail(gctx, mcnet, deadline):
+    """After the LINGER flush the source stays a moment: a receiver that lost the last packet
+    (it learns from the heartbeat SPMs) can still NAK it and get the RDATA."""
+    from gevent import socket
+    from gzmq.pgm import Data, Nak, parse
+    from gzmq.pgm.packets import encode_nak
+
+    mcnet.loss(0)
+    port = 5617
+    ep = endpoint("epgm", mcnet.a, port)
+    with mcnet.a.enter():
+        listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listen.bind((GROUP, port))
+        listen.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                          socket.inet_aton(GROUP) + socket.inet_aton(mcnet.a.address))
+        nak = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        nak.bind((mcnet.a.address, 0))
+        pub = gctx.socket(gzmq.PUB)
+        pub.bind(ep)
+    try:
+        pub.send(b"the last word")
+        pub.close()
+        with deadline(10):
+            while not isinstance(odata := parse(listen.recv(65535)), Data):
+                pass
+            nak.sendto(encode_nak(odata.tsi, port, [odata.sqn], mcnet.a.address, GROUP), (mcnet.a.address, port))
+            answers = []
+            while not any(isinstance(p, Data) and p.repair for p in answers):
+                answers.append(parse(listen.recv(65535)))
+        ncf = next(p for p in answers if isinstance(p, Nak))
+        rdata = next(p for p in answers if isinstance(p, Data) and p.repair)
+        assert ncf.ncf and ncf.sqns == (odata.sqn,)
+        assert (rdata.sqn, rdata.payload) == (odata.sqn, odata.payload)
+    finally:
+        listen.close()
+        nak.close()
