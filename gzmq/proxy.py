@@ -44,6 +44,10 @@ _STAT = struct.Struct("@Q")   # libzmq memcpy()s a uint64_t: host byte order
 FRONT_RECV, FRONT_SEND, BACK_RECV, BACK_SEND = 0, 2, 4, 6
 
 
+def _payload(msg):
+    return sum(map(len, msg))
+
+
 def _check_socket(sock, role):
     from .sockets.base import SocketBase
     if not isinstance(sock, SocketBase):
@@ -133,35 +137,40 @@ class _Proxy:
         """Move up to BURST messages src -> dst; returns how many went out."""
         xrecv = d.src._xrecv
         xsend = d.dst._xsend
-        stats = self.stats
         capture = self.capture
         msg = d.pending
         d.pending = None
+        if msg is not None:
+            nframes, nbytes = len(msg), _payload(msg)
+        received = received_bytes = sent = sent_bytes = 0
         moved = 0
-        while moved < BURST:
-            if msg is None:
-                msg = xrecv()
+        try:
+            while moved < BURST:
                 if msg is None:
+                    msg = xrecv()
+                    if msg is None:
+                        break
+                    nframes = len(msg)
+                    nbytes = len(msg[0]) if nframes == 1 else _payload(msg)
+                    received += nframes
+                    received_bytes += nbytes
+                    if d.swap_ids and nframes > 1:
+                        msg = [msg[1], msg[0]] + msg[2:]
+                    if capture is not None:
+                        self._capture(msg if d.prefix is None else [d.prefix] + msg)
+                if not xsend(msg):
+                    d.pending = msg   # dst is full; its queue wakes us when it has room again
                     break
-                nbytes = 0
-                for frame in msg:
-                    nbytes += len(frame)
-                stats[d.recv_stat] += len(msg)
-                stats[d.recv_stat + 1] += nbytes
-                if d.swap_ids and len(msg) > 1:
-                    msg = [msg[1], msg[0]] + msg[2:]
-                if capture is not None:
-                    self._capture(msg if d.prefix is None else [d.prefix] + msg)
-            if not xsend(msg):
-                d.pending = msg   # dst is full; its queue wakes us when it has room again
-                break
-            nbytes = 0
-            for frame in msg:
-                nbytes += len(frame)
-            stats[d.send_stat] += len(msg)
-            stats[d.send_stat + 1] += nbytes
-            msg = None
-            moved += 1
+                sent += nframes
+                sent_bytes += nbytes
+                msg = None
+                moved += 1
+        finally:
+            stats = self.stats
+            stats[d.recv_stat] += received
+            stats[d.recv_stat + 1] += received_bytes
+            stats[d.send_stat] += sent
+            stats[d.send_stat + 1] += sent_bytes
         return moved
 
     def _capture(self, msg):
