@@ -129,7 +129,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.role == "device":
-            print(f"streamer: tasks in {args.frontend}, out {args.backend}, control {args.control}", flush=True)
+            print(f"streamer: tasks in {args.frontend}, out {args.backend}, control {args.control}",
+                  flush=True)
             device(args.frontend, args.backend, args.control)
         elif args.role == "sink":
             report(sink(args.results, args.tasks))

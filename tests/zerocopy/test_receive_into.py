@@ -9,7 +9,8 @@ from gzmq.zmtp import Ready, ZMTPConnection
 from gzmq.zmtp.connection import EAGER_BODY, LARGE_FRAME
 from gzmq.zmtp.frames import encode_message
 
-LIBZMQ_GREETING = b"\xff" + b"\x00" * 7 + b"\x01\x7f" + b"\x03\x01" + b"NULL".ljust(20, b"\x00") + b"\x00" * 32
+LIBZMQ_GREETING = (b"\xff" + b"\x00" * 7 + b"\x01\x7f" + b"\x03\x01" + b"NULL".ljust(20, b"\x00")
+                   + b"\x00" * 32)
 ROUTER_READY = (b"\x04\x29\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
                 b"\x08Identity\x00\x00\x00\x00")
 
