@@ -377,3 +377,27 @@ def test_late_joiner_starts_at_the_current_data():
     assert rcv.receive(encode_data(tsi, 5555, 41, 0, b"\x00\x02zz\x02\x00q"), "10.0.0.1", 0.0) == [[b"q"]]
     rcv.poll(1.0)
     assert rcv.outgoing() == []  # it never asks for what came before it joined
+
+
+def test_each_source_has_its_own_window_and_stream():
+    """Two publishers on one group: messages come out whole and in order per source, however
+    their packets interleave, and a loss in one stream does not hold up the other."""
+    rcv = Receiver(5555, "239.1.1.1", window=100, rng=random.Random(1))
+    sources = [Source(Tsi(bytes([i]) * 6, 4000 + i), 5555, f"10.0.0.{i}", "239.1.1.1", rate=10**9,
+                      window=100, now=0.0) for i in (1, 2)]
+    writers = [ApduWriter(20), ApduWriter(20)]
+    packets = {1: [], 2: []}
+    for i, (src, writer) in enumerate(zip(sources, writers), 1):
+        for n in range(10):
+            writer.add([b"src%d-msg%d" % (i, n), b"x" * 15])
+        packets[i] = [src.odata(apdu, 0.0) for apdu in iter(writer.apdu, None)]
+    got = []
+    lost = packets[1].pop(3)
+    for p1, p2 in zip(packets[1], packets[2]):
+        got += rcv.receive(p1, "10.0.0.1", 0.0) + rcv.receive(p2, "10.0.0.2", 0.0)
+    got += [m for p in packets[2][len(packets[1]):] for m in rcv.receive(p, "10.0.0.2", 0.0)]
+    assert [m[0] for m in got if m[0].startswith(b"src2")] == [b"src2-msg%d" % n for n in range(10)]
+    # Packet 3 carried the middle of messages 1 and 2: source 1 stops at message 0 until it comes.
+    assert [m[0] for m in got if m[0].startswith(b"src1")] == [b"src1-msg0"]
+    got += rcv.receive(lost, "10.0.0.1", 0.1)
+    assert [m[0] for m in got if m[0].startswith(b"src1")] == [b"src1-msg%d" % n for n in range(10)]
