@@ -17,8 +17,10 @@ Engine only: the protocol is gzmq.pgm (sans-IO). A sender link runs a writer gre
 ApduWriter -> Source -> sendto, paced by RATE, repairs first) and a reader greenlet for NAKs
 and SPMRs; a receiver link runs one greenlet (recvfrom -> Receiver -> pipe, NAK timers, NAKs
 sent unicast to each source). A malformed datagram is logged and dropped; it never reaches
-recv(). Socket close with LINGER flushes what is queued at RATE, then ends the session with
-OPT_FIN SPMs. Called by gzmq.sockets.base bind()/connect().
+recv(). Socket close with LINGER flushes what is queued at RATE, keeps answering NAKs for
+TAIL_GRACE after the last data (receivers that lost the tail hear of it from the heartbeat
+SPMs), then ends the session with OPT_FIN SPMs; term() waits for that, LINGER bounds it.
+Called by gzmq.sockets.base bind()/connect().
 """
 import errno as _errno
 import fcntl
