@@ -8,7 +8,8 @@ Either side may be gzmq or libzmq: the wire is libzmq's epgm.
 On a private segment made by tools/multicast-net.sh (needs root; see its header):
 
     tools/multicast-net.sh up && tools/multicast-net.sh loss 10      # 1% loss, both hosts
-    ip netns exec gzmq-mc-b python examples/multicast/ticker.py sub --endpoint 'epgm://mc0;239.192.1.1:5555' AAPL MSFT
+    ip netns exec gzmq-mc-b python examples/multicast/ticker.py sub AAPL MSFT \
+        --endpoint 'epgm://mc0;239.192.1.1:5555'
     ip netns exec gzmq-mc-a python examples/multicast/ticker.py pub --endpoint 'epgm://mc0;239.192.1.1:5555'
     tools/multicast-net.sh down
 

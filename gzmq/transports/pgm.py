@@ -113,7 +113,8 @@ def _interface_address(iface, group, endpoint):
             packed = struct.pack("256s", iface.encode()[:15])
             return socket.inet_ntoa(fcntl.ioctl(probe.fileno(), SIOCGIFADDR, packed)[20:24])
         except OSError as exc:
-            raise ZMQError(Errno.EINVAL, f"{endpoint}: no IPv4 interface {iface!r} ({exc.strerror})") from None
+            raise ZMQError(Errno.EINVAL,
+                           f"{endpoint}: no IPv4 interface {iface!r} ({exc.strerror})") from None
         finally:
             probe.close()
     # No interface: the one the route to the group goes through.
@@ -122,7 +123,8 @@ def _interface_address(iface, group, endpoint):
         probe.connect((group, 9))
         return probe.getsockname()[0]
     except OSError as exc:
-        raise ZMQError(exc.errno or Errno.EINVAL, f"{endpoint}: no route to {group}: {exc.strerror}") from None
+        raise ZMQError(exc.errno or Errno.EINVAL,
+                       f"{endpoint}: no route to {group}: {exc.strerror}") from None
     finally:
         probe.close()
 

@@ -60,7 +60,8 @@ def test_golden_fields():
     ncf = parse(bytes.fromhex(GOLDEN["ncf"]))
     # Both name the source's TSI and the session port, whatever the direction.
     assert nak.tsi == ncf.tsi == Tsi(GSI, 0x82CE) and nak.dport == ncf.dport == 5555
-    assert (nak.sqns, nak.source_nla, nak.group_nla, nak.ncf, ncf.ncf) == ((10,), "10.99.0.1", "239.192.1.1", False, True)
+    assert (nak.sqns, nak.source_nla, nak.group_nla) == ((10,), "10.99.0.1", "239.192.1.1")
+    assert (nak.ncf, ncf.ncf) == (False, True)
     assert parse(bytes.fromhex(GOLDEN["nak_list"])).sqns == (
         224, 226, 231, 232, 235, 245, 250, 261, 276, 277, 279, 281, 287, 288, 291)
 
@@ -114,7 +115,8 @@ def test_any_bytes_after_a_valid_header_type_parse_or_raise_pgmerror(data, kind)
        st.integers(1, 65535), st.integers(1, 65535))
 def test_data_round_trip(sqn, trail, payload, repair, sport, dport):
     tsi = Tsi(GSI, sport)
-    assert parse(encode_data(tsi, dport, sqn, trail, payload, repair)) == Data(tsi, dport, sqn, trail, payload, repair)
+    wire = encode_data(tsi, dport, sqn, trail, payload, repair)
+    assert parse(wire) == Data(tsi, dport, sqn, trail, payload, repair)
 
 
 @given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=63), st.booleans())
@@ -208,7 +210,8 @@ def test_reader_rejects_oversized_frames_and_rejoins():
 
 # -- source and receiver ------------------------------------------------------------------------
 def _message(i, rng):
-    return [b"%06d" % i + rng.randbytes(rng.randrange(0, 500))] + ([rng.randbytes(4000)] if i % 500 == 7 else [])
+    frames = [b"%06d" % i + rng.randbytes(rng.randrange(0, 500))]
+    return frames + [rng.randbytes(4000)] if i % 500 == 7 else frames
 
 
 class Lossy:

@@ -177,7 +177,8 @@ def test_closing_publisher_still_answers_naks_for_its_tail(gctx, mcnet, deadline
         with deadline(10):
             while not isinstance(odata := parse(listen.recv(65535)), Data):
                 pass
-            nak.sendto(encode_nak(odata.tsi, port, [odata.sqn], mcnet.a.address, GROUP), (mcnet.a.address, port))
+            request = encode_nak(odata.tsi, port, [odata.sqn], mcnet.a.address, GROUP)
+            nak.sendto(request, (mcnet.a.address, port))
             answers = []
             while not any(isinstance(p, Data) and p.repair for p in answers):
                 answers.append(parse(listen.recv(65535)))
