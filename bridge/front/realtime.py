@@ -19,8 +19,9 @@ For ``PREFIX=pubsub:...`` (with BASE = PREFIX without a trailing slash):
                                  keeps its subscriptions and queues messages (up to
                                  ``stream_queue_messages``, oldest dropped and counted) between
                                  polls, and ends after ``2 * poll_timeout + 1`` seconds
-                                 without one. ``topic`` on a poll sets the session's topics;
-                                 without it they stay. An unknown session starts a new one and
+                                 without one. ``topic`` on a poll sets the session's topics
+                                 (a poll that changes them is answered at once); without it
+                                 they stay. An unknown session starts a new one and
                                  answers at once with ``"reset": true``.
   ``POST BASE/send``             one JSON op, publish or request, for clients without a
                                  WebSocket: answered with the reply (or error) op as JSON
@@ -375,12 +376,15 @@ def _poll(conn, req, route, hub, started):
     reset = bool(session_id) and s is None
     if s is None:
         s = polls.create()
-    if "topic" in query:
+    changed = "topic" in query and set(topics) != s.topics
+    if changed:
         polls.set_topics(s, topics)
     s.last_seen = time.monotonic()
     if s.waiting is not None:                   # a newer poll replaces an older one
         polls.wake(s)
-    if s.queue or reset or timeout == 0 or "session" not in query:
+    # Answer at once when there is news: messages, a new session, or new topics (so that the
+    # client knows its subscriptions are in effect).
+    if s.queue or reset or changed or timeout == 0 or "session" not in query:
         conn.respond(req, 200, polls.answer(s, reset), headers=_JSON, label=route.prefix, started=started)
         return
     request_id = polls.hold(s, conn, timeout)

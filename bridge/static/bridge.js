@@ -115,7 +115,7 @@
     this._setState("connecting");
     if (this.transport === "websocket") { this._openWebSocket(); }
     else if (this.transport === "sse") { this._openEventSource(); }
-    else { this._poll(true); }
+    else { this._poll(); }
   };
 
   Bridge.prototype._lost = function (generation) {
@@ -161,6 +161,8 @@
     ws.onerror = function () { /* onclose follows */ };
   };
 
+  Bridge.prototype._topicKey = function () { return this._topicQuery().sort().join("&"); };
+
   Bridge.prototype._topicQuery = function () {
     var parts = [];
     for (var topic in this._topics) {
@@ -175,11 +177,13 @@
     var query = this._topicQuery();
     if (this._lastEventId) { query.push("last_event_id=" + encodeURIComponent(this._lastEventId)); }
     var es = new root.EventSource(stripSlash(absolute(this.prefix, "http")) + "/events?" + query.join("&"));
+    var sent = this._topicKey();
     this._es = es;
     es.onopen = function () {
       if (generation !== self._generation) { return; }
       self._opened();
-      self._ackTopics();
+      // Topics that changed while connecting need a stream of their own.
+      if (sent === self._topicKey()) { self._ackTopics(); } else { self._topicsChanged(); }
     };
     es.onmessage = function (event) {
       if (generation !== self._generation) { return; }
@@ -194,11 +198,12 @@
     };
   };
 
-  Bridge.prototype._poll = function (first) {
+  Bridge.prototype._poll = function () {
     var self = this, generation = this._generation;
     var query = this._topicQuery();
     if (this._session) { query.push("session=" + encodeURIComponent(this._session)); }
     var url = stripSlash(absolute(this.prefix, "http")) + "/poll?" + query.join("&");
+    var sent = this._topicKey();
     this._pollRequest = xhr("GET", url, undefined, 0, function (status, text) {
       if (generation !== self._generation) { return; }
       if (status !== 200) { self._session = null; self._lost(generation); return; }
@@ -206,9 +211,9 @@
       try { doc = JSON.parse(text); } catch (e) { self._lost(generation); return; }
       self._session = doc.session;
       if (self.state !== "open") { self._opened(); }
-      self._ackTopics();
+      if (sent === self._topicKey()) { self._ackTopics(); }   // else the next poll carries them
       for (var i = 0; i < doc.messages.length; i++) { self._dispatch(doc.messages[i]); }
-      self._poll(false);
+      self._poll();
     });
   };
 
@@ -219,7 +224,7 @@
     else if (this.transport === "poll") {
       this._generation++;
       if (this._pollRequest) { this._pollRequest.abort(); }
-      this._poll(false);
+      this._poll();
     }
   };
 

@@ -78,7 +78,7 @@ def serve(pub_endpoint, sub_endpoint, rep_endpoint, context=None):
         if req["method"] != "GET" or not req["path"].endswith("/history"):
             return {"status": 404, "body": "try GET /chat-api/history?room=lobby"}
         room = parse_qs(req["query"]).get("room", ["lobby"])[0]
-        return {"room": room, "messages": list(history[room])}
+        return {"body": {"room": room, "messages": list(history[room])}}
 
     greenlets = [gevent.spawn(lines), gevent.spawn(viewers),
                  gevent.spawn(serve_envelope, rep_endpoint, api, context=context)]
