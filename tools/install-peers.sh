@@ -1,12 +1,22 @@
 #!/bin/sh
-# Installs the real peers the test suite talks to: Debian's mongrel2-core and chromium.
-# (pyzmq comes from PyPI through the test extra.) Idempotent; quick when all is present.
+# Installs the real peers the test suite talks to, from Debian's packages:
+#   mongrel2-core (m2sh, mongrel2)  the bridge's Mongrel2 compatibility tests
+#   chromium                        headless browser tests of the bridge pages
+#   wrk                             HTTP load for the benchmarks and the reliability suite
+#   python3-zmq                     Debian's libzmq with OpenPGM: the multicast (epgm/pgm) peer
+#   nftables, iproute2              network namespaces and loss injection for multicast tests
+# (pyzmq for the other interop tests comes from PyPI through the test extra.)
+# Idempotent; quick when all is present.
 set -u
 need=""
-command -v mongrel2 >/dev/null 2>&1 || need="$need mongrel2-core"
-command -v m2sh >/dev/null 2>&1 || case "$need" in *mongrel2-core*) ;; *) need="$need mongrel2-core";; esac
-command -v chromium >/dev/null 2>&1 || need="$need chromium"
-command -v wrk >/dev/null 2>&1 || need="$need wrk"
+add() { case " $need " in *" $1 "*) ;; *) need="$need $1";; esac; }
+command -v mongrel2 >/dev/null 2>&1 || add mongrel2-core
+command -v m2sh >/dev/null 2>&1 || add mongrel2-core
+command -v chromium >/dev/null 2>&1 || add chromium
+command -v wrk >/dev/null 2>&1 || add wrk
+/usr/bin/python3 -c "import zmq" >/dev/null 2>&1 || add python3-zmq
+command -v nft >/dev/null 2>&1 || add nftables
+command -v ip >/dev/null 2>&1 || add iproute2
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"
@@ -17,5 +27,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "apt-get install$need failed" >&2; exit 1; }
 else
     echo "warning: missing real peers:$need (run as root with apt to install them);" >&2
-    echo "         tests that need them fail when CI=true" >&2
+    echo "         the tests that need them will fail" >&2
 fi

@@ -19,6 +19,7 @@ once per batch. A wait ends with a message, Again (DONTWAIT or RCVTIMEO/SNDTIMEO
 ENOTSOCK (socket closed) or ContextTerminated. An interrupted wait (gevent.Timeout, kill)
 takes nothing out of a queue, so nothing is lost and the socket stays usable.
 """
+import errno as _errno
 import json
 import logging
 import pickle
@@ -462,7 +463,7 @@ class SocketBase:
         if scheme == "inproc":
             from ..transports import inproc
             if not inproc.unbind(self, address):
-                raise ZMQError(Errno.ENOENT, f"{addr}: not bound")
+                raise ZMQError(_errno.ENOENT, f"{addr}: not bound")
             return
         listener = self._listeners.pop(addr, None)
         if listener is None and scheme == "tcp":
@@ -472,7 +473,7 @@ class SocketBase:
                     listener = self._listeners.pop(ep)
                     break
         if listener is None:
-            raise ZMQError(Errno.ENOENT, f"{addr}: not bound")
+            raise ZMQError(_errno.ENOENT, f"{addr}: not bound")
         listener.close()
         # libzmq also drops the connections accepted through that endpoint.
         for pipe in list(self._pipes):
@@ -485,7 +486,7 @@ class SocketBase:
             addr = addr.decode()
         links = self._connecters.pop(addr, None)
         if not links:
-            raise ZMQError(Errno.ENOENT, f"{addr}: not connected")
+            raise ZMQError(_errno.ENOENT, f"{addr}: not connected")
         for link in links:
             link.stop()
             pipe = getattr(link, "pipe", None)

@@ -4,6 +4,7 @@
 `ipc://@name` is the Linux abstract namespace; `ipc://*` binds a fresh path in a private
 temporary directory (as libzmq 4.3 does) reported by LAST_ENDPOINT.
 """
+import errno
 import os
 import socket as _stdsocket
 import tempfile
@@ -28,7 +29,7 @@ def listen(address, endpoint, options):
         tmpdir = tempfile.mkdtemp(prefix="gzmq-")
         address = os.path.join(tmpdir, "socket")
     if len(address) > IPC_PATH_MAX_LEN:
-        raise ZMQError(Errno.ENAMETOOLONG if hasattr(Errno, "ENAMETOOLONG") else Errno.EINVAL,
+        raise ZMQError(errno.ENAMETOOLONG,
                        f"ipc://{address}: path too long ({len(address)} > {IPC_PATH_MAX_LEN})")
     sock = gsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
     unlink = None
