@@ -25,8 +25,8 @@ def zctx(pyzmq):
 def bridge_factory():
     started = []
 
-    def start(*flags):
-        bridge = Bridge(*flags)
+    def start(*flags, **kwargs):
+        bridge = Bridge(*flags, **kwargs)
         started.append(bridge)
         return bridge
 

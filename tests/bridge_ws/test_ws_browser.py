@@ -142,3 +142,28 @@ def test_chat_page_publishes_and_requests(bridge_factory, page, deadline, tmp_pa
 
 
 
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse", "poll"])
+def test_bridge_js_reconnects_and_resubscribes(transport, pyzmq, zctx, bridge_factory, page, deadline):
+    publisher = Publisher(pyzmq, zctx)
+    port = free_port()
+    flags = ("--route", f"/live/=pubsub:{publisher.endpoint}", "--static", f"/={WWW}")
+    try:
+        with deadline(60):
+            bridge = bridge_factory(*flags, listen=f"127.0.0.1:{port}")
+            page.navigate(f"http://127.0.0.1:{port}/soccer.html?countries=england&transport={transport}")
+            page.wait_for("document.documentElement.dataset.ready === '1'")
+            assert publisher.subscription() == (True, b"england")
+            bridge.stop()                               # the bridge goes away...
+            assert publisher.subscription() == (False, b"england")
+            page.wait_for("window.soccer.bridge.state !== 'open'")
+            bridge_factory(*flags, listen=f"127.0.0.1:{port}")   # ...and comes back on the same port
+            # bridge.js reconnects (back-off) and subscribes england again by itself.
+            assert publisher.subscription(timeout=30) == (True, b"england")
+            page.wait_for("window.soccer.bridge.state === 'open'")
+            publisher.send(b"england goal (90')")
+            page.wait_for("document.querySelectorAll('#events li').length >= 1")
+            assert page.evaluate(EVENTS_JS) == [["england", "england goal (90')"]]
+    finally:
+        publisher.close()

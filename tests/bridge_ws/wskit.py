@@ -29,11 +29,11 @@ __all__ = ["Client", "fetch", "free_port", "Bridge", "Publisher", "Sink", "recv_
 class Bridge:
     """``python -m bridge --listen 127.0.0.1:0 FLAGS``; stderr goes to a file (read by ``log()``)."""
 
-    def __init__(self, *flags):
+    def __init__(self, *flags, listen="127.0.0.1:0"):
         env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    PYTHONUNBUFFERED="1")
         self.stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, "-m", "bridge", "--listen", "127.0.0.1:0", *flags],
+        self.proc = subprocess.Popen([sys.executable, "-m", "bridge", "--listen", listen, *flags],
                                      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=self.stderr,
                                      start_new_session=True)
         line = _readline(self.proc, 20.0)
