@@ -19,14 +19,7 @@ import gevent  # noqa: E402
 import pytest  # noqa: E402
 
 
-def require_peer(name, found):
-    """A real peer the tests need must be present: its absence is a failure, never a skip.
-
-    `make test` installs every peer (tools/install-peers.sh); a missing one means the
-    machine was not set up, and a green run without it would prove nothing.
-    """
-    if not found:
-        pytest.fail(f"real peer {name!r} is missing: run `make peers` (as root) to install it")
+from tools.peers import require_peer  # noqa: E402  (a missing real peer fails, never skips)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import require_peer
+from tools.peers import require_peer
 
 from . import mcnet as mcnet_module
 from .support import SYSTEM_PYTHON, Peer
