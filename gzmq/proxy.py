@@ -86,6 +86,7 @@ class _Proxy:
         self.control = control
         self.stats = [0] * 8
         self.paused = False
+        self.rounds = 0       # times the loop ran: wake-ups, not messages (see tests)
         in_prefix, out_prefix = prefixes or (None, None)
         self.directions = []
         if frontend._can_recv and backend._can_send:
@@ -107,6 +108,7 @@ class _Proxy:
             sock._watchers.append(wake)
         try:
             while True:
+                self.rounds += 1
                 wake.clear()
                 self._check_alive()
                 if self.control is not None and self._steer():

@@ -121,9 +121,16 @@ class Connecter:
             owner._event(MonitorEvent.CONNECTED, sock.fileno(), endpoint)
             pipe = self.pipe if self.pipe is not None else owner._new_pipe(endpoint, connect_side=True,
                                                                           attach=False)
-            self.session = Session(owner, sock, pipe, endpoint, transport, True)
-            self.session.run()
+            session = self.session = Session(owner, sock, pipe, endpoint, transport, True)
+            session.run()
             self.session = None
+            if session.protocol_error:
+                # libzmq terminates a session whose peer broke the protocol (or refused us) and
+                # never reconnects to it: its pipe leaves the socket, so round-robin stops
+                # sending there and what was queued for it is dropped.
+                self.stopped = True
+                owner._abandon_connecter(self, pipe)
+                return
             if self.stopped or owner._closed or owner._opt_reconnect_ivl() < 0:
                 return
             current, wait = self._next_interval(None)

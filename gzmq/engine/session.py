@@ -41,7 +41,7 @@ class Session:
     __slots__ = ("owner", "sock", "pipe", "conn", "endpoint", "peer_address", "transport",
                  "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader", "_heart",
                  "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap", "_stalled",
-                 "_ttl_watch", "fd", "failed_handshake", "__weakref__")
+                 "_ttl_watch", "fd", "failed_handshake", "protocol_error", "__weakref__")
 
     def __init__(self, owner, sock, pipe, endpoint, transport, connect_side):
         self.owner = owner
@@ -68,6 +68,7 @@ class Session:
         self._ttl_watch = None
         self.fd = sock.fileno()
         self.failed_handshake = False
+        self.protocol_error = False  # ended because the peer broke the protocol: no reconnect
 
     # -- reader -------------------------------------------------------------------------
     def run(self):
@@ -81,10 +82,13 @@ class Session:
             reason = "peer closed the connection"
         except HandshakeRefused as exc:
             reason = str(exc)
-            log.warning("%s: %s", self.endpoint, exc)
+            self.protocol_error = True
+            self.failed_handshake = not self._ready
+            log.info("%s: %s", self.endpoint, exc)
             self.owner._event(MonitorEvent.HANDSHAKE_FAILED_AUTH, exc.status, self.endpoint)
         except ZMTPError as exc:
             reason = str(exc)
+            self.protocol_error = True
             log.warning("%s: dropping peer %s: %s", self.endpoint, self.peer_address or "", exc)
             if not self._ready:
                 self.failed_handshake = True
@@ -255,7 +259,9 @@ class Session:
                     self.sock.sendall(self.conn.data_to_send())
             except OSError:
                 pass
-            log.warning("%s: %s", self.endpoint, exc)
+            log.info("%s: %s", self.endpoint, exc)
+            self.failed_handshake = True
+            self.protocol_error = True
             self.owner._event(MonitorEvent.HANDSHAKE_FAILED_AUTH, exc.status, self.endpoint)
             self.kill()
         except Exception as exc:

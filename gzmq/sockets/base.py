@@ -560,6 +560,16 @@ class SocketBase:
     def _xhiccup(self, pipe):
         pass
 
+    def _abandon_connecter(self, connecter, pipe):
+        """A connect()ed endpoint broke the protocol: forget it (no reconnect, pipe gone)."""
+        links = self._connecters.get(connecter.endpoint)
+        if links and connecter in links:
+            links.remove(connecter)
+            if not links:
+                del self._connecters[connecter.endpoint]
+        pipe.outq.clear()
+        self._detach_pipe(pipe)
+
     def _detach_pipe(self, pipe):
         if not pipe.alive:
             return

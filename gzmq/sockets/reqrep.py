@@ -9,7 +9,7 @@ pick the peer.
 import random
 
 from ..constants import Errno, SocketOption, SocketType
-from ..error import ZMQError
+from ..error import ZMQError, ZMTPError
 from ..message import Frame
 from ..routing.fair_queue import FairQueue
 from ..routing.identity import RoutingIds
@@ -80,6 +80,17 @@ class Req(Dealer):
     def _xready(self, pipe):
         return True
 
+    def _in_filter(self, pipe, msg):
+        """Checked by the session as each reply arrives (libzmq's req_session_t): a reply
+        without the empty delimiter (and, with REQ_CORRELATE, the 4-byte request id before it)
+        is a protocol error that drops the connection, with no reconnect."""
+        if self._options[O.REQ_CORRELATE]:
+            if len(msg) < 3 or len(msg[0]) != 4 or msg[1] != b"":
+                raise ZMTPError("REQ: reply without request id and empty delimiter frames")
+        elif len(msg) < 2 or msg[0] != b"":
+            raise ZMTPError("REQ: reply without an empty delimiter frame")
+        return True
+
     def _xsend(self, msg):
         if self._expect_reply:
             if not self._options[O.REQ_RELAXED]:
@@ -123,9 +134,7 @@ class Req(Dealer):
                 body = msg[2:]
             else:
                 if len(msg) < 2 or msg[0] != b"":
-                    # libzmq closes a connection whose reply lacks the delimiter.
-                    self._drop_pipe(pipe)
-                    continue
+                    continue  # (tcp/ipc sessions already dropped such peers; inproc lands here)
                 body = msg[1:]
             self._expect_reply = False
             self._reply_pipe = None
