@@ -305,3 +305,31 @@ def test_monitored_queue_prefixes_and_router_router(gctx, greenlets, deadline):
         assert client.recv() == b"w:ping"
         assert recv_within(watcher) == [b"IN", b"C", b"", b"ping"]
         assert recv_within(watcher) == [b"OUT", b"C", b"", b"w:ping"]
+
+
+def test_proxy_moves_batches_and_sleeps_when_idle(gctx, greenlets, deadline):
+    """Queued messages go through in bursts (a round per BURST, not per message), and an idle
+    proxy does not run at all until a socket wakes it."""
+    from gzmq.proxy import BURST, _Proxy
+    front, back = gctx.socket(gzmq.PULL), gctx.socket(gzmq.PUSH)
+    front.bind("inproc://batch-in")
+    back.bind("inproc://batch-out")
+    source, sink = gctx.socket(gzmq.PUSH), gctx.socket(gzmq.PULL)
+    source.sndhwm = sink.rcvhwm = front.rcvhwm = back.sndhwm = 0      # no HWM: all queued at once
+    source.connect("inproc://batch-in")
+    sink.connect("inproc://batch-out")
+    n = 3 * BURST
+    for i in range(n):
+        source.send(b"%d" % i)
+    proxy = _Proxy(front, back)
+    greenlets(run_proxy, proxy.run)
+    with deadline(10):
+        assert [sink.recv() for _ in range(n)] == [b"%d" % i for i in range(n)]
+        gevent.idle()                        # the hub has nothing else to do: proxy waits
+        assert proxy.rounds <= 5             # 3 bursts, then one that finds nothing and waits
+        idle_rounds = proxy.rounds
+        gevent.sleep(0.2)                    # a busy-waiting proxy would go round meanwhile
+        assert proxy.rounds == idle_rounds
+        source.send(b"one more")
+        assert sink.recv() == b"one more"
+        assert proxy.rounds <= idle_rounds + 2
