@@ -24,10 +24,15 @@ full the message in hand is kept and the direction waits for room; when nothing 
 proxy sleeps on one gevent Event that the sockets set when they gain messages or room. It never
 polls on a timer and never busy-waits.
 
+monitored_queue() (pyzmq's zmq.devices.monitored_queue) is the same loop with a prefix frame
+on each capture copy naming the side the message came from.
+
 It ends with ContextTerminated when the context terminates and with ZMQError(ENOTSOCK) when
 one of its sockets is closed (the devices in gzmq.devices treat both as a clean stop); any
 other error from a socket (EFSM from a REQ/REP used as a proxy end...) propagates. Sockets
-must be gzmq sockets of the calling thread; the proxy runs in the calling greenlet.
+must be gzmq sockets of the calling thread; the proxy runs in the calling greenlet and uses
+their routing hooks directly, so Socket subclasses' send()/recv() overrides are bypassed (as
+libzmq's proxy bypasses pyzmq's).
 """
 import struct
 
