@@ -222,7 +222,14 @@ class FrameDecoder:
             return Pong(payload)
         if opcode == CLOSE:
             return self._close(payload)
-        if opcode != CONTINUATION:                      # first frame of a message
+        if header.fin and opcode != CONTINUATION:       # a whole message in one frame: most of them
+            if opcode == BINARY:
+                return Message(BINARY, payload, None)
+            try:
+                return Message(TEXT, payload, payload.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise FrameError(INVALID_DATA, f"text message is not UTF-8 ({e.reason})") from None
+        if opcode != CONTINUATION:                      # first frame of a fragmented message
             self._opcode, self._parts, self._size = opcode, [], 0
             if opcode == TEXT:
                 self._text = codecs.getincrementaldecoder("utf-8")()
