@@ -48,6 +48,7 @@ def main(argv=None):
     try:
         bridge.serve_forever()
     finally:
+        bridge.close_sessions()
         bridge.close_backends()
         for watcher in watchers:
             watcher.cancel()

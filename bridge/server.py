@@ -142,9 +142,16 @@ class Bridge:
     def _handle(self, sock, address):
         Connection(self, sock, address).serve()
 
-    def stop(self, timeout=1.0):
-        for session in list(self.sessions):
+    def close_sessions(self, timeout=1.0):
+        """Close every WebSocket with 1001 (going away); wait up to ``timeout`` for the close
+        frames to leave, so browsers reconnect knowing why."""
+        sessions = list(self.sessions)
+        for session in sessions:
             session.close(1001, "server shutting down")
+        gevent.wait([session.outbox.done for session in sessions], timeout=timeout)
+
+    def stop(self, timeout=1.0):
+        self.close_sessions(timeout)
         if self.server is not None:
             self.server.stop(timeout=timeout)
         self.close_backends()

@@ -382,3 +382,17 @@ def test_abrupt_disconnect_cleans_up_and_unsubscribes(pubsub, deadline):
         assert metrics['bridge_stream_open{route="/live/",kind="websocket"}'] == 0
         assert metrics['bridge_ws_closes_total{route="/live/",code="1006"}'] == 1
         assert metrics['bridge_pubsub_topics{route="/live/"}'] == 0
+
+
+def test_shutdown_closes_websockets_with_1001(pubsub, deadline):
+    import signal
+
+    bridge = pubsub.start()
+    with deadline(20):
+        ws = bridge.ws("/live/")
+        subscribe(ws, "bye", 1)
+        bridge.proc.send_signal(signal.SIGTERM)
+        opcode, data = ws.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        assert struct.unpack("!H", data[:2]) == (1001,) and data[2:] == b"server shutting down"
+        assert bridge.proc.wait(10) == 0
