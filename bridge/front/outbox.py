@@ -213,7 +213,10 @@ class Outbox:
                     self.route, len(self._data), self._bytes)
         self._release()
         stuck = self._sending                   # the writer is blocked sending to this browser
-        self.finish(self.on_overflow() if self.on_overflow is not None else b"")
+        if self.on_overflow is not None:        # a WebSocket: a close frame, then its handshake
+            self.finish(self.on_overflow())
+        else:                                   # a stream without a closing handshake (SSE)
+            self.finish(shutdown=True)
         if stuck:
             self.abort()
         return False
