@@ -13,7 +13,7 @@ from .constants import (ContextOption, DeviceType, Errno, Event, Flag, MessageOp
                         PollEvent, SecurityMechanism, SocketOption, SocketType)
 from .context import Context  # noqa: E402
 from .error import (Again, ContextTerminated, InterruptedSystemCall, NotDone, ZMQBaseError,  # noqa: E402
-                    ZMQError, ZMQVersionError, ZMTPError, strerror)
+                    ZMQBindError, ZMQError, ZMQVersionError, ZMTPError, strerror)
 from .message import Frame, Message, MessageTracker  # noqa: E402
 from .poll import Poller, select  # noqa: E402
 from .proxy import device, proxy, proxy_steerable  # noqa: E402
@@ -66,7 +66,7 @@ DRAFT_API = False
 COPY_THRESHOLD = 65536
 
 __all__ = ["Context", "Socket", "Frame", "Message", "MessageTracker", "Poller", "select",
-           "ZMQError", "ZMQBaseError", "Again", "ContextTerminated", "NotDone", "ZMQVersionError",
+           "ZMQError", "ZMQBaseError", "ZMQBindError", "Again", "ContextTerminated", "NotDone", "ZMQVersionError",
            "InterruptedSystemCall", "zmq_version", "zmq_version_info", "pyzmq_version",
            "pyzmq_version_info", "has", "strerror", "__version__", "proxy", "proxy_steerable",
            "device", "devices"] + constants.__all__

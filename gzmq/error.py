@@ -87,6 +87,10 @@ class InterruptedSystemCall(ZMQError, InterruptedError):
         super().__init__(errno, msg)
 
 
+class ZMQBindError(ZMQBaseError):
+    """bind_to_random_port (and the devices' random binds) found no free port (pyzmq)."""
+
+
 class NotDone(ZMQBaseError):
     """A MessageTracker wait timed out."""
 

@@ -10,7 +10,8 @@ import time
 from gevent import get_hub
 from gevent.event import Event
 
-from .constants import PollEvent
+from .constants import Errno, PollEvent
+from .error import ContextTerminated, ZMQError
 
 POLLIN = int(PollEvent.POLLIN)
 POLLOUT = int(PollEvent.POLLOUT)
@@ -69,7 +70,10 @@ class Poller:
         for sock, flags in self.sockets:
             if _is_zmq_socket(sock):
                 if sock.closed:
-                    continue
+                    # pyzmq: polling a closed socket is ENOTSOCK, a terminated context ETERM.
+                    raise ZMQError(Errno.ENOTSOCK, "Poller: a registered socket was closed")
+                if sock.context._terminated:
+                    raise ContextTerminated()
                 events = sock._events() & flags
             else:
                 events = fd_events.get(_fileno(sock), 0) & (flags | POLLERR)

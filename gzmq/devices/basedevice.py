@@ -22,6 +22,7 @@ stop, as in pyzmq), or on TERMINATE for a steerable proxy. stop() does it for yo
 the device's sockets on their own thread (a process is terminated). join(timeout) waits
 cooperatively, from any thread. Errors other than ETERM/ENOTSOCK are logged and end it.
 """
+from ..error import ZMQBindError  # noqa: F401  (pyzmq keeps it here too)
 import atexit
 import logging
 
@@ -39,8 +40,6 @@ log = logging.getLogger("gzmq")
 QUEUE = DeviceType.QUEUE
 
 
-class ZMQBindError(ZMQError):
-    """No free port could be reserved (pyzmq's zmq.ZMQBindError)."""
 
 
 class Device:
@@ -122,7 +121,7 @@ class Device:
                 if f"{addr}:{port}" not in self._random_addrs:
                     self._random_addrs.append(f"{addr}:{port}")
                     return port
-            raise ZMQBindError(Errno.EADDRINUSE, f"{addr}: could not reserve a random port")
+            raise ZMQBindError(f"{addr}: could not reserve a random port")
         finally:
             ctx.term()
 

@@ -64,6 +64,11 @@ class PipeTrie:
             self._lengths = tuple(sorted(self._levels))
         return True
 
+    @property
+    def max_length(self):
+        """The longest subscribed prefix: matching never needs more of a frame than this."""
+        return self._lengths[-1] if self._lengths else 0
+
     def remove_pipe(self, pipe):
         """Drop every subscription of a pipe; returns the topics no pipe has any more."""
         gone = []
@@ -133,6 +138,11 @@ class CountedTrie:
             del self._levels[len(topic)]
             self._lengths = tuple(sorted(self._levels))
         return True
+
+    @property
+    def max_length(self):
+        """The longest subscribed prefix: matching never needs more of a frame than this."""
+        return self._lengths[-1] if self._lengths else 0
 
     def topics(self):
         """Every subscribed topic, once each (what a new publisher is told)."""

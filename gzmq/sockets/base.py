@@ -117,6 +117,9 @@ class SocketBase:
         self._rcvtimeo = None
         self._monitor = None
         self._wakeup = Wakeup()
+        # Armed at once, on the owning thread: term()/destroy() or an inproc peer on another
+        # thread can then always reach this socket's hub.
+        self._wakeup.arm()
         self._type_name = TYPE_NAMES.get(self._type, str(self._type))
         self._init_routing()
         context._register_socket(self)
@@ -428,7 +431,8 @@ class SocketBase:
                     raise
             else:
                 return port
-        raise ZMQError(Errno.EADDRINUSE, "Could not bind socket to random port.")
+        from ..error import ZMQBindError
+        raise ZMQBindError("Could not bind socket to random port.")
 
     def connect(self, addr):
         """Connect to an endpoint. Returns at once: the pipe exists straight away (unless

@@ -117,7 +117,9 @@ class XPub(SocketBase):
         return False
 
     def _matching(self, data):
-        matched = self._trie.match(data if type(data) is bytes else bytes(data))
+        if type(data) is not bytes:
+            data = bytes(data[:self._trie.max_length])   # a large frame: copy only its prefix
+        matched = self._trie.match(data)
         if self._options[O.INVERT_MATCHING]:
             return [p for p in self._pipes_out if p not in matched]
         return matched
@@ -287,7 +289,9 @@ class XSub(SocketBase):
             if msg is None:
                 return None
             data = msg[0]
-            if subs.match(data if type(data) is bytes else bytes(data)) != bool(invert):
+            if type(data) is not bytes:
+                data = bytes(data[:subs.max_length])   # a large frame: copy only its prefix
+            if subs.match(data) != bool(invert):
                 return msg
 
     def _last_pipe(self):
