@@ -6,6 +6,8 @@
 Servers (each in a process of its own, one core each with the client on the other):
   - bridge: bridge.ws (handshake, frame codec, WebSocketSession and its outbox writer) on a
     gevent StreamServer, echoing every message (``on_message`` -> ``send_frame``);
+  - bridge+m2: the whole bridge (``python -m bridge``) with a ``mongrel2:`` route and a pyzmq
+    Mongrel2 WebSocket handler echoing in a thread: two ZeroMQ hops per message;
   - gevent-websocket: gevent.pywsgi.WSGIServer with geventwebsocket's WebSocketHandler and the
     usual ``while True: ws.send(ws.receive())`` app.
 The client is a gevent process with raw sockets (pre-masked frames, minimal parsing), so that
@@ -65,6 +67,54 @@ def serve_bridge(port):
 
     print("ready", flush=True)
     StreamServer(("127.0.0.1", port), handle).serve_forever()
+
+
+def serve_bridge_m2(port):
+    import signal
+    import threading
+
+    import zmq
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))      # so that the bridge is stopped too
+
+    bridge = subprocess.Popen([sys.executable, "-m", "bridge", "--listen", f"127.0.0.1:{port}", "--route",
+                               "/echo=mongrel2:tcp://127.0.0.1:*,tcp://127.0.0.1:*", "--log-level", "WARNING"],
+                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    route = json.loads(bridge.stdout.readline().split(" ", 2)[2])["routes"][0]
+    ctx = zmq.Context()
+    pull, pub = ctx.socket(zmq.PULL), ctx.socket(zmq.PUB)
+    pull.connect(route["send"])
+    pub.connect(route["recv"])
+
+    def netstring(data, pos):
+        colon = data.index(b":", pos)
+        n = int(data[pos:colon])
+        return data[colon + 1:colon + 1 + n], colon + 2 + n
+
+    def handler():
+        while True:
+            sender, conn_id, _path, rest = pull.recv().split(b" ", 3)
+            headers, end = netstring(rest, 0)
+            body, _ = netstring(rest, end)
+            target = sender + b" %d:%s, " % (len(conn_id), conn_id)
+            if b'"WEBSOCKET_HANDSHAKE"' in headers:
+                pub.send(target + b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + body + b"\r\n\r\n")
+            elif b'"FLAGS":"0x81"' in headers or b'"FLAGS":"0x82"' in headers:
+                opcode = 1 if b'"0x81"' in headers else 2
+                n = len(body)
+                head = bytes([0x80 | opcode, n]) if n < 126 else (
+                    bytes([0x80 | opcode, 126]) + n.to_bytes(2, "big") if n < 65536
+                    else bytes([0x80 | opcode, 127]) + n.to_bytes(8, "big"))
+                pub.send(target + head + body)
+
+    threading.Thread(target=handler, daemon=True).start()
+    time.sleep(1.0)                     # the handler's PUB subscribes (a bench, not a test)
+    print("ready", flush=True)
+    try:
+        bridge.wait()
+    finally:
+        bridge.terminate()
 
 
 def serve_gevent_websocket(port):
@@ -193,7 +243,7 @@ def free_port():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("role", nargs="?", default="all",
-                        choices=["all", "server-bridge", "server-gevent-websocket", "client"])
+                        choices=["all", "server-bridge", "server-bridge+m2", "server-gevent-websocket", "client"])
     parser.add_argument("--port", type=int)
     parser.add_argument("--conns", type=int, default=20)
     parser.add_argument("--window", type=int, default=1, help="messages in flight per connection")
@@ -205,6 +255,9 @@ def main(argv=None):
     if args.role == "server-bridge":
         serve_bridge(args.port)
         return
+    if args.role == "server-bridge+m2":
+        serve_bridge_m2(args.port)
+        return
     if args.role == "server-gevent-websocket":
         serve_gevent_websocket(args.port)
         return
@@ -215,7 +268,7 @@ def main(argv=None):
         print(json.dumps({"rate": rate, "big_best": best, "big_median": median, "text_best": text_best}), flush=True)
         return
     rows = []
-    for name in ("bridge", "gevent-websocket"):
+    for name in ("bridge", "bridge+m2", "gevent-websocket"):
         port = free_port()
         server = child([f"server-{name}", "--port", str(port)])
         try:
@@ -229,6 +282,7 @@ def main(argv=None):
         finally:
             server.terminate()
             server.wait()
+            server.stdout.close()
     print(f"WebSocket echo, {args.conns} connections x {args.window} in flight, {args.size}-byte text messages, "
           f"{args.seconds:.0f} s; then one {args.big // 1024} KiB binary message echoed {args.big_rounds} times")
     print(f"{'server':<18} {'msgs/s':>10} {'1 MB binary echo':>17} {'(median)':>10} {'1 MB text echo':>15}")
