@@ -96,6 +96,9 @@ class Poller:
         deadline = None if timeout is None else time.monotonic() + timeout / 1000.0
         wake = Event()
         zsocks = [s for s, _ in self.sockets if _is_zmq_socket(s)]
+        for sock in zsocks:
+            if sock._dirty:
+                sock._flush_dirty()   # about to block: write queued replies without a switch
         watchers = []
         loop = get_hub().loop
         for sock in zsocks:

@@ -41,7 +41,8 @@ class Session:
     __slots__ = ("owner", "sock", "pipe", "conn", "endpoint", "peer_address", "transport",
                  "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader", "_heart",
                  "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap", "_stalled",
-                 "_ttl_watch", "fd", "failed_handshake", "protocol_error", "__weakref__")
+                 "_ttl_watch", "fd", "failed_handshake", "protocol_error", "_asleep", "_raw",
+                 "_rwatch", "__weakref__")
 
     def __init__(self, owner, sock, pipe, endpoint, transport, connect_side):
         self.owner = owner
@@ -69,6 +70,9 @@ class Session:
         self.fd = sock.fileno()
         self.failed_handshake = False
         self.protocol_error = False  # ended because the peer broke the protocol: no reconnect
+        self._asleep = False         # the writer is parked in wake.wait() (see flush_inline)
+        self._raw = getattr(sock, "_sock", sock)  # the non-blocking OS socket under gevent's
+        self._rwatch = None          # the reader's own io watcher (see _read_loop)
 
     # -- reader -------------------------------------------------------------------------
     def run(self):
@@ -155,7 +159,7 @@ class Session:
         if not self.owner._pipe_ready(pipe, self):
             raise ZMTPError("peer refused by the socket (routing id in use, or PAIR already paired)")
         self.owner._event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
-        pipe.outq.kick_consumer = self._wake.set
+        pipe.outq.kick_consumer = self._soft_kick
         pipe.inq.kick_producer = self._resume.set
         for data in self.owner._greeting_commands(pipe):
             self._ctrl.append(data)
@@ -164,30 +168,48 @@ class Session:
             self._heart = gevent.spawn(self._heartbeat_loop)
 
     def _read_loop(self):
-        sock = self.sock
+        # The reader waits on its own libev watcher and reads the raw non-blocking socket:
+        # after a short read the kernel buffer is most likely empty, so it waits first instead
+        # of paying a recv() that fails with EAGAIN (gevent's sock.recv always tries first).
+        # One syscall per wake-up on the request/reply path.
         conn = self.conn
         receive = conn.receive_data
         pipe = self.pipe
         inq = pipe.inq
         accept = self.owner._in_filter
-        recv = sock.recv
-        recv_into = sock.recv_into
+        raw = self._raw
+        recv = raw.recv
+        recv_into = raw.recv_into
+        hub = gevent.get_hub()
+        watcher = self._rwatch = hub.loop.io(raw.fileno(), 1)
+        wait = hub.wait
         large_body = conn.receive_buffer
+        short = True
         while True:
+            if short:
+                if self._rwatch is None:
+                    raise PeerClosed("closed")
+                wait(watcher)
             body = large_body()
-            if body is not None:
-                # The rest of a large frame: straight from the kernel into its final buffer.
-                n = recv_into(body)
-                if not n:
-                    raise PeerClosed()
-                self._last_recv = time.monotonic()
-                events = conn.received_into(n)
-            else:
-                data = recv(READ_SIZE)
-                if not data:
-                    raise PeerClosed()
-                self._last_recv = time.monotonic()
-                events = receive(data)
+            try:
+                if body is not None:
+                    # The rest of a large frame: straight from the kernel into its final buffer.
+                    n = recv_into(body)
+                    if not n:
+                        raise PeerClosed()
+                    short = n < len(body)
+                    self._last_recv = time.monotonic()
+                    events = conn.received_into(n)
+                else:
+                    data = recv(READ_SIZE)
+                    if not data:
+                        raise PeerClosed()
+                    short = len(data) < READ_SIZE
+                    self._last_recv = time.monotonic()
+                    events = receive(data)
+            except (BlockingIOError, InterruptedError):
+                short = True
+                continue
             if events and self._closing:
                 # The socket is closed and only flushing: nobody will read these.
                 events = [ev for ev in events if type(ev) is not list]
@@ -290,7 +312,11 @@ class Session:
                     if q or self._ctrl or self._closing:
                         q.data_wake = False
                         continue
-                    wake.wait()
+                    self._asleep = True
+                    try:
+                        wake.wait()
+                    finally:
+                        self._asleep = False
                     continue
                 chunks = self._ctrl
                 self._ctrl = []
@@ -329,6 +355,56 @@ class Session:
             sock.shutdown(_stdsocket.SHUT_WR)
         except OSError:
             self.kill("closed after flushing")
+
+    def _soft_kick(self):
+        """The socket queued a message while the writer sleeps. Rather than waking the writer
+        at once (a greenlet switch each way per message in request/reply), note the session as
+        dirty: if the sending greenlet blocks next (recv, poll), it writes the queue itself
+        (flush_inline); otherwise a hub callback wakes the writer on the next loop turn."""
+        owner = self.owner
+        owner._dirty.append(self)
+        if not owner._kick_scheduled:
+            owner._kick_scheduled = True
+            gevent.get_hub().loop.run_callback(owner._kick_dirty)
+
+    def kick(self):
+        """Wake the writer if it has anything to write (used by the socket's deferred kick)."""
+        q = self.pipe.outq
+        if q or self._ctrl:
+            self._wake.set()
+        elif self._asleep:
+            q.data_wake = True   # flushed inline meanwhile: re-arm for the next message
+
+    def flush_inline(self):
+        """Write what is queued right now from the calling greenlet, without a switch.
+
+        Only while the writer is parked (so nothing else is writing) and nothing else is
+        pending ahead of the queue; a non-blocking send, with any unsent tail left to the
+        writer. This is what makes a request/reply round trip cost no writer switches."""
+        q = self.pipe.outq
+        if not q or not self._asleep or self._ctrl or self._dead or not self._ready or self._closing:
+            return
+        encode = self.conn.message_encoder()
+        chunks = []
+        total = 0
+        while q and total < WRITE_BATCH:
+            total += encode(q.popleft(), chunks)
+        q.drained()
+        data = b"".join(chunks) if len(chunks) > 1 else bytes(chunks[0]) if chunks else b""
+        chunks = None
+        try:
+            sent = self._raw.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # the writer will meet the error and end the session
+        if sent < len(data):
+            self._ctrl.append(memoryview(data)[sent:] if sent else data)
+            self._wake.set()
+        elif q:
+            self._wake.set()
+        else:
+            q.data_wake = True   # the writer sleeps on: the next message kicks again
 
     def _sendv(self, chunks):
         """Write chunks with vectored sends: small pieces are joined, large bodies go untouched."""
@@ -392,6 +468,12 @@ class Session:
         except gevent.GreenletExit:
             pass
 
+    def _close_os_socket(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
     def _writable_soon(self):
         """True if the writer will drain its queue as soon as it gets a turn (it is not
         stuck behind a full kernel buffer)."""
@@ -424,10 +506,12 @@ class Session:
         for g in (self._writer, self._heart, self._zap, self._ttl_watch):
             if g is not None and g is not current and not g.dead:
                 g.kill(block=False)
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        watcher = self._rwatch
+        self._rwatch = None
+        # Stop the reader's watcher *before* the descriptor is closed and its number reused
+        # (libev tracks watchers by fd number), waking the reader with PeerClosed; gevent's
+        # own sockets close the same way.
+        gevent.get_hub().cancel_waits_close_and_then([watcher], PeerClosed, self._close_os_socket)
         self._resume.set()
         pipe = self.pipe
         if pipe.session is self:

@@ -116,6 +116,8 @@ class SocketBase:
         self._sndtimeo = None
         self._rcvtimeo = None
         self._monitor = None
+        self._dirty = []            # sessions with queued messages whose writer was not woken
+        self._kick_scheduled = False
         self._wakeup = Wakeup()
         # Armed at once, on the owning thread: term()/destroy() or an inproc peer on another
         # thread can then always reach this socket's hub.
@@ -627,6 +629,19 @@ class SocketBase:
             for ev in self._watchers:
                 ev.set()
 
+    def _kick_dirty(self):
+        """Hub callback: wake the writers of sessions that got messages (see Session._soft_kick)."""
+        self._kick_scheduled = False
+        dirty = self._dirty
+        self._dirty = []
+        for session in dirty:
+            session.kick()
+
+    def _flush_dirty(self):
+        """About to block: write queued messages inline instead of waking writer greenlets."""
+        for session in self._dirty:
+            session.flush_inline()
+
     def _notify_term(self):
         """The context is terminating: wake every blocked call so it raises ETERM."""
         self._rd.set()
@@ -861,6 +876,8 @@ class SocketBase:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise Again()
+            if self._dirty:
+                self._flush_dirty()
             rd.clear()
             self._rd_waiters += 1
             self._wakeup.hold()

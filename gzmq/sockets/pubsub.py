@@ -158,7 +158,15 @@ class XPub(SocketBase):
         here the writers are greenlets, so a pipe may be full only because its writer has not
         run yet. Give them one turn (a yield, not a block) and drop only for subscribers that
         are really behind, i.e. whose writer is stuck on a full kernel buffer."""
-        if any(pipe.session is not None and pipe.session._writable_soon() for pipe in full):
+        for pipe in full:
+            session = pipe.session
+            if session is not None:
+                session.flush_inline()   # we are the producer and the writer sleeps: write now
+        still_full = [p for p in full if 0 < p.outq.hwm <= len(p.outq)]
+        if any(p.session is not None and p.session._writable_soon() for p in still_full):
+            for p in still_full:
+                if p.session is not None:
+                    p.session.kick()
             gevent.sleep(0)
         for pipe in full:
             q = pipe.outq
