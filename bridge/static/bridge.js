@@ -18,7 +18,8 @@
  * "auto" picks the first the browser has. Every transport reconnects after a failure with
  * exponential back-off (0.5 s doubling to 15 s, with jitter) and re-subscribes every topic
  * that still has callbacks; publishes and requests made while disconnected wait (at most
- * `queueLimit` of them) and go out on reconnection; a request fails after `timeout` ms.
+ * `queueLimit` of them) and go out on reconnection; a request fails after `timeout` ms, or at
+ * once if the WebSocket it went out on is lost.
  *
  * `data` given to publish: a string is sent as its UTF-8 bytes, anything else as JSON. A
  * message's `data` arrives as the backend's text (base64 with msg.data_base64 when it was not
@@ -121,6 +122,13 @@
   Bridge.prototype._lost = function (generation) {
     if (generation !== this._generation || this._closed) { return; }
     this._generation++;
+    // Ops already sent over the lost WebSocket will never be answered: fail them now (ops
+    // still queued go out after reconnecting; subscriptions are renewed then).
+    for (var id in this._pending) {
+      if (Object.prototype.hasOwnProperty.call(this._pending, id) && this._pending[id].sent) {
+        this._fail(id, "connection lost");
+      }
+    }
     this._setState("closed");
     this._emit("close");
     var self = this, delay = this._delay * (0.75 + Math.random() * 0.5);
@@ -266,7 +274,11 @@
       this._queue.push(op);
       return;
     }
-    if (this.transport === "websocket") { this._ws.send(JSON.stringify(op)); return; }
+    if (this.transport === "websocket") {
+      if (op.id !== undefined && this._pending[op.id]) { this._pending[op.id].sent = true; }
+      this._ws.send(JSON.stringify(op));
+      return;
+    }
     var self = this;
     xhr("POST", stripSlash(absolute(this.prefix, "http")) + "/send", JSON.stringify(op), this.timeout,
         function (status, text) {
