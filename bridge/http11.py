@@ -78,6 +78,12 @@ def reason_phrase(status):
         return "Unknown"
 
 
+def chunk(data):
+    """One chunk of a chunked response body (RFC 9112 §7.1); empty data gives nothing, so a
+    caller can never end the body by accident (the terminator is b"0\r\n\r\n")."""
+    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+
+
 def response_head(status, headers, version="HTTP/1.1"):
     """Serialise a status line and headers (``[(name, value)]``) with the final CRLF."""
     lines = [f"{version} {status} {reason_phrase(status)}\r\n"]

@@ -27,7 +27,7 @@ from gevent.queue import Empty, Queue
 
 from bridge.adapters import envelope
 from bridge.bigpipe.assembly import Assembly, choose_mode, decode_reply, failure
-from bridge.http11 import response_head
+from bridge.http11 import chunk, response_head
 
 __all__ = ["serve_page", "PageletRequests"]
 
@@ -69,8 +69,7 @@ class _Inbox:
         self.queue.put_nowait((_GONE, None))
 
 
-def _chunk(data):
-    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+_chunk = chunk
 
 
 def _head(status, keep, extra):

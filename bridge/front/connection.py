@@ -45,7 +45,7 @@ from bridge.adapters import envelope
 from bridge.adapters.mongrel2 import request_message
 from bridge.bigpipe.front import serve_page
 from bridge.front import realtime, wsgi
-from bridge.http11 import HTTPError, RequestParser, ResponseTracker, response_head
+from bridge.http11 import HTTPError, RequestParser, ResponseTracker, chunk as _chunk, response_head
 
 log = logging.getLogger("bridge.connection")
 

@@ -77,6 +77,12 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(deadline):
             reply, _ = next((m, None) for m in iter(lambda: recv_json(ws), None) if m.get("id") == 2)
             assert reply["status"] == 200 and json.loads(reply["body"])["body"] == "hi"
             ws.close()
+            # ...and jsondb answers over HTTP through its req-envelope adapter.
+            while (put := fetch(port, "PUT", "/jsondb/demo:1", b'{"n": 1}')).status == 503:
+                assert time.monotonic() < end
+            assert put.status == 200, put.body
+            assert fetch(port, "GET", "/jsondb/demo:1").json() == {"n": 1}
+            assert fetch(port, "GET", "/jsondb/nothing-here").status == 404
             demo.send_signal(signal.SIGINT)             # what Ctrl-C sends
             assert demo.wait(30) == 0
             for pid in kids:
