@@ -124,15 +124,18 @@ def test_peer_that_reads_nothing_does_not_block_others(gctx, lctx, green, deadli
         assert got[0][0].startswith(b"m")
 
 
-@pytest.mark.parametrize("impl", ["gzmq", "libzmq"])
+# Only gzmq runs this script: libzmq (measured) behaves the same, but it terminates the broken
+# pipe asynchronously, through a command from its I/O thread that the socket processes on a
+# later call, so under load its first sends may still go to the dying pipe and the reference
+# run is racy. gzmq detaches the pipe before the connecter returns.
+@pytest.mark.parametrize("impl", ["gzmq"])
 @pytest.mark.parametrize("case", ["mechanism-mismatch", "wrong-socket-type", "message-before-ready",
                                   "truncated-metadata"])
 def test_connecting_socket_drops_hostile_server_and_serves_the_other(gctx, lctx, green, deadline,
                                                                      case, impl):
     """The connecting side meets a bad server: it drops that connection and, as libzmq does
     after a protocol error, gives up on that endpoint (no reconnect), so its round-robin
-    carries on over the honest server alone and no message is parked on the bad one.
-    The libzmq run is the reference for the same script."""
+    carries on over the honest server alone and no message is parked on the bad one."""
     ctx, other_ctx = (gctx, lctx) if impl == "gzmq" else (lctx, gctx)
     dealer = ctx.socket(gzmq.DEALER)
     dealer.linger = 0
