@@ -27,10 +27,10 @@ peers:
 demo: setup
 	$(PY) -m bridge.demo
 
-# Unpatched run of the whole suite, then the socket and interop tests again under gevent.monkey.patch_all().
+# Unpatched run of the whole suite, then the socket-level suites again under gevent.monkey.patch_all().
 test: setup peers
 	$(PYTEST) -q tests
-	GZMQ_TEST_MONKEY=1 $(PYTEST) -q -m "not slow" tests/sockets tests/interop
+	GZMQ_TEST_MONKEY=1 $(PYTEST) -q -m "not slow" tests/sockets tests/interop tests/lifecycle tests/pubsub tests/security
 
 test-fast: setup
 	$(PYTEST) -q -x -m "not slow" tests
