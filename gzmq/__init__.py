@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 from . import constants  # noqa: E402
 from .constants import *  # noqa: E402,F401,F403
-from .constants import (ContextOption, DeviceType, Errno, Event, Flag, MessageOption,  # noqa: E402,F401
-                        PollEvent, SecurityMechanism, SocketOption, SocketType)
+from .constants import (ContextOption, DeviceType, Errno, Event, Flag, MessageOption, NormMode,  # noqa: E402,F401
+                        PollEvent, ReconnectStop, RouterNotify, SecurityMechanism, SocketOption,
+                        SocketType)
 from .context import Context  # noqa: E402
 from .error import (Again, ContextTerminated, InterruptedSystemCall, NotDone, ZMQBaseError,  # noqa: E402
                     ZMQBindError, ZMQError, ZMQVersionError, ZMTPError, strerror)
@@ -63,6 +64,38 @@ def zmq_errno():
 
 IPC_PATH_MAX_LEN = 107
 DRAFT_API = False
+PYZMQ_DRAFT_API = False
+
+# pyzmq's aliases for its non-async classes.
+SyncContext = Context
+SyncSocket = Socket
+
+
+def zmq_poll(sockets, timeout=None):
+    """pyzmq's low-level zmq_poll: [(socket, flags)] -> [(socket, events)]; timeout in ms."""
+    poller = Poller()
+    for sock, flags in sockets:
+        poller.register(sock, flags)
+    return poller.poll(timeout)
+
+
+class Stopwatch:
+    """pyzmq's Stopwatch: start(), then stop() returns the elapsed microseconds."""
+
+    def __init__(self):
+        self._start = None
+
+    def start(self):
+        import time
+        self._start = time.monotonic_ns()
+
+    def stop(self):
+        import time
+        if self._start is None:
+            raise ZMQError(Errno.EINVAL, "Must start the Stopwatch before calling stop.")
+        elapsed = (time.monotonic_ns() - self._start) // 1000
+        self._start = None
+        return elapsed
 COPY_THRESHOLD = 65536
 
 __all__ = ["Context", "Socket", "Frame", "Message", "MessageTracker", "Poller", "select",

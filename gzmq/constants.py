@@ -204,6 +204,8 @@ class Event(IntFlag):
     HANDSHAKE_FAILED_AUTH = 16384
     PIPES_STATS = 65536
     ALL = 65535
+    ALL_V1 = 65535
+    ALL_V2 = 131071
 
 
 class Errno(IntEnum):
@@ -393,11 +395,16 @@ OPTION_TYPES = {
 
 # Module-level aliases, as pyzmq: gzmq.PUSH, gzmq.SNDHWM, gzmq.EAGAIN, gzmq.EVENT_CONNECTED ...
 _ENUMS = (SocketType, SocketOption, ContextOption, Flag, PollEvent, Errno, DeviceType,
-          SecurityMechanism, MessageOption, RouterNotify, ReconnectStop, NormMode)
+          SecurityMechanism, MessageOption)
 for _enum in _ENUMS:
     for _name, _member in _enum.__members__.items():
         globals()[_name] = _member
         __all__.append(_name)
+# These three carry a prefix at module level, as in pyzmq (zmq.NOTIFY_CONNECT ...).
+for _enum, _prefix in ((RouterNotify, "NOTIFY_"), (ReconnectStop, "RECONNECT_STOP_"), (NormMode, "NORM_")):
+    for _name, _member in _enum.__members__.items():
+        globals()[_prefix + _name] = _member
+        __all__.append(_prefix + _name)
 for _name, _member in Event.__members__.items():
     globals()["EVENT_" + _name] = _member
     __all__.append("EVENT_" + _name)
