@@ -64,6 +64,20 @@ class HalfPipe(deque):
             self.kick_producer()
         return msg
 
+    def wait_drained(self, event, stopped):
+        """Producer side: wait until the consumer has drained this queue to its low-water mark.
+
+        `event` is the producer's own gevent Event, which must be this queue's kick_producer
+        target; `stopped()` ends the wait early (the connection died). Back-pressure for
+        readers (tcp/ipc sessions, multicast receivers): they stop reading while they wait."""
+        while len(self) > self.lwm and not stopped():
+            event.clear()
+            self.space_wake = True
+            if len(self) <= self.lwm:
+                self.space_wake = False
+                break
+            event.wait()
+
     def drained(self):
         """Consumer side, after taking a batch with popleft(): wake a blocked producer."""
         if self.space_wake and len(self) <= self.lwm:

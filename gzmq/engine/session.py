@@ -230,14 +230,7 @@ class Session:
                 self._wake.set()
             if inq.hwm and len(inq) >= inq.hwm:
                 # Back-pressure: stop reading until the socket has drained this queue to half.
-                resume = self._resume
-                while len(inq) > inq.lwm and not self._dead:
-                    resume.clear()
-                    inq.space_wake = True
-                    if len(inq) <= inq.lwm:
-                        inq.space_wake = False
-                        break
-                    resume.wait()
+                inq.wait_drained(self._resume, self._is_dead)
 
     def _dispatch(self, events):
         for ev in events:
@@ -467,6 +460,9 @@ class Session:
                     return
         except gevent.GreenletExit:
             pass
+
+    def _is_dead(self):
+        return self._dead
 
     def _close_os_socket(self):
         try:

@@ -504,14 +504,7 @@ class ReceiverLink(_Link):
     def _wait_drained(self, inq):
         """RCVHWM reached: stop reading (the kernel buffers, then drops; NAKs repair that)
         until the socket has taken the queue down to half."""
-        resume = self._resume
-        while len(inq) > inq.lwm and not self.stopped:
-            resume.clear()
-            inq.space_wake = True
-            if len(inq) <= inq.lwm:
-                inq.space_wake = False
-                break
-            resume.wait()
+        inq.wait_drained(self._resume, lambda: self.stopped)
 
     def stop(self):
         if self.stopped:
