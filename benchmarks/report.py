@@ -76,8 +76,8 @@ def format_summary(summary, unit):
 
 
 def _counts(unit):
-    # Rates of things get k/M prefixes; MB/s and microseconds are already scaled units.
-    return not unit.startswith(("MB", "us", "fraction"))
+    # Rates of things get k/M prefixes; MB/s, micro- and milliseconds are already scaled units.
+    return not unit.startswith(("MB", "us", "ms", "fraction"))
 
 
 def cell_text(document, entry, column, metric):

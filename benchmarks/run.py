@@ -91,7 +91,7 @@ def probe_columns(families, wanted, duration, say):
 def headline(scenario, figures):
     metric = next(m for m in scenario.metrics if m.headline)
     value = figures[metric.key]
-    return f"{figure(value) if not metric.unit.startswith(('MB', 'us')) else f'{value:.1f}'} {metric.unit}"
+    return f"{figure(value) if not metric.unit.startswith(('MB', 'us', 'ms')) else f'{value:.1f}'} {metric.unit}"
 
 
 def run_rounds(scenarios, availability, reps, duration, budget, say):
