@@ -49,7 +49,8 @@ def trial_timeout(duration):
 # --quick without --only: every pattern, transport, layout and family once, the targets' rows.
 QUICK = ("pushpull tcp 16B", "pushpull tcp 1MiB", "pushpull ipc 16B", "pushpull-1proc inproc 16B",
          "pushpull-1proc tcp 16B", "reqrep", "dealer-router", "pubsub tcp 8sub",
-         "raw-socket stream 16B", "raw-socket ping-pong", "zmtp-framing", "http c=100")
+         "raw-socket stream 16B", "raw-socket ping-pong", "zmtp-framing", "http c=100",
+         "ws echo 64B c=10", "ws echo 1MiB binary", "bigpipe page 0-delay")
 
 
 def select_scenarios(patterns):
@@ -83,7 +84,7 @@ def probe_columns(families, wanted, duration, say):
                     except Exception as exc:    # a broken probe makes a column unavailable, no more
                         state = {"available": False, "reason": f"{type(exc).__name__}: {exc}".split("\n")[0]}
             availability[family.name][column] = state
-            say(f"  {family.name:6} {column:10} "
+            say(f"  {family.name:9} {column:10} "
                 + ("ok" if state["available"] else f"unavailable: {state['reason']}"))
     return availability
 
@@ -171,7 +172,7 @@ def main(argv=None):
     scenarios = select_scenarios(args.only or (QUICK if args.quick else None))
     if args.list:
         for scenario in scenarios:
-            print(f"{scenario.name:32} {scenario.family.name:7} {scenario.group}")
+            print(f"{scenario.name:32} {scenario.family.name:9} {scenario.group}")
         return 0
     if not scenarios:
         print(f"no scenario matches {args.only}; try --list", file=sys.stderr)
