@@ -397,7 +397,7 @@ def _pythonpath():
     return root + (os.pathsep + old if old else "")
 
 
-def run_group(mode, only=None, update_corpus=False):
+def run_group(mode, only=None, update_corpus=False, out_dir=None):
     rows = []
     with tempfile.TemporaryDirectory(prefix="gzmq-fuzz-") as workdir:
         for target in ("codec", "engine"):
