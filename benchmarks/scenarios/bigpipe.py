@@ -177,13 +177,13 @@ METRICS = (Metric("first_byte_ms", "ms first byte", higher_is_better=False),
            Metric("document_ms", "ms document", higher_is_better=False, headline=False))
 
 register(Scenario(
-    name="bigpipe page", group="BigPipe page of examples/bigpipe, 4 pagelets (lower is better)",
+    name="bigpipe page", group="BigPipe: examples/bigpipe's page, its backends' delays (lower is better)",
     family=BIGPIPE, run=page_run(None, least=1, timed=False), metrics=METRICS,
     details={"backends": "examples/bigpipe/run.py BEHAVIOUR (delays 0.05, 0.4, 2.0 s; ads fails)",
              "loads_per_trial": 1}))
 
 register(Scenario(
-    name="bigpipe page 0-delay", group="BigPipe page of examples/bigpipe, 4 pagelets (lower is better)",
+    name="bigpipe page 0-delay", group="BigPipe: the same page, backends answering at once (lower is better)",
     family=BIGPIPE, run=page_run(INSTANT, least=LEAST_LOADS, timed=True), metrics=METRICS,
     details={"backends": "no delays (ads fails)", "loads_per_trial": f"at least {LEAST_LOADS}, "
              "for the trial's duration; median per trial"}))

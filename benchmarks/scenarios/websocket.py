@@ -362,8 +362,10 @@ def start_gevent_websocket(trial):
 SETUPS = {"bridge-ws": start_bridge_ws, "bridge-m2": start_bridge_m2, "gevent-ws": start_gevent_websocket}
 
 DESCRIPTIONS = {
-    "bridge-ws": "bridge.ws (handshake, WebSocketSession, Outbox; default limits) echoing, on a gevent StreamServer",
-    "bridge-m2": "python -m bridge, mongrel2: route, a gzmq Mongrel2 WebSocket echo handler (two ZeroMQ hops)",
+    "bridge-ws": "bridge.ws (handshake, WebSocketSession, Outbox; default limits) echoing, "
+                 "on a gevent StreamServer",
+    "bridge-m2": "python -m bridge, mongrel2: route, a gzmq Mongrel2 WebSocket echo handler "
+                 "(two ZeroMQ hops)",
     "gevent-ws": "gevent-websocket echo app on gevent.pywsgi, TCP_NODELAY",
 }
 
