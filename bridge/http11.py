@@ -285,6 +285,10 @@ class RequestParser:
             req.keep_alive = "keep-alive" in tokens and "close" not in tokens
         if req.version == "HTTP/1.1" and req.header("host") is None:
             raise HTTPError(400, "HTTP/1.1 request without Host")
+        # RFC 9112 §3.2: 400 for more than one Host line (proxies and backends may pick
+        # different ones: a routing and cache-poisoning confusion).
+        if sum(1 for k, _ in req.headers if k == "host") > 1:
+            raise HTTPError(400, "more than one Host header")
         if codings:
             if lengths:
                 raise HTTPError(400, "both Content-Length and Transfer-Encoding")
