@@ -9,6 +9,9 @@
     worker VENTILATOR SINK RUN                pipeline worker: [task, data] in, [task, digest, RUN] out
     server ENDPOINT RUN ACK                   REP server: [id, data] -> [id, data upper-cased],
                                               and [id, RUN] to ACK for every request it executes
+    envelope ENDPOINT                         bridge req-route backend (bridge.handler.serve_envelope)
+    m2 SEND RECV full|partial                 Mongrel2 handler; "partial" starts a response
+                                              (Content-Length 100, 7 bytes sent) and never ends it
 
 --identity sets ROUTING_ID (DEALER, REQ). --impl pyzmq runs the peer on libzmq, so the gzmq
 side of a fault scenario meets a foreign implementation. The process never exits by itself:
@@ -103,6 +106,22 @@ def main():
             rid, data = rep.recv_multipart()
             ack.send_multipart([rid, run.encode()])
             rep.send_multipart([rid, data.upper()])
+    elif role == "envelope":
+        from bridge.handler import serve_envelope
+        (endpoint,) = args
+        serve_envelope(endpoint, lambda req: {"status": 200, "body": "ok " + req["path"]}, context=ctx)
+    elif role == "m2":
+        from bridge.handler import Connection
+        send, recv, how = args
+        conn = Connection("reliability-handler", send, recv, context=ctx)
+        while True:
+            req = conn.recv()
+            if req.is_disconnect():
+                continue
+            if how == "partial":
+                conn.reply(req, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+            else:
+                conn.reply_http(req, b"m2 ok")
     else:
         parser.error(f"unknown role {role!r}")
 
