@@ -33,7 +33,7 @@ from ..constants import Errno, Flag, OPTION_TYPES, PollEvent, SocketOption, Sock
 from ..engine.endpoints import Connecter, Listener
 from ..engine.pipe import Pipe
 from ..engine.session import Session
-from ..engine.wakeup import Wakeup
+from ..engine.wakeup import Wakeup, thread_ident
 from ..error import Again, ContextTerminated, ZMQError
 from ..message import Frame, MessageTracker
 from ..security.options import CURVE_KEYS, SECURITY_OPTIONS, check_option, curve_key_text
@@ -1032,6 +1032,11 @@ class SocketBase:
             self._monitor.stop()
         self.context._socket_closed(self, lingering, linger)
         self._xclose()
+        # The started async watcher is referenced by the hub's loop: left running, it kept every
+        # closed socket's Wakeup (and a libev watcher) alive for the life of the process. Stop it
+        # on the next loop turn (never from inside its own callback, where close() may be running).
+        if thread_ident() == self._wakeup.thread:
+            gevent.get_hub().loop.run_callback(self._wakeup.close)
 
     def _xclose(self):
         pass
