@@ -41,7 +41,7 @@ RESUME_S = 15.0
 TASK_TIMEOUT_S = 2.0
 
 SIZES = {
-    "short": dict(cycles=2, pipeline_s=6, rate=400, workers=3, pirate_s=6, servers=2, pirate_timeout=0.5),
+    "short": dict(cycles=2, pipeline_s=5, rate=400, workers=3, pirate_s=5, servers=2, pirate_timeout=0.5),
     "long": dict(cycles=6, pipeline_s=40, rate=400, workers=4, pirate_s=40, servers=3, pirate_timeout=0.5),
 }
 

@@ -33,8 +33,8 @@ from .report import Row
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
 # Seconds per target: (coverage-guided phase, uninstrumented mutation phase over its corpus).
-BUDGET = {"short": {"codec": (8, 7), "engine": (6, 6)},
-          "long": {"codec": (90, 210), "engine": (60, 60)}}
+BUDGET = {"short": {"codec": (6, 5), "engine": (5, 4)},
+          "long": {"codec": (120, 300), "engine": (60, 90)}}
 MAX_LEN = 4096
 
 

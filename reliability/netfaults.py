@@ -40,7 +40,7 @@ SUBNET = "10.214.0"
 LOSS_PER_MILLE = 50
 PARTITION_S = 1.5
 CLONE_NEWNET = 0x40000000
-SIZES = {"short": dict(loss_s=8, relay_s=8), "long": dict(loss_s=40, relay_s=40)}
+SIZES = {"short": dict(loss_s=6, relay_s=6), "long": dict(loss_s=40, relay_s=40)}
 
 
 def _run(*args, check=True):
