@@ -12,7 +12,7 @@ Pure: no sockets, no gevent, no clocks. Bad input raises HTTPError(status, reaso
 nothing else. Driven by bridge.front.connection.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
@@ -24,6 +24,18 @@ NEED_DATA = None
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
 _HEX = re.compile(rb"[0-9A-Fa-f]+\Z")
+
+# The same rules as RequestParser._parse_lines, for a head read as latin-1 with its CRLFs made
+# LFs: a request line and header lines that pass every check, matched by three regular
+# expressions instead of a dozen operations per line. Measured per request, from bytes in to
+# a Request: wrk's two-line head 6.5 us instead of 10.8 us, a browser's twelve lines 14.5 us
+# instead of 29 us. A head they do not match goes through _parse_lines, which says what is wrong.
+_TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_REQUEST_LINE = re.compile(rf"({_TCHAR}+) ([^\x00-\x20\x7f]+) (HTTP/1\.[01])")
+_FIELD_LINES = re.compile(rf"{_TCHAR}+:[^\x00\r\n]*(?:\n{_TCHAR}+:[^\x00\r\n]*)*")
+_FIELD = re.compile(rf"({_TCHAR}+):[ \t]*([^\x00\r\n]*)\n?")      # the value still to rstrip
+# Header names that frame the body or the connection (RequestParser._frame reads only these).
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "host", "expect"})
 
 
 class HTTPError(Exception):
@@ -46,18 +58,14 @@ class Request:
     body: bytes = b""
     keep_alive: bool = True
 
-    @property
-    def path(self):
-        return self.target.split("?", 1)[0].split("#", 1)[0]
+    # Split once from the target: the connection, routing and the Mongrel2 headers all read them.
+    path: str = field(init=False, repr=False, compare=False)
+    query: str = field(init=False, repr=False, compare=False)
+    fragment: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def query(self):
-        rest = self.target.split("#", 1)[0]
-        return rest.split("?", 1)[1] if "?" in rest else ""
-
-    @property
-    def fragment(self):
-        return self.target.split("#", 1)[1] if "#" in self.target else ""
+    def __post_init__(self):
+        rest, _, self.fragment = self.target.partition("#")
+        self.path, _, self.query = rest.partition("?")
 
     def header(self, name, default=None):
         """The last value of header ``name`` (lower-case), or ``default``."""
@@ -222,30 +230,45 @@ class RequestParser:
         return req
 
     def _parse_head(self):
+        buf = self._buf
+        if not buf:
+            return False
         # RFC 9112 2.2: a server SHOULD ignore at least one empty line received before the
         # request-line.
-        while self._buf[:2] == b"\r\n":
-            del self._buf[:2]
-        while self._buf[:1] == b"\n":
-            del self._buf[:1]
-        end = self._buf.find(b"\r\n\r\n")
+        while buf[:2] == b"\r\n":
+            del buf[:2]
+        while buf[:1] == b"\n":
+            del buf[:1]
+        end = buf.find(b"\r\n\r\n")
         sep = 4
-        bare = self._buf.find(b"\n\n")
+        bare = buf.find(b"\n\n")
         if bare >= 0 and (end < 0 or bare < end):
             end, sep = bare, 2
         if end < 0:
-            if len(self._buf) > self.max_header_bytes:
+            if len(buf) > self.max_header_bytes:
                 raise HTTPError(431, f"request head exceeds {self.max_header_bytes} bytes")
             return False
         if end + sep > self.max_header_bytes:
             raise HTTPError(431, f"request head exceeds {self.max_header_bytes} bytes")
-        head = bytes(self._buf[:end])
-        del self._buf[:end + sep]
-        lines = head.replace(b"\r\n", b"\n").split(b"\n")
-        self._req = self._build(lines)
+        head = buf[:end].decode("latin-1").replace("\r\n", "\n")
+        del buf[:end + sep]
+        self._req = self._build(head)
         return True
 
-    def _build(self, lines):
+    def _build(self, head):
+        request_line, _, fields = head.partition("\n")
+        line = _REQUEST_LINE.fullmatch(request_line)
+        if line is not None and (not fields or _FIELD_LINES.fullmatch(fields)):
+            method, target, version = line.groups()
+            headers = [(name.lower(), value.rstrip(" \t")) for name, value in _FIELD.findall(fields)]
+        else:
+            method, target, version, headers = self._parse_lines(head.encode("latin-1").split(b"\n"))
+        req = Request(method, target, version, headers)
+        self._frame(req)
+        return req
+
+    def _parse_lines(self, lines):
+        """The head line by line, saying what is wrong (the fast path's regexes refused it)."""
         parts = lines[0].split(b" ")
         if len(parts) != 3 or not parts[0] or not parts[1]:
             raise HTTPError(400, f"bad request line {lines[0][:80]!r}")
@@ -269,25 +292,32 @@ class RequestParser:
             if b"\0" in value or b"\r" in value:
                 raise HTTPError(400, f"bad character in header {name[:40]!r}")
             headers.append((name.decode("ascii").lower(), value.decode("latin-1")))
-        req = Request(method.decode("ascii"), target.decode("latin-1"), version.decode("ascii"),
-                      headers)
-        self._frame(req)
-        return req
+        return method.decode("ascii"), target.decode("latin-1"), version.decode("ascii"), headers
 
     def _frame(self, req):
-        lengths = {v.strip() for k, v in req.headers if k == "content-length"}
-        codings = [v for k, v in req.headers if k == "transfer-encoding"]
-        connection = ",".join(v for k, v in req.headers if k == "connection").lower()
-        tokens = {t.strip() for t in connection.split(",")}
+        lengths, codings, connection, hosts, expect = set(), [], [], 0, ""
+        for k, v in req.headers:
+            if k in _FRAMING:
+                if k == "content-length":
+                    lengths.add(v.strip())
+                elif k == "transfer-encoding":
+                    codings.append(v)
+                elif k == "connection":
+                    connection.append(v)
+                elif k == "host":
+                    hosts += 1
+                else:
+                    expect = v                  # the last one, as Request.header() gives it
+        tokens = {t.strip() for t in ",".join(connection).lower().split(",")}
         if req.version == "HTTP/1.1":
             req.keep_alive = "close" not in tokens
         else:
             req.keep_alive = "keep-alive" in tokens and "close" not in tokens
-        if req.version == "HTTP/1.1" and req.header("host") is None:
+        if req.version == "HTTP/1.1" and not hosts:
             raise HTTPError(400, "HTTP/1.1 request without Host")
         # RFC 9112 §3.2: 400 for more than one Host line (proxies and backends may pick
         # different ones: a routing and cache-poisoning confusion).
-        if sum(1 for k, _ in req.headers if k == "host") > 1:
+        if hosts > 1:
             raise HTTPError(400, "more than one Host header")
         if codings:
             if lengths:
@@ -314,7 +344,7 @@ class RequestParser:
             self._state = _State.BODY
         wants_body = self._state != _State.BODY or self._remaining > 0
         self.expect_continue = (wants_body and req.version == "HTTP/1.1"
-                                and (req.header("expect") or "").lower() == "100-continue")
+                                and expect.lower() == "100-continue")
 
 
 class ResponseTracker:
@@ -416,30 +446,34 @@ class ResponseTracker:
             self.until_close = True
             return
         status = int(parts[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            headers.setdefault(name.strip().lower(), []).append(value.strip())
         if 100 <= status < 200 and status != 101:
             return                              # informational: the real response follows
         self.status = status
         if status == 101:
             self.upgraded = True
             return
-        connection = b",".join(headers.get(b"connection", [])).lower()
-        tokens = {t.strip() for t in connection.split(b",")}
+        connection, coding, length = [], [], None
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = value.strip()          # the last one counts
+            elif name == b"connection":
+                connection.append(value.strip())
+            elif name == b"transfer-encoding":
+                coding.append(value.strip())
+        tokens = {t.strip() for t in b",".join(connection).lower().split(b",")}
         if b"close" in tokens or (parts[0] == b"HTTP/1.0" and b"keep-alive" not in tokens):
             self.keep_alive = False
         if self.head_request or status in (204, 304):
             self.done = True
-        elif b"chunked" in b",".join(headers.get(b"transfer-encoding", [])).lower():
+        elif b"chunked" in b",".join(coding).lower():
             self._mode = "chunk-size"
-        elif b"content-length" in headers:
-            text = headers[b"content-length"][-1]
-            if not text.isdigit():
+        elif length is not None:
+            if not length.isdigit():
                 self.until_close = True
                 return
-            self._remaining = int(text)
+            self._remaining = int(length)
             self._mode = "length"
             self.done = self._remaining == 0
         else:

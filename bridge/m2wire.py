@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "M2WireError", "MAX_TARGETS", "valid_sender", "Request", "Reply",
-    "dumps", "loads", "parse", "encode_request", "encode_disconnect", "parse_request",
+    "dumps", "loads", "parse", "encode_headers", "encode_request", "request_prefix", "join_request",
+    "encode_disconnect", "parse_request",
     "encode_reply", "encode_extended_reply", "parse_reply",
 ]
 
@@ -165,16 +166,20 @@ def _header_items(headers):
     return headers.items() if isinstance(headers, dict) else headers
 
 
+# json.dumps with these arguments builds a new JSONEncoder on every call; one shared encoder
+# takes a request's headers from 4.7 us to 2 us. No cycles are possible in a header dict.
+_json_headers = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+
+
 def encode_headers(headers, protocol="json"):
     """Encode headers (a dict or (name, value) pairs; value str or list) as Mongrel2 does."""
     if protocol == "json":
         try:                                    # the common case: str keys and values already
-            text = json.dumps(headers if isinstance(headers, dict) else dict(headers),
-                              separators=(",", ":"), ensure_ascii=False)
+            text = _json_headers(headers if isinstance(headers, dict) else dict(headers))
         except TypeError:
             doc = {_str(k): ([_str(x) for x in v] if isinstance(v, (list, tuple)) else _str(v))
                    for k, v in _header_items(headers)}
-            text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+            text = _json_headers(doc)
         blob = text.encode("utf-8", "surrogateescape")
         return b"%d:%s," % (len(blob), blob)
     if protocol == "tnetstring":
@@ -185,14 +190,24 @@ def encode_headers(headers, protocol="json"):
 
 def encode_request(sender, conn_id, path, headers, body=b"", protocol="json"):
     """Build ``UUID ID PATH netstring(headers) netstring(body)``."""
+    return join_request(request_prefix(sender, conn_id, path), encode_headers(headers, protocol), body)
+
+
+def request_prefix(sender, conn_id, path):
+    """``UUID ID PATH `` (with the space), the part of a request that names its connection."""
     sender, path = _text(sender), _text(path)
     if not _UUID.match(sender):
         raise ValueError(f"sender {sender!r} must match [A-Za-z0-9-]+")
     if b" " in path:
         raise ValueError(f"path {path!r} must not contain a space")
+    return b"%s %d %s " % (sender, conn_id, path)
+
+
+def join_request(prefix, encoded_headers, body=b""):
+    """A request from request_prefix() and encode_headers() results, so that a sender of many
+    messages with the same headers (a Mongrel2 WebSocket) encodes them once."""
     body = bytes(body)
-    return b"%s %d %s %s%d:%s," % (sender, conn_id, path, encode_headers(headers, protocol),
-                                   len(body), body)
+    return b"%s%s%d:%s," % (prefix, encoded_headers, len(body), body)
 
 
 def encode_disconnect(sender, conn_id, protocol="json"):

@@ -45,6 +45,7 @@ from bridge.adapters import envelope
 from bridge.adapters.mongrel2 import request_message
 from bridge.bigpipe.front import serve_page
 from bridge.front import realtime, wsgi
+from bridge.front.sending import send_all
 from bridge.http11 import HTTPError, RequestParser, ResponseTracker, chunk as _chunk, response_head
 
 log = logging.getLogger("bridge.connection")
@@ -469,16 +470,7 @@ class Connection:
 
     def _send(self, data):
         """sendall, bounded: a client that takes no bytes for send_timeout is dropped."""
-        timer = gevent.Timeout(self.limits.send_timeout)
-        timer.start()
-        try:
-            self.sock.sendall(data)
-        except gevent.Timeout as t:
-            if t is not timer:
-                raise
-            raise OSError(f"connection {self.id}: client took no data for {self.limits.send_timeout}s") from None
-        finally:
-            timer.close()
+        send_all(self.sock, data, self.limits.send_timeout)
 
     # ------------------------------------------------------------------ reading and closing
 

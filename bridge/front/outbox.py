@@ -33,6 +33,8 @@ from collections import defaultdict, deque
 import gevent
 from gevent.event import Event
 
+from bridge.front.sending import send_all
+
 __all__ = ["Outbox", "StreamStats", "POLICIES"]
 
 log = logging.getLogger("bridge.outbox")
@@ -278,16 +280,9 @@ class Outbox:
         return b"".join(parts)
 
     def _send(self, payload):
-        timer = gevent.Timeout(self.send_timeout)
-        timer.start()
         self._sending = True
         try:
-            self.sock.sendall(payload)
-        except gevent.Timeout as t:
-            if t is not timer:
-                raise
-            raise OSError(f"browser took no data for {self.send_timeout}s") from None
+            send_all(self.sock, payload, self.send_timeout)
         finally:
             self._sending = False
-            timer.close()
         self.last_send = time.monotonic()

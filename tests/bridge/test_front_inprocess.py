@@ -102,6 +102,10 @@ class ScriptedSocket:
         self._released.wait()
         return b""
 
+    def send(self, data, flags=0, timeout=None):
+        self.sent.append(bytes(data))
+        return len(data)
+
     def sendall(self, data):
         self.sent.append(bytes(data))
 
