@@ -160,6 +160,8 @@ class FrameDecoder:
         """The next event, or None when more bytes are needed. Raises FrameError."""
         if self._failed is not None:
             raise self._failed
+        if self._header is None and len(self._buf) < 2:
+            return None                         # no frame head yet (the reader asks once per recv)
         try:
             while True:
                 if self._header is None:
