@@ -15,7 +15,7 @@ from .constants import (ContextOption, DeviceType, Errno, Event, Flag, MessageOp
 from .context import Context  # noqa: E402
 from .error import (Again, ContextTerminated, InterruptedSystemCall, NotDone, ZMQBaseError,  # noqa: E402
                     ZMQBindError, ZMQError, ZMQVersionError, ZMTPError, strerror)
-from .message import Frame, Message, MessageTracker  # noqa: E402
+from .message import _FINISHED_TRACKER, Frame, Message, MessageTracker  # noqa: E402,F401
 from .poll import Poller, select  # noqa: E402
 from .proxy import device, proxy, proxy_steerable  # noqa: E402
 from .socket import Socket  # noqa: E402

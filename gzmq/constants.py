@@ -5,7 +5,7 @@ so code written for pyzmq finds every name where it expects it. Values are libzm
 Errno values are the host's for POSIX errors and ZMQ_HAUSNUMERO-based for libzmq's own (EFSM, ETERM...).
 """
 import errno as _errno
-from enum import IntEnum, IntFlag
+from enum import Enum, IntEnum, IntFlag
 
 __all__ = []  # filled at the bottom
 
@@ -203,8 +203,8 @@ class Event(IntFlag):
     HANDSHAKE_FAILED_PROTOCOL = 8192
     HANDSHAKE_FAILED_AUTH = 16384
     PIPES_STATS = 65536
+    ALL_V1 = 65535           # first, so it is the canonical name (repr), as in pyzmq
     ALL = 65535
-    ALL_V1 = 65535
     ALL_V2 = 131071
 
 
@@ -393,7 +393,21 @@ OPTION_TYPES = {
 }
 
 
+class _OptType(Enum):
+    """pyzmq's kinds of option value, attached to each SocketOption as `._opt_type`."""
+    int = 'int'
+    int64 = 'int64'
+    bytes = 'bytes'
+    fd = 'fd'
+
+
+for _opt in SocketOption:
+    _opt._opt_type = _OptType(OPTION_TYPES.get(_opt, 'int'))
+
+
 # Module-level aliases, as pyzmq: gzmq.PUSH, gzmq.SNDHWM, gzmq.EAGAIN, gzmq.EVENT_CONNECTED ...
+__all__ += ["SocketType", "SocketOption", "ContextOption", "Flag", "PollEvent", "Errno", "DeviceType",
+            "SecurityMechanism", "MessageOption", "Event", "RouterNotify", "ReconnectStop", "NormMode"]
 _ENUMS = (SocketType, SocketOption, ContextOption, Flag, PollEvent, Errno, DeviceType,
           SecurityMechanism, MessageOption)
 for _enum in _ENUMS:

@@ -8,19 +8,33 @@ for you first. Waiting is cooperative (gevent), from whichever thread calls term
 """
 import atexit
 import time
+import warnings
 import weakref
 
 import gevent
 import gevent.monkey
 from gevent.event import Event
+from gevent.lock import Semaphore
 
 from .constants import ContextOption, Errno, SocketOption
 from .engine.wakeup import Wakeup, thread_ident
 from .error import ContextTerminated, ZMQError
+from .shadow import Shadow, make_shadow, register as register_address
 
-# Guards only the creation of the shared Context.instance() against two OS threads racing; it
-# is held for a few bytecodes and never across a gevent switch, so a native lock is right here.
+# Guard the creation of the shared Context.instance(). A subclass's __init__ may switch
+# greenlets (time.sleep under patch_all, I/O) while the native lock is held; a second greenlet of
+# the same OS thread blocking on that lock would then freeze the hub for good. So greenlets of
+# one thread queue on a gevent Semaphore (that thread's gate) first, and only one of them at a
+# time contends for the native lock with other OS threads.
 _instance_lock = gevent.monkey.get_original("_thread", "allocate_lock")()
+_instance_gates = gevent.monkey.get_original("_thread", "_local")()
+
+
+def _instance_gate():
+    gate = getattr(_instance_gates, "gate", None)
+    if gate is None:
+        gate = _instance_gates.gate = Semaphore()
+    return gate
 
 
 _LIVE_CONTEXTS = weakref.WeakSet()
@@ -70,8 +84,18 @@ class Context:
 
     _instance = None
     _instance_pid = None
+    _shadow = False
+    _socket_class = None         # subclasses may set it, as in pyzmq (default: gzmq.Socket)
+
+    def __new__(cls, io_threads=1, shadow=0, **kwargs):
+        # Context(other_context) and Context(shadow=ctx_or_address) make a shadow (pyzmq >= 25).
+        if shadow or isinstance(io_threads, (Context, Shadow)):
+            return make_shadow(shadow or io_threads, Context)
+        return super().__new__(cls)
 
     def __init__(self, io_threads=1, **kwargs):
+        if not isinstance(io_threads, int) or io_threads < 0:
+            raise ZMQError(Errno.EINVAL, f"io_threads must be an int >= 0, not {io_threads!r}")
         self._sockets = weakref.WeakSet()
         self._inproc = {}            # name -> bound socket
         self._inproc_pending = {}    # name -> [InprocLink] connected before the bind
@@ -79,12 +103,15 @@ class Context:
         self._closed = False
         self._lingering = set()      # sessions / connecters still flushing after close
         self._term_waiters = []      # (Wakeup, Event) of threads blocked in term()
+        self._threads = set()        # OS threads that own (or owned) sockets of this context
         self._options = {ContextOption.IO_THREADS: io_threads, ContextOption.MAX_SOCKETS: 1023,
                          ContextOption.SOCKET_LIMIT: 65535,
-                         ContextOption.MAX_MSGSZ: 0x7FFFFFFF}
+                         ContextOption.MAX_MSGSZ: 0x7FFFFFFF, ContextOption.MSG_T_SIZE: 64,
+                         ContextOption.THREAD_SCHED_POLICY: -1}
         self._sockopts = {}          # defaults for new sockets (pyzmq: ctx.linger = 0 ...)
         self.shadow_address = id(self)
         _LIVE_CONTEXTS.add(self)
+        register_address(self)
 
     # -- pyzmq API ---------------------------------------------------------------------------
     @classmethod
@@ -92,7 +119,7 @@ class Context:
         """The process-wide shared context (re-created after fork or after it was closed)."""
         import os
         if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
-            with _instance_lock:
+            with _instance_gate(), _instance_lock:
                 if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
                     cls._instance = cls(io_threads=io_threads)
                     cls._instance_pid = os.getpid()
@@ -106,12 +133,29 @@ class Context:
     def underlying(self):
         return id(self)
 
+    @classmethod
+    def shadow(cls, address):
+        """Another handle on the context `address` (a Context or its `underlying`)."""
+        return make_shadow(address, Context)
+
+    def __copy__(self, memo=None):
+        return make_shadow(self, Context)
+
+    __deepcopy__ = __copy__
+
+    @property
+    def sockopts(self):
+        """Default options for new sockets ({option: value}), as pyzmq's ctx.sockopts."""
+        return self._sockopts
+
     def socket(self, socket_type, socket_class=None, **kwargs):
         """Create a Socket of the given type (zmq.PUSH, zmq.REQ, ...)."""
-        if self._terminated or self._closed:
+        if self._closed:
+            raise ZMQError(Errno.ENOTSUP, "Context is closed")   # pyzmq's check
+        if self._terminated:
             raise ZMQError(Errno.ETERM, "Context was terminated")
         from .socket import Socket
-        cls = socket_class or Socket
+        cls = socket_class or self._socket_class or Socket
         sock = cls(self, socket_type, **kwargs)
         for option, value in self._sockopts.items():
             try:
@@ -124,11 +168,18 @@ class Context:
         return self
 
     def __exit__(self, *exc):
-        self.term()
+        # pyzmq >= 24: leaving the block destroys the context, closing (with a ResourceWarning)
+        # any socket left open, instead of a term() that would wait for them forever.
+        self._destroy(None, warn_open=True)
 
     def __repr__(self):
-        state = " (closed)" if self._closed else ""
-        return f"<gzmq.Context() at {hex(id(self))}{state}>"
+        n = sum(1 for s in list(self._sockets) if not s.closed)
+        sockets = f"{n} socket{'s' if n > 1 else ''}" if n else ""
+        state = " closed" if self._closed else ""
+        return f"<gzmq.Context({sockets}) at {hex(id(self))}{state}>"
+
+    def __dir__(self):
+        return sorted(set(dir(type(self))) | set(self.__dict__) | set(ContextOption.__members__))
 
     def setsockopt(self, option, value):
         """Default socket option for sockets created afterwards (pyzmq's ctx.setsockopt)."""
@@ -141,16 +192,25 @@ class Context:
         self._options[ContextOption(option)] = value
 
     def get(self, option):
-        return self._options[ContextOption(option)]
+        try:
+            return self._options[ContextOption(option)]
+        except (KeyError, ValueError):
+            raise ZMQError(Errno.EINVAL, f"context option {option!r} cannot be read") from None
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
         upper = name.upper()
         if upper in ContextOption.__members__:
-            return self.get(ContextOption[upper])
+            try:
+                return self.get(ContextOption[upper])
+            except ZMQError:
+                raise AttributeError(f"context option {upper} cannot be read") from None
         if upper in SocketOption.__members__:
-            return self._sockopts.get(SocketOption[upper])
+            try:
+                return self._sockopts[SocketOption[upper]]
+            except KeyError:   # pyzmq: an unset default is an AttributeError, not None
+                raise AttributeError(f"Context has no default for {upper}") from None
         raise AttributeError(f"Context has no attribute {name!r}")
 
     def __setattr__(self, name, value):
@@ -176,6 +236,14 @@ class Context:
         done = Event()
         waiter = Wakeup()
         waiter.arm()
+        # Sockets of other OS threads are closed (and linger) over there: keep the watcher
+        # referenced while we wait, or this hub sees nothing that could wake it and raises
+        # LoopExit. (If every socket is ours, LoopExit is the right answer to a term() that
+        # cannot end.)
+        me = thread_ident()
+        foreign = any(t != me for t in self._threads)
+        if foreign:
+            waiter.hold()
         entry = (waiter, done)
         self._term_waiters.append(entry)
         try:
@@ -184,6 +252,8 @@ class Context:
                 done.wait()
         finally:
             self._term_waiters.remove(entry)
+            if foreign:
+                waiter.release()
             waiter.close()
         self._closed = True
         if Context._instance is self:
@@ -191,10 +261,16 @@ class Context:
 
     def destroy(self, linger=None):
         """Close every socket of this context (with `linger` if given), then term()."""
+        self._destroy(linger, warn_open=False)
+
+    def _destroy(self, linger, warn_open):
         if self._closed:
             return
         for sock in list(self._sockets):
             if not sock.closed:
+                if warn_open:
+                    warnings.warn(f"Destroying context with unclosed socket {sock}",
+                                  ResourceWarning, stacklevel=3, source=sock)
                 sock._wakeup.call(sock.close, linger)
         self.term()
 
@@ -203,6 +279,7 @@ class Context:
         if self._terminated:
             raise ContextTerminated()
         self._sockets.add(sock)
+        self._threads.add(sock._wakeup.thread)
 
     def _idle(self):
         return not any(not s.closed for s in list(self._sockets)) and not self._lingering

@@ -77,7 +77,7 @@ _FINISHED_TRACKER = MessageTracker()
 class Frame:
     """One message part (pyzmq's zmq.Frame)."""
 
-    __slots__ = ("_data", "more", "tracker", "_props", "routing_id", "group", "__weakref__")
+    __slots__ = ("_data", "_view", "more", "tracker", "_props", "routing_id", "group", "__weakref__")
 
     def __init__(self, data=b"", track=False, copy=None, copy_threshold=None):
         if isinstance(data, str):
@@ -88,9 +88,13 @@ class Frame:
             data = bytes(data)
         elif not isinstance(data, (bytes, memoryview)):
             data = memoryview(data)
-        if isinstance(data, memoryview) and (data.ndim != 1 or data.itemsize != 1):
-            data = data.cast("B")
+        if isinstance(data, memoryview):
+            if not data.c_contiguous:
+                raise BufferError("Frame needs a contiguous buffer")
+            if data.ndim != 1 or data.itemsize != 1:
+                data = data.cast("B")
         self._data = data
+        self._view = None
         self.more = False
         self.tracker = MessageTracker() if track else None  # done until sent with copy=False
         self._props = None
@@ -104,7 +108,11 @@ class Frame:
 
     @property
     def buffer(self):
-        return memoryview(self._data)
+        """A memoryview of the data (the same object every time, as pyzmq's)."""
+        view = self._view
+        if view is None:
+            view = self._view = memoryview(self._data)
+        return view
 
     def __len__(self):
         return len(self._data)

@@ -8,6 +8,7 @@ methods win and `isinstance(s, MySocket)` holds.
 """
 from .constants import Errno, SocketType
 from .error import ZMQError
+from .shadow import Shadow, make_shadow
 from .sockets import SOCKET_CLASSES
 from .sockets.base import SocketBase
 
@@ -18,6 +19,9 @@ class Socket(SocketBase):
     """A gzmq socket. See SocketBase for the API (pyzmq's)."""
 
     def __new__(cls, context=None, socket_type=None, *args, **kwargs):
+        # Socket(other_socket) and Socket(shadow=sock_or_address) make a shadow (gzmq.shadow).
+        if kwargs.get("shadow") or isinstance(context, (SocketBase, Shadow)):
+            return make_shadow(kwargs.get("shadow") or context, SocketBase)
         if socket_type is None:
             raise ZMQError(Errno.EINVAL, "socket type required")
         try:

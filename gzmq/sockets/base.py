@@ -35,7 +35,8 @@ from ..engine.pipe import Pipe
 from ..engine.session import Session
 from ..engine.wakeup import Wakeup, thread_ident
 from ..error import Again, ContextTerminated, ZMQError
-from ..message import Frame, MessageTracker
+from ..message import _FINISHED_TRACKER, Frame, MessageTracker
+from ..shadow import make_shadow, register as register_address
 from ..security.options import CURVE_KEYS, SECURITY_OPTIONS, check_option, curve_key_text
 from ..transports import split_endpoint, stream_transport
 from ..zmtp.connection import ZMTPConnection
@@ -83,10 +84,26 @@ def _as_bytes_option(option, value):
     return bytes(value)
 
 
+class _AssignableMethod:
+    """A method that assignment calls instead of replacing: pyzmq lets `sock.subscribe = b"x"`
+    mean `sock.subscribe(b"x")` (the option), although `subscribe` is also a method."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj, owner=None):
+        return self.fn if obj is None else self.fn.__get__(obj, owner)
+
+    def __set__(self, obj, value):
+        self.fn(obj, value)
+
+
 class SocketBase:
     """Common socket machinery; see the module docstring. Public API is pyzmq's."""
 
     _type = None
+    _shadow = False
     _peer_types = frozenset()
     _in_filter = None  # callable(pipe, msg) -> bool deciding what a session queues
     _can_send = True
@@ -125,6 +142,17 @@ class SocketBase:
         self._type_name = TYPE_NAMES.get(self._type, str(self._type))
         self._init_routing()
         context._register_socket(self)
+        register_address(self)
+
+    @classmethod
+    def shadow(cls, address):
+        """Another handle on the socket `address` (a Socket or its `underlying`); gzmq.shadow."""
+        return make_shadow(address, SocketBase)
+
+    def __copy__(self, memo=None):
+        return make_shadow(self, SocketBase)
+
+    __deepcopy__ = __copy__
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -173,6 +201,7 @@ class SocketBase:
         raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot send")
 
     def _xrecv(self):
+        self._check_open()          # a closed socket is ENOTSOCK whatever its type
         raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
 
     def _xhas_in(self):
@@ -200,6 +229,8 @@ class SocketBase:
         try:
             option = SocketOption(option)
         except ValueError:
+            if not isinstance(value, int):  # pyzmq passes only ints through to libzmq
+                raise TypeError(f"unknown socket option {option} takes an int") from None
             raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
         if option in _READ_ONLY:
             raise ZMQError(Errno.EINVAL, f"{option.name} is read-only")
@@ -299,8 +330,8 @@ class SocketBase:
             raise TypeError(f"option {option} will not return a string")
         return self.getsockopt(option).decode(encoding)
 
-    set_string = setsockopt_string
-    get_string = getsockopt_string
+    set_string = setsockopt_unicode = setsockopt_string
+    get_string = getsockopt_unicode = getsockopt_string
 
     def set_hwm(self, value):
         self.setsockopt(O.SNDHWM, value)
@@ -379,14 +410,16 @@ class SocketBase:
             option = getattr(SocketOption, name.upper())
         except AttributeError:
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
-        return self.getsockopt(option)
+        return _get_attr_option(self, option)
 
+    @_AssignableMethod
     def subscribe(self, topic):
         """SUB/XSUB: subscribe to a topic prefix (str is UTF-8 encoded)."""
         if isinstance(topic, str):
             topic = topic.encode("utf-8")
         self.setsockopt(O.SUBSCRIBE, topic)
 
+    @_AssignableMethod
     def unsubscribe(self, topic):
         """SUB/XSUB: drop one reference to a subscription."""
         if isinstance(topic, str):
@@ -667,7 +700,11 @@ class SocketBase:
         if track:
             data, tracker = self._tracked_frame(data, copy, None)
         elif type(data) is not bytes:
-            data = self._frame_data(data, copy)
+            if isinstance(data, Frame) and data.tracker is not None:
+                # pyzmq returns a tracked Frame's tracker even without track=True.
+                data, tracker = self._tracked_frame(data, copy, None)
+            else:
+                data = self._frame_data(data, copy)
         if flags & SNDMORE:
             parts = self._snd_parts
             if not parts:
@@ -719,7 +756,8 @@ class SocketBase:
 
     def _frame_data(self, data, copy):
         if isinstance(data, Frame):
-            return data.bytes if copy else data.buffer
+            # A fresh view, never the Frame's own .buffer: trackers follow the engine's views.
+            return data.bytes if copy else memoryview(data._data)
         if isinstance(data, str):
             raise TypeError("unicode not allowed, use send_string")
         if copy:
@@ -736,8 +774,15 @@ class SocketBase:
         """send(track=True): (frame data, tracker). A frame sent without copying is a fresh
         memoryview that only the engine references, so the tracker can follow its release
         (gzmq.message); a copied frame needs no tracking. A tracked Frame brings its own."""
+        fresh = False
         if tracker is None:
-            tracker = data.tracker if isinstance(data, Frame) and data.tracker is not None else MessageTracker()
+            if isinstance(data, Frame):
+                if data.tracker is None:
+                    raise ValueError("Not a tracked message")   # pyzmq: track=True needs a tracked Frame
+                tracker = data.tracker
+            else:
+                tracker = MessageTracker()
+                fresh = True
         if type(data) is bytes:
             if not copy and len(data) >= self.copy_threshold:
                 data = memoryview(data)
@@ -745,6 +790,8 @@ class SocketBase:
             data = self._frame_data(data, copy)
         if type(data) is memoryview:
             tracker._watch(data)
+        elif fresh:
+            tracker = _FINISHED_TRACKER   # copied: nothing to wait for (pyzmq's shared tracker)
         return data, tracker
 
     def _send_msg(self, parts, flags):
@@ -856,6 +903,26 @@ class SocketBase:
             return [f if type(f) is bytes else bytes(f) for f in msg]
         last = len(msg) - 1
         return [self._make_frame(f, i < last) for i, f in enumerate(msg)]
+
+    def recv_into(self, buffer, /, *, nbytes=0, flags=0):
+        """Receive one frame into `buffer` (pyzmq >= 26), writing at most `nbytes` bytes (0: the
+        buffer's size). Returns the frame's full length: larger than what was written when the
+        frame was truncated. Raises TypeError/BufferError/ValueError for an unusable buffer
+        before receiving anything."""
+        view = memoryview(buffer)
+        if view.readonly:
+            raise BufferError("recv_into needs a writable buffer")
+        if not view.c_contiguous:
+            raise BufferError("recv_into needs a contiguous buffer")
+        view = view.cast("B")
+        if nbytes < 0:
+            raise ValueError(f"nbytes must be >= 0, not {nbytes}")
+        if nbytes > view.nbytes:
+            raise ValueError(f"nbytes={nbytes} is larger than the buffer ({view.nbytes} bytes)")
+        data = self.recv(flags, copy=False).buffer
+        n = min(nbytes or view.nbytes, len(data))
+        view[:n] = data[:n]
+        return len(data)
 
     def _wait_recv(self, flags):
         if flags & DONTWAIT:
@@ -1065,9 +1132,20 @@ class _SocketContext:
             self.socket.disconnect(self.addr)
 
 
+def _get_attr_option(sock, option):
+    try:
+        return sock.getsockopt(option)
+    except ZMQError as e:
+        # pyzmq: write-only options read as attributes raise AttributeError (so getattr() with
+        # a default, hasattr() and mock.Mock(spec=sock) work); so do options gzmq cannot read.
+        if e.errno in (Errno.EINVAL, Errno.EFAULT, Errno.ENOTSUP):
+            raise AttributeError(f"{option.name.lower()} attribute is not readable: {e}") from None
+        raise
+
+
 def _option_property(option):
     def fget(self):
-        return self.getsockopt(option)
+        return _get_attr_option(self, option)
 
     def fset(self, value):
         if isinstance(value, str) and OPTION_TYPES.get(option) == "bytes":

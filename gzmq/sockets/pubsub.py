@@ -201,6 +201,7 @@ class Pub(XPub):
     _upstream_allowed = False
 
     def _xrecv(self):
+        self._check_open()
         raise ZMQError(Errno.ENOTSUP, "PUB socket cannot recv")
 
     def _xhas_in(self):
@@ -285,10 +286,15 @@ class XSub(SocketBase):
     # SUB filters what it receives against its own subscriptions; XSUB passes everything
     # through (libzmq's options.filter), leaving filtering to the publishers upstream.
     _filter = False
+    _prefetched = None   # SUB: the matching message _xhas_in() found (libzmq's has_message)
 
     def _xrecv(self):
         if not self._filter:
             return self._fq.recv()
+        msg = self._prefetched
+        if msg is not None:
+            self._prefetched = None
+            return msg
         fq = self._fq
         subs = self._subs
         invert = self._options[O.INVERT_MATCHING]
@@ -306,7 +312,17 @@ class XSub(SocketBase):
         return self._fq.last
 
     def _xhas_in(self):
-        return self._fq.has_in()
+        if not self._filter:
+            return self._fq.has_in()
+        if self._prefetched is not None:
+            return True
+        # libzmq xsub_t::xhas_in: drop messages no subscription matches (one may still be in
+        # flight after an unsubscribe), so that POLLIN means recv() will not block.
+        msg = self._xrecv()
+        if msg is None:
+            return False
+        self._prefetched = msg
+        return True
 
 
 class Sub(XSub):

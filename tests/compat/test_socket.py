@@ -1,0 +1,164 @@
+"""Socket, Frame and constants behaviour that code written for pyzmq relies on.
+
+Found by running pyzmq's own suite (tests/test_socket.py, test_message.py, test_constants.py,
+test_imports.py) against gzmq; each case names the pyzmq behaviour it pins down.
+"""
+import copy
+from array import array
+from unittest import mock
+
+import pytest
+
+import gzmq
+import gzmq.green
+
+
+def pair(ctx, a_type=gzmq.PAIR, b_type=gzmq.PAIR, name="compat"):
+    a = ctx.socket(a_type)
+    a.bind(f"inproc://{name}")
+    b = ctx.socket(b_type)
+    b.connect(f"inproc://{name}")
+    return a, b
+
+
+def test_closed_socket_is_enotsock_whatever_its_type(ctx):
+    for kind in (gzmq.PUB, gzmq.PUSH, gzmq.SUB, gzmq.PULL):
+        s = ctx.socket(kind)
+        s.close()
+        for call in (s.recv, lambda: s.send(b"x"), lambda: s.bind("inproc://x")):
+            with pytest.raises(gzmq.ZMQError) as info:
+                call()
+            assert info.value.errno == gzmq.ENOTSOCK, (kind, info.value)
+
+
+def test_unknown_option_errors(ctx):
+    s = ctx.socket(gzmq.PUB)
+    with pytest.raises(gzmq.ZMQError) as info:
+        s.setsockopt(9999, 5)
+    assert info.value.errno == gzmq.EINVAL
+    with pytest.raises(TypeError):           # pyzmq passes only ints through to libzmq
+        s.setsockopt(9999, b"5")
+
+
+def test_unicode_option_aliases(ctx):
+    s = ctx.socket(gzmq.SUB)
+    s.setsockopt_unicode(gzmq.IDENTITY, "tést", "utf16")
+    assert s.getsockopt_unicode(gzmq.IDENTITY, "utf16") == "tést"
+    with pytest.raises(TypeError):
+        s.setsockopt(gzmq.SUBSCRIBE, "str is not bytes")
+
+
+# pyzmq: `sock.subscribe = b"x"` sets the option even though subscribe() is a method.
+def test_subscribe_by_assignment(ctx):
+    pub, sub = pair(ctx, gzmq.PUB, gzmq.SUB)
+    sub.subscribe = "c"
+    sub.unsubscribe = b"nothing-yet"          # harmless, and must not replace the method
+    assert callable(sub.subscribe) and callable(sub.unsubscribe)
+    pub.send(b"other")
+    pub.send(b"canary")
+    assert sub.poll(5000) and sub.recv() == b"canary"
+
+
+# pyzmq turns EINVAL from an option read through an attribute into AttributeError, so
+# getattr(sock, name, default), hasattr() and mock.Mock(spec=sock) work.
+def test_unreadable_options_are_attribute_errors(ctx):
+    s = ctx.socket(gzmq.SUB)
+    assert getattr(s, "subscribe_option_does_not_exist", None) is None
+    assert getattr(s, "busy_poll", "unreadable") == "unreadable"
+    assert not hasattr(s, "fd")               # gzmq has no FD to give
+    mock.Mock(spec=s)
+
+
+def test_recv_into(ctx, deadline):
+    a, b = pair(ctx)
+    a.send_multipart([b"hello", b"there world", b"part 3", b"rest"])
+    with deadline(5):
+        buf = array("Q", [0])                 # itemsize 8: counted in bytes
+        assert b.recv_into(buf) == 5 and buf.tobytes()[:5] == b"hello"
+        buf = bytearray(4)
+        assert b.recv_into(buf) == 11 and buf == b"ther"     # truncated; full length returned
+        buf = bytearray(10)
+        assert b.recv_into(buf, nbytes=4) == 6 and buf == b"part" + bytes(6)
+        assert b.recv_into(memoryview(bytearray(10))[:0]) == 4
+    with pytest.raises(ValueError):
+        b.recv_into(bytearray(10), nbytes=-1)
+    with pytest.raises(ValueError):
+        b.recv_into(bytearray(10), nbytes=11)
+    with pytest.raises(BufferError):
+        b.recv_into(memoryview(bytearray(10))[::2])
+    with pytest.raises(BufferError):
+        b.recv_into(memoryview(b"readonly"))
+    with pytest.raises(TypeError):
+        b.recv_into(object())
+    with pytest.raises(gzmq.Again):
+        b.recv_into(bytearray(5), flags=gzmq.DONTWAIT)
+
+
+# pyzmq's shadows: Socket.shadow(sock or address), Socket(sock), copy.copy(sock).
+def test_socket_shadows(ctx, deadline):
+    push, pull = pair(ctx, gzmq.PUSH, gzmq.PULL)
+    for shadow in (gzmq.Socket.shadow(pull), gzmq.Socket.shadow(pull.underlying),
+                   gzmq.Socket(pull), copy.copy(pull), copy.deepcopy(pull)):
+        assert shadow._shadow and not pull._shadow
+        assert shadow.underlying == pull.underlying and shadow.context is ctx
+        assert isinstance(shadow, gzmq.Socket)
+        push.send(b"hi")
+        with deadline(5):
+            assert shadow.recv() == b"hi"
+        del shadow
+        assert not pull.closed
+    assert gzmq.Socket(pull)._shadow_obj is pull
+
+
+# libzmq's SUB drops non-matching messages when polled (xsub_t::xhas_in), so POLLIN means a
+# recv() succeeds, even for a message sent before the publisher saw an unsubscribe.
+def test_sub_poll_ignores_messages_no_subscription_matches(ctx, deadline):
+    # tcp: over inproc the publisher sees the unsubscribe at once, and nothing is in flight.
+    pub = ctx.socket(gzmq.PUB)
+    pub.bind("tcp://127.0.0.1:*")
+    sub = ctx.socket(gzmq.SUB)
+    sub.connect(pub.last_endpoint)
+    sub.subscribe(b"a")
+    with deadline(5):
+        while not sub.poll(10):
+            pub.send(b"a-warmup")
+        sub.recv()
+    sub.unsubscribe(b"a")
+    pub.send(b"a-late")                       # may still pass the publisher's filter
+    assert sub.poll(100) == 0
+    assert sub.getsockopt(gzmq.EVENTS) & gzmq.POLLIN == 0
+    with pytest.raises(gzmq.Again):
+        sub.recv(gzmq.DONTWAIT)
+
+
+def test_trackers_as_pyzmq(ctx):
+    push = ctx.socket(gzmq.PUSH)
+    push.connect("inproc://trackers")
+    # Small frames are copied: pyzmq hands back its one shared, finished tracker.
+    t = push.send(b"small", copy=False, track=True)
+    assert t is gzmq._FINISHED_TRACKER and t.done
+    # A tracked Frame's tracker comes back even without track=True.
+    frame = gzmq.Frame(b"x" * 100_000, track=True)
+    assert push.send(frame, copy=False) is frame.tracker
+    # track=True needs a tracked Frame.
+    with pytest.raises(ValueError):
+        push.send(gzmq.Frame(b"untracked"), copy=False, track=True)
+
+
+def test_frame_buffers():
+    f = gzmq.Frame(b"data")
+    assert f.buffer is f.buffer and f.buffer.tobytes() == b"data"
+    with pytest.raises(BufferError):
+        gzmq.Frame(memoryview(bytearray(10))[::2])
+    with pytest.raises(TypeError):
+        gzmq.Frame(5)
+
+
+def test_constants_surface():
+    assert gzmq.IDENTITY._opt_type is gzmq.constants._OptType.bytes
+    assert gzmq.AFFINITY._opt_type is gzmq.constants._OptType.int64
+    assert gzmq.FD._opt_type is gzmq.constants._OptType.fd
+    assert "ALL_V1" in repr(gzmq.Event.ALL)    # pyzmq's canonical name for 0xFFFF
+    for name in ("SocketOption", "SocketType", "Event", "ContextOption"):
+        assert name in gzmq.__all__ and name in gzmq.green.__all__
+        assert getattr(gzmq.green, name) is getattr(gzmq, name)
