@@ -164,11 +164,12 @@ class RequestParser:
             if not self._parse_head():
                 return NEED_DATA
         if self._state == _State.BODY:
-            take = min(self._remaining, len(self._buf))
-            self._take_body(take)
-            self._remaining -= take
             if self._remaining:
-                return NEED_DATA
+                take = min(self._remaining, len(self._buf))
+                self._take_body(take)
+                self._remaining -= take
+                if self._remaining:
+                    return NEED_DATA
             return self._finish()
         while True:
             if self._state == _State.CHUNK_SIZE:
@@ -222,8 +223,9 @@ class RequestParser:
 
     def _finish(self):
         req, self._req = self._req, None
-        req.body = bytes(self._body)
-        self._body = bytearray()
+        if self._body:
+            req.body = bytes(self._body)
+            self._body = bytearray()
         self._state = _State.HEAD
         self._trailer_bytes = 0
         self.expect_continue = False
@@ -235,10 +237,11 @@ class RequestParser:
             return False
         # RFC 9112 2.2: a server SHOULD ignore at least one empty line received before the
         # request-line.
-        while buf[:2] == b"\r\n":
-            del buf[:2]
-        while buf[:1] == b"\n":
-            del buf[:1]
+        if buf[0] == 13 or buf[0] == 10:        # CR, LF
+            while buf[:2] == b"\r\n":
+                del buf[:2]
+            while buf[:1] == b"\n":
+                del buf[:1]
         end = buf.find(b"\r\n\r\n")
         sep = 4
         bare = buf.find(b"\n\n")
@@ -308,7 +311,7 @@ class RequestParser:
                     hosts += 1
                 else:
                     expect = v                  # the last one, as Request.header() gives it
-        tokens = {t.strip() for t in ",".join(connection).lower().split(",")}
+        tokens = {t.strip() for t in ",".join(connection).lower().split(",")} if connection else ()
         if req.version == "HTTP/1.1":
             req.keep_alive = "close" not in tokens
         else:
@@ -440,8 +443,8 @@ class ResponseTracker:
         return False
 
     def _head(self, head):
-        lines = head.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
+        status_line, _, fields = head.partition(b"\r\n")
+        parts = status_line.split(b" ", 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
             self.until_close = True
             return
@@ -453,21 +456,33 @@ class ResponseTracker:
             self.upgraded = True
             return
         connection, coding, length = [], [], None
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = value.strip()          # the last one counts
-            elif name == b"connection":
-                connection.append(value.strip())
-            elif name == b"transfer-encoding":
-                coding.append(value.strip())
-        tokens = {t.strip() for t in b",".join(connection).lower().split(b",")}
-        if b"close" in tokens or (parts[0] == b"HTTP/1.0" and b"keep-alive" not in tokens):
+        low = head.lower()
+        at = low.find(b"\r\ncontent-length:")
+        if (at >= 0 and b"connection" not in low and b"transfer-encoding" not in low
+                and low.count(b"content-length") == 1):
+            # Most responses: one Content-Length line and no Connection or Transfer-Encoding
+            # anywhere, so the line-by-line loop below would find just that line.
+            end = head.find(b"\r\n", at + 17)
+            length = head[at + 17:end if end >= 0 else len(head)].strip()
+        elif fields:
+            for line in fields.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = value.strip()      # the last one counts
+                elif name == b"connection":
+                    connection.append(value.strip())
+                elif name == b"transfer-encoding":
+                    coding.append(value.strip())
+        if connection:
+            tokens = {t.strip() for t in b",".join(connection).lower().split(b",")}
+            if b"close" in tokens or (parts[0] == b"HTTP/1.0" and b"keep-alive" not in tokens):
+                self.keep_alive = False
+        elif parts[0] == b"HTTP/1.0":
             self.keep_alive = False
         if self.head_request or status in (204, 304):
             self.done = True
-        elif b"chunked" in b",".join(coding).lower():
+        elif coding and b"chunked" in b",".join(coding).lower():
             self._mode = "chunk-size"
         elif length is not None:
             if not length.isdigit():

@@ -23,7 +23,7 @@ __all__ = [
     "M2WireError", "MAX_TARGETS", "valid_sender", "Request", "Reply",
     "dumps", "loads", "parse", "encode_headers", "encode_request", "request_prefix", "join_request",
     "encode_disconnect", "parse_request",
-    "encode_reply", "encode_extended_reply", "parse_reply",
+    "encode_reply", "encode_extended_reply", "parse_reply", "split_reply",
 ]
 
 #: Mongrel2's limits.handler_targets: the most connection ids one reply may name.
@@ -293,14 +293,32 @@ def parse_reply(msg):
     ``UUID SP LEN ':' ['X '] (digit+ ' '?)* ',' SP BODY``; LEN must equal the byte length of
     the target list. Raises M2WireError for anything else.
     """
+    sender, ids, body, extended = split_reply(msg)
+    sender = sender.decode()
+    if not extended:
+        return Reply(sender, ids, body)
+    value = loads(body)
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], bytes)):
+        raise M2WireError("an extended reply's body must be a tnetstring list [key, args]")
+    return Reply(sender, ids, body, True, value[0].decode("utf-8", "surrogateescape"), value[1])
+
+
+def split_reply(msg):
+    """parse_reply's grammar without building a Reply: ``(sender bytes, ids, body, extended)``.
+
+    For the server's receiving loop, which does this for every reply; an extended reply's
+    body is returned unparsed. Raises M2WireError.
+    """
     msg = bytes(msg)
     space = msg.find(b" ")
-    if space <= 0 or not _UUID.match(msg[:space]):
+    if space <= 0 or not _UUID.match(msg, 0, space):
         raise M2WireError(f"expected 'UUID ' at the start of the reply, saw {msg[:40]!r}")
     idents, end = _netstring_at(msg, space + 1)
     if msg[end:end + 2] != b", ":
         raise M2WireError(f"target list must be followed by ', ', saw {msg[end:end + 2]!r}")
     body = msg[end + 2:]
+    if idents.isdigit():                     # one connection: most replies
+        return msg[:space], (int(idents),), body, False
     extended = idents.startswith(b"X ")
     if extended:
         idents = idents[2:]
@@ -309,11 +327,4 @@ def parse_reply(msg):
         words.pop()
     if not all(w.isdigit() and w.isascii() for w in words):
         raise M2WireError(f"bad target list {idents[:60]!r}")
-    ids = tuple(int(w) for w in words)
-    sender = msg[:space].decode()
-    if not extended:
-        return Reply(sender, ids, body)
-    value = loads(body)
-    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], bytes)):
-        raise M2WireError("an extended reply's body must be a tnetstring list [key, args]")
-    return Reply(sender, ids, body, True, value[0].decode("utf-8", "surrogateescape"), value[1])
+    return msg[:space], tuple(int(w) for w in words), body, extended

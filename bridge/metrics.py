@@ -15,6 +15,7 @@ Series:
 
 Pure: the caller passes durations in. Owned by bridge.server.Bridge.
 """
+from bisect import bisect_left
 from collections import defaultdict
 
 __all__ = ["Metrics", "BUCKETS"]
@@ -36,19 +37,21 @@ class Metrics:
         self.requests = defaultdict(int)               # (route, code) -> n
         self.errors = defaultdict(int)                 # (route, kind) -> n
         self.handler_messages = defaultdict(int)       # kind -> n
-        self.durations = {}                            # route -> [bucket counts..., sum, count]
+        # route -> [count per bucket (not cumulative; the last one is +Inf), sum of seconds]:
+        # one bucket to increment per request (render() adds them up), where cumulative
+        # counts had every bucket compared, 0.2 us each.
+        self.durations = {}
         self.open_connections = 0
         self.connections_total = 0
         self.collectors = []                           # () -> [exposition lines]
 
     def request_done(self, route, code, seconds):
         self.requests[(route, code)] += 1
-        hist = self.durations.setdefault(route, [0] * len(BUCKETS) + [0.0, 0])
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                hist[i] += 1
-        hist[-2] += seconds
-        hist[-1] += 1
+        hist = self.durations.get(route)
+        if hist is None:
+            hist = self.durations[route] = [0] * (len(BUCKETS) + 1) + [0.0]
+        hist[bisect_left(BUCKETS, seconds)] += 1   # the first bucket with seconds <= bound
+        hist[-1] += seconds
 
     def error(self, route, kind):
         self.errors[(route, kind)] += 1
@@ -66,11 +69,14 @@ class Metrics:
         family("bridge_request_duration_seconds", "histogram",
                "Time from a complete request to the end of its response.")
         for route, hist in sorted(self.durations.items()):
+            cumulative = 0
             for bound, n in zip(BUCKETS, hist):
-                out.append(f"bridge_request_duration_seconds_bucket{_labels(route=route, le=bound)} {n}")
-            out.append(f"bridge_request_duration_seconds_bucket{_labels(route=route, le='+Inf')} {hist[-1]}")
-            out.append(f"bridge_request_duration_seconds_sum{_labels(route=route)} {hist[-2]:.6f}")
-            out.append(f"bridge_request_duration_seconds_count{_labels(route=route)} {hist[-1]}")
+                cumulative += n
+                out.append(f"bridge_request_duration_seconds_bucket{_labels(route=route, le=bound)} {cumulative}")
+            count = cumulative + hist[len(BUCKETS)]
+            out.append(f"bridge_request_duration_seconds_bucket{_labels(route=route, le='+Inf')} {count}")
+            out.append(f"bridge_request_duration_seconds_sum{_labels(route=route)} {hist[-1]:.6f}")
+            out.append(f"bridge_request_duration_seconds_count{_labels(route=route)} {count}")
         family("bridge_route_errors_total", "counter",
                "Requests that failed: unavailable, timeout, bad_gateway, cancelled, overflow.")
         for (route, kind), n in sorted(self.errors.items()):

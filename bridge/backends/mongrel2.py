@@ -30,6 +30,7 @@ class Mongrel2Backend:
         if not m2wire.valid_sender(uuid):
             raise ValueError(f"mongrel2 sender uuid {uuid!r} must match [A-Za-z0-9-]+")
         self.uuid = uuid
+        self._sender = uuid.encode()
         self.protocol = target.protocol
         self.connections = connections          # the bridge's id -> Connection registry
         self.metrics = metrics
@@ -83,26 +84,27 @@ class Mongrel2Backend:
     def dispatch(self, message):
         """Deliver one handler reply to the connections it names. Never blocks."""
         try:
-            reply = m2wire.parse_reply(message)
+            sender, ids, body, extended = m2wire.split_reply(message)
+            reply = m2wire.parse_reply(message) if extended else None
         except m2wire.M2WireError as e:
             self.metrics.handler_messages["invalid"] += 1
             log.warning("skipped invalid message from handler: %s", e)
             return
-        if reply.sender != self.uuid:
+        if sender != self._sender:
             return                               # another bridge's reply on a shared PUB
-        if len(reply.ids) > m2wire.MAX_TARGETS:
+        if len(ids) > m2wire.MAX_TARGETS:
             self.metrics.handler_messages["invalid"] += 1
-            log.warning("skipped reply naming %d targets (limit %d)", len(reply.ids), m2wire.MAX_TARGETS)
+            log.warning("skipped reply naming %d targets (limit %d)", len(ids), m2wire.MAX_TARGETS)
             return
-        if reply.extended:
+        if extended:
             self._extended(reply)
             return
         self.metrics.handler_messages["delivered"] += 1
-        for conn_id in reply.ids:
+        for conn_id in ids:
             conn = self.connections.get(conn_id)
             if conn is not None:
-                conn.deliver(reply.body)
-            elif reply.body:
+                conn.deliver(body)
+            elif body:
                 self.metrics.handler_messages["dead_target"] += 1
                 self.notify_disconnect(conn_id)
 

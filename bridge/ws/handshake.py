@@ -38,7 +38,8 @@ def _tokens(value):
 
 def is_upgrade(req):
     """Does ``req`` ask to switch to WebSocket? (Upgrade: websocket, Connection: upgrade.)"""
-    return "websocket" in _tokens(req.header("upgrade")) and "upgrade" in _tokens(req.header("connection"))
+    upgrade = req.header("upgrade")             # None for nearly every request: say so at once
+    return upgrade is not None and "websocket" in _tokens(upgrade) and "upgrade" in _tokens(req.header("connection"))
 
 
 def accept_key(key):
