@@ -1,0 +1,1 @@
+"""Logging over ZeroMQ, as pyzmq's zmq.log: see gzmq.log.handlers (PUBHandler, TopicLogger)."""
