@@ -266,7 +266,9 @@ def main(argv):
     if target not in ("codec", "engine", "codec-fast", "engine-fast"):
         sys.exit("usage: python -m reliability.fuzz codec|engine|codec-fast|engine-fast "
                  "[libFuzzer flags] [CORPUS ...]")
-    rest = [argv[0]] + argv[2:]
+    # libFuzzer re-runs argv[0] through the shell for -merge (and -fork): make it a command
+    # that starts this module again, not the path of a .py file.
+    rest = [f"{sys.executable} -m reliability.fuzz {target}"] + argv[2:]
     seconds = 10
     for arg in rest:
         if arg.startswith("-max_total_time="):
