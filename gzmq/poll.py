@@ -76,7 +76,9 @@ class Poller:
                     raise ContextTerminated()
                 events = sock._events() & flags
             else:
-                events = fd_events.get(_fileno(sock), 0) & (flags | POLLERR)
+                fd = _fileno(sock)
+                events = fd_events.get(fd, 0) & (flags | POLLERR)
+                sock = fd   # pyzmq (and zmq.green) report objects with fileno() by their fd
             if events:
                 result.append((sock, events))
         return result
@@ -184,6 +186,10 @@ def select(rlist, wlist, xlist, timeout=None):
             flags |= POLLERR
         poller.register(s, flags)
     events = dict(poller.poll(timeout_ms))
-    return ([s for s in rlist if events.get(s, 0) & POLLIN],
-            [s for s in wlist if events.get(s, 0) & POLLOUT],
-            [s for s in xlist if events.get(s, 0) & POLLERR])
+    # As pyzmq: gzmq sockets come back as themselves, anything else as its fd.
+    def key(s):
+        return s if _is_zmq_socket(s) else _fileno(s)
+
+    return ([key(s) for s in rlist if events.get(key(s), 0) & POLLIN],
+            [key(s) for s in wlist if events.get(key(s), 0) & POLLOUT],
+            [key(s) for s in xlist if events.get(key(s), 0) & POLLERR])

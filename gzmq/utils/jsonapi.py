@@ -1,6 +1,8 @@
 """pyzmq's zmq.utils.jsonapi: dumps to bytes, loads from bytes or str (stdlib json)."""
 import json
 
+jsonmod = json  # pyzmq names the json module it uses
+
 
 def dumps(o, **kwargs):
     return json.dumps(o, **kwargs).encode("utf-8")

@@ -162,3 +162,30 @@ def test_constants_surface():
     for name in ("SocketOption", "SocketType", "Event", "ContextOption"):
         assert name in gzmq.__all__ and name in gzmq.green.__all__
         assert getattr(gzmq.green, name) is getattr(gzmq, name)
+
+
+# pyzmq (and zmq.green) report an object registered by its fileno() as that fd, in poll() and
+# select() alike; gzmq sockets come back as themselves.
+def test_poll_and_select_report_fileno_objects_by_fd(ctx, deadline):
+    import os
+    r, w = os.pipe()
+    reader = os.fdopen(r, "rb")
+    try:
+        pull = ctx.socket(gzmq.PULL)
+        poller = gzmq.Poller()
+        poller.register(reader, gzmq.POLLIN)
+        poller.register(pull, gzmq.POLLIN)
+        os.write(w, b"x")
+        with deadline(5):
+            assert dict(poller.poll(1000)) == {reader.fileno(): gzmq.POLLIN}
+            assert gzmq.select([reader, pull], [], [], 1) == ([reader.fileno()], [], [])
+    finally:
+        reader.close()
+        os.close(w)
+
+
+def test_jsonapi_names_its_json_module():
+    import json
+
+    from gzmq.utils import jsonapi
+    assert jsonapi.jsonmod is json and jsonapi.loads(jsonapi.dumps({"a": 1})) == {"a": 1}
