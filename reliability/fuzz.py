@@ -371,6 +371,7 @@ def _fuzz_one(target, budget, row, workdir, update_corpus):
             row.rss_end = float(stats.get("rss_mb", row.rss_end))
             row.rss_base = min(row.rss_base or row.rss_end, row.rss_end)
         row.note(f"uninstrumented mutation of that corpus: {fast_n:,} inputs in {fast_s} s")
+    row.rss_peak = max(row.rss_peak, row.rss_base, row.rss_end)
     if target == "engine":
         row.faults = row.inputs
         row.note(f"{checks} health checks passed (honest DEALER round trip, no stray session); "
