@@ -310,13 +310,16 @@ def pipeline(mode, seconds, rate, workers):
                 victim.kill()
                 r.faults += 1
                 done.wait(rng.uniform(0.05, 0.3))
+                if done.is_set():
+                    return
                 victim.start()
 
         gs = [gevent.spawn(collect), gevent.spawn(ventilate), gevent.spawn(killer)]
         finished = done.wait(60 if mode == "short" else 300)
+        done.set()
+        gevent.killall(gs, timeout=2)      # the killer first: it must not start a worker again
         for p in procs:
             p.stop()
-        gevent.killall(gs, timeout=2)
         r.inputs = tasks
         r.received = len(results)
         r.lost = tasks - len(results)
@@ -365,6 +368,8 @@ def lazy_pirate(mode, seconds, servers, timeout_s):
                 victim.kill()
                 r.faults += 1
                 done.wait(rng.uniform(0.1, 0.5))
+                if done.is_set():
+                    return
                 victim.start()
 
         def client_socket():
@@ -409,10 +414,9 @@ def lazy_pirate(mode, seconds, servers, timeout_s):
             gevent.sleep(0.003)
         done.set()
         client.close()
-        gevent.sleep(0.2)
+        gevent.killall(gs, timeout=2)      # the killer first: it must not start a server again
         for p in procs:
             p.stop()
-        gevent.killall(gs, timeout=2)
         r.inputs = requests
         r.received = sum(replies.values())
         r.lost = requests - len(replies)
