@@ -38,5 +38,11 @@ test-fast: setup
 bench: setup peers
 	$(PY) -m benchmarks.run
 
+# Reliability suite, long form (~25 min): fuzzing, hostile peers, faults, network faults, bridge
+# abuse, a 10-minute soak; writes reliability/results/ and merges the fuzz corpus. (Its short form
+# runs inside `make test`, from tests/reliability.)
+stress: setup peers
+	$(PY) -m reliability.run --long --update-corpus
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
