@@ -158,6 +158,10 @@ class Frame:
             return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         raise ZMQError(22, f"Frame.get: no such property {option!r}")
 
+    def __getitem__(self, key):
+        """frame["User-Id"] is frame.get("User-Id"), as in pyzmq."""
+        return self.get(key)
+
     def set(self, option, value):
         if option == MessageOption.MORE:
             self.more = bool(value)

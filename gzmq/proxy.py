@@ -108,8 +108,11 @@ class _Proxy:
     def run(self):
         wake = Event()
         for sock in self.sockets:
-            # Let another thread's Context.term() reach this hub (inproc arms it already).
+            # Let another thread's Context.term() reach this hub (inproc arms it already), and
+            # keep that wake-up referenced: with every peer gone, nothing else may be left on a
+            # device thread's hub, and gevent would end the wait with LoopExit.
             sock._wakeup.arm()
+            sock._wakeup.hold()
             sock._watchers.append(wake)
         try:
             while True:
@@ -128,6 +131,7 @@ class _Proxy:
                     wake.wait()
         finally:
             for sock in self.sockets:
+                sock._wakeup.release()
                 try:
                     sock._watchers.remove(wake)
                 except ValueError:

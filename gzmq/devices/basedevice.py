@@ -141,10 +141,14 @@ class Device:
     def _setup_sockets(self):
         ctx = self.context_factory()
         self._context = ctx
-        ins = self._make_socket(ctx, self.in_type, self._in_sockopts, self._in_binds, self._in_connects)
         if self.out_type < 0:
-            outs = ins
+            # One socket for both sides (pyzmq's out_type -1): the *_out settings apply to it too.
+            ins = outs = self._make_socket(ctx, self.in_type, self._in_sockopts + self._out_sockopts,
+                                           self._in_binds + self._out_binds,
+                                           self._in_connects + self._out_connects)
         else:
+            ins = self._make_socket(ctx, self.in_type, self._in_sockopts, self._in_binds,
+                                    self._in_connects)
             outs = self._make_socket(ctx, self.out_type, self._out_sockopts, self._out_binds,
                                      self._out_connects)
         return ins, outs
