@@ -104,6 +104,7 @@ class SocketBase:
 
     _type = None
     _shadow = False
+    _monitor_socket = None     # the PAIR get_monitor_socket() made (returned again while open)
     _peer_types = frozenset()
     _in_filter = None  # callable(pipe, msg) -> bool deciding what a session queues
     _can_send = True
@@ -1028,16 +1029,20 @@ class SocketBase:
     def get_monitor_socket(self, events=None, addr=None):
         """A PAIR socket receiving this socket's events (pyzmq); read with recv_monitor_message."""
         self._check_open()
+        mon = self._monitor_socket
+        if mon is not None and not mon.closed:
+            return mon          # pyzmq: asking again returns the socket already monitoring
         if self._monitor is not None and addr is None:
             raise ZMQError(Errno.EINVAL, "a monitor is already running; disable_monitor() first")
         if addr is None:
             addr = f"inproc://monitor.s-{id(self):x}"
         self.monitor(addr, C.Event.ALL if events is None else events)
-        sock = self.context.socket(SocketType.PAIR)
+        sock = self._monitor_socket = self.context.socket(SocketType.PAIR)
         sock.connect(addr)
         return sock
 
     def disable_monitor(self):
+        self._monitor_socket = None
         self.monitor(None, 0)
 
     # -- closing -----------------------------------------------------------------------------

@@ -189,3 +189,17 @@ def test_jsonapi_names_its_json_module():
 
     from gzmq.utils import jsonapi
     assert jsonapi.jsonmod is json and jsonapi.loads(jsonapi.dumps({"a": 1})) == {"a": 1}
+
+
+# pyzmq returns the same PAIR from get_monitor_socket() while it is open (test_monitor_repeat).
+def test_get_monitor_socket_twice_returns_the_same_socket(ctx, deadline):
+    from gzmq.utils.monitor import recv_monitor_message
+    s = ctx.socket(gzmq.PULL)
+    mon = s.get_monitor_socket()
+    assert s.get_monitor_socket() is mon
+    s.disable_monitor()
+    with deadline(5):
+        assert recv_monitor_message(mon)["event"] == gzmq.EVENT_MONITOR_STOPPED
+    mon.close()
+    again = s.get_monitor_socket()
+    assert again is not mon and not again.closed
