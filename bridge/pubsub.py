@@ -36,7 +36,7 @@ import gevent
 
 from bridge.adapters import ops
 from bridge.ws import frames
-from bridge.zmqlib import zmq
+from bridge.zmqlib import DONTWAIT, zmq
 
 __all__ = ["PubSubHub", "Item"]
 
@@ -165,7 +165,7 @@ class PubSubHub:
         if self.pub is None:
             return False
         try:
-            self.pub.send_multipart([topic.encode("utf-8"), data], zmq.DONTWAIT)
+            self.pub.send_multipart([topic.encode("utf-8"), data], DONTWAIT)
         except zmq.Again:
             return False
         self.stats.backend_messages[(self.route, "out")] += 1

@@ -7,4 +7,8 @@ with DONTWAIT, Again, ZMQError, Poller.
 """
 import gzmq as zmq
 
-__all__ = ["zmq"]
+__all__ = ["zmq", "DONTWAIT"]
+
+# zmq.DONTWAIT is an IntFlag member, and each ``flags & X`` a socket does with it runs enum's
+# Python code (three of them per send: 4.3 us); the same flag as a plain int costs 0.15 us.
+DONTWAIT = int(zmq.DONTWAIT)

@@ -20,7 +20,7 @@ import gevent
 from gevent.lock import Semaphore
 
 from bridge import m2wire
-from bridge.zmqlib import zmq
+from bridge.zmqlib import DONTWAIT, zmq
 
 log = logging.getLogger("bridge.mongrel2")
 
@@ -63,7 +63,7 @@ class Mongrel2Backend:
         """PUSH one request; False when no handler is connected (or all are at their HWM)."""
         try:
             with self._lock:
-                self.push.send(message, zmq.DONTWAIT)
+                self.push.send(message, DONTWAIT)
             return True
         except zmq.Again:
             return False

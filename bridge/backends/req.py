@@ -17,7 +17,7 @@ import os
 import gevent
 from gevent.lock import Semaphore
 
-from bridge.zmqlib import zmq
+from bridge.zmqlib import DONTWAIT, zmq
 
 log = logging.getLogger("bridge.req")
 
@@ -57,7 +57,7 @@ class ReqBackend:
         rid = request_id.encode()
         try:
             with self._lock:
-                self.dealer.send_multipart([rid, b"", payload], zmq.DONTWAIT)
+                self.dealer.send_multipart([rid, b"", payload], DONTWAIT)
         except zmq.Again:
             return False
         self.pending[rid] = conn
