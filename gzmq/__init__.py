@@ -6,6 +6,7 @@ call (send, recv, poll, term) waits cooperatively on gevent primitives, with or 
 gevent.monkey.patch_all().
 """
 __version__ = "0.1.0"
+__revision__ = ""  # pyzmq: the git revision of a development build
 
 from . import constants  # noqa: E402
 from .constants import *  # noqa: E402,F401,F403
@@ -104,3 +105,5 @@ __all__ = ["Context", "Socket", "Frame", "Message", "MessageTracker", "Poller", 
            "pyzmq_version_info", "has", "strerror", "__version__", "proxy", "proxy_steerable",
            "device", "devices"] + constants.__all__
 __all__ += ["curve_keypair", "curve_public"]
+
+from . import sugar  # noqa: E402,F401  (pyzmq's zmq.sugar.* module paths; imports the names above)

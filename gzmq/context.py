@@ -10,6 +10,7 @@ import atexit
 import time
 import warnings
 import weakref
+from types import GenericAlias
 
 import gevent
 import gevent.monkey
@@ -85,6 +86,8 @@ class Context:
     _instance = None
     _instance_pid = None
     _shadow = False
+    # pyzmq's Context is Generic (zmq.Context[zmq.Socket[bytes]] in annotations).
+    __class_getitem__ = classmethod(GenericAlias)
     _socket_class = None         # subclasses may set it, as in pyzmq (default: gzmq.Socket)
 
     def __new__(cls, io_threads=1, shadow=0, **kwargs):

@@ -24,6 +24,7 @@ import json
 import logging
 import pickle
 import time
+from types import GenericAlias
 
 import gevent
 from gevent.event import Event
@@ -104,6 +105,8 @@ class SocketBase:
 
     _type = None
     _shadow = False
+    # pyzmq's Socket is Generic (zmq.Socket[bytes] in annotations evaluated at run time).
+    __class_getitem__ = classmethod(GenericAlias)
     _monitor_socket = None     # the PAIR get_monitor_socket() made (returned again while open)
     _peer_types = frozenset()
     _in_filter = None  # callable(pipe, msg) -> bool deciding what a session queues

@@ -125,3 +125,16 @@ def test_curve_keygen_command():
     assert json.loads(again.stdout)["public"] == keys["public"]
     text = subprocess.run(run, capture_output=True, text=True, check=True).stdout
     assert "== CURVE PUBLIC KEY ==" in text and "== CURVE SECRET KEY ==" in text
+
+
+def test_pyzmq_module_paths_and_generics():
+    import gzmq.sugar.context
+    import gzmq.sugar.socket
+    assert gzmq.sugar.context.Context is gzmq.Context and gzmq.sugar.socket.Socket is gzmq.Socket
+    assert gzmq.sugar.version.VERSION_EXTRA == "" and gzmq.__revision__ == ""
+
+    # pyzmq's Context and Socket are Generic: annotations like these run at definition time.
+    def typed(sock: gzmq.Socket[bytes]) -> gzmq.Context[gzmq.Socket[bytes]]:
+        return sock.context
+
+    assert typed.__annotations__["sock"].__origin__ is gzmq.Socket

@@ -1,0 +1,1 @@
+from ..context import Context  # noqa: F401  (pyzmq: zmq.sugar.context)

@@ -1,0 +1,1 @@
+from ..message import Frame, Message  # noqa: F401  (pyzmq: zmq.sugar.frame)

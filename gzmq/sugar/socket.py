@@ -1,0 +1,1 @@
+from ..socket import Socket  # noqa: F401  (pyzmq: zmq.sugar.socket)
