@@ -3,10 +3,12 @@
 Two greenlets per connection. The reader only receives bytes, feeds them to the sans-IO
 RequestParser and posts a wake-up; at end of stream it posts EOF, which is how a browser
 leaving is noticed at once, even while a handler holds its request (long poll). The main
-greenlet (``serve``) is the only writer: it takes one mailbox item at a time, parses requests,
+greenlet (``serve``) is the writer: it takes one mailbox item at a time, parses requests,
 dispatches them, and writes whatever backends deliver. Backends call ``deliver``,
-``deliver_cancel`` and ``deliver_reply`` from their receiving greenlets; those only enqueue and
-never block.
+``deliver_cancel`` and ``deliver_reply`` from their receiving greenlets; those never block and
+only enqueue, with one exception: handler bytes that arrive while the main greenlet waits on an
+empty mailbox are sent at once by ``deliver`` (a send that never waits; what the kernel does not
+take is queued as usual), which saves a wake-up per reply (see ``_write_through``).
 
 Per request:
   - mongrel2 route: the request is PUSHed; handler bytes are written raw as they arrive (any
