@@ -285,7 +285,11 @@ class Context:
         self._threads.add(sock._wakeup.thread)
 
     def _idle(self):
-        return not any(not s.closed for s in list(self._sockets)) and not self._lingering
+        # gzmq's own sockets (the ZAP client pool) close themselves when term() reaches their
+        # hub; term() does not wait for them: another thread's hub may be blocked (in a join()
+        # on this very term(), say), and libzmq has no such sockets to wait for.
+        return (not any(not s.closed and not s._internal for s in list(self._sockets))
+                and not self._lingering)
 
     def _signal_term_waiters(self):
         for waiter, done in list(self._term_waiters):

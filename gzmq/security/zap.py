@@ -59,6 +59,7 @@ class _ZapSocket(Socket):
     Context.term() never waits for sockets the application did not create."""
 
     _zap_handler = None   # the handler socket this DEALER is connected to
+    _internal = True
 
     def _notify_term(self):
         super()._notify_term()

@@ -105,6 +105,7 @@ class SocketBase:
 
     _type = None
     _shadow = False
+    _internal = False          # a socket gzmq made for itself: Context.term() does not wait for it
     # pyzmq's Socket is Generic (zmq.Socket[bytes] in annotations evaluated at run time).
     __class_getitem__ = classmethod(GenericAlias)
     _monitor_socket = None     # the PAIR get_monitor_socket() made (returned again while open)

@@ -169,3 +169,35 @@ def test_instance_with_a_yielding_init(deadline):
     assert all(c is got[0] for c in got)
     got[0].term()
 
+
+
+# pyzmq's test_security under threads: the test's tearDown runs term() in a thread and blocks
+# the main thread in join(). term() must not wait for the ZAP client sockets gzmq made on the
+# main thread's (now blocked) hub; libzmq has no such sockets.
+def test_term_from_a_thread_does_not_wait_for_gzmq_internal_sockets(deadline):
+    c = gzmq.Context()
+    handler = c.socket(gzmq.REP)
+    handler.bind("inproc://zeromq.zap.01")
+
+    def answer():
+        version, request_id = handler.recv_multipart()[:2]
+        handler.send_multipart([version, request_id, b"200", b"OK", b"user", b""])
+
+    server = c.socket(gzmq.DEALER)
+    server.plain_server = True
+    client = c.socket(gzmq.DEALER)
+    client.plain_username, client.plain_password = b"u", b"p"
+    server.bind("tcp://127.0.0.1:*")
+    client.connect(server.last_endpoint)
+    with deadline(5):
+        zap = gevent.spawn(answer)
+        client.send(b"hi")
+        assert server.recv() == b"hi"
+        zap.get()
+    for s in (handler, server, client):
+        s.close(linger=0)
+    finished, errors = run_in_os_thread(c.term)
+    # This thread's hub does not run while we wait here, as in a thread's join().
+    assert finished.acquire(timeout=5), "term() waited for a socket only this hub can close"
+    assert not errors and c.closed
+    gevent.sleep(0.05)   # our hub runs again: the ZAP client closes itself
