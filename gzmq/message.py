@@ -77,7 +77,8 @@ _FINISHED_TRACKER = MessageTracker()
 class Frame:
     """One message part (pyzmq's zmq.Frame)."""
 
-    __slots__ = ("_data", "_view", "more", "tracker", "_props", "routing_id", "group", "__weakref__")
+    __slots__ = ("_data", "_view", "_received", "more", "tracker", "_props", "routing_id", "group",
+                 "__weakref__")
 
     def __init__(self, data=b"", track=False, copy=None, copy_threshold=None):
         if isinstance(data, str):
@@ -95,6 +96,7 @@ class Frame:
                 data = data.cast("B")
         self._data = data
         self._view = None
+        self._received = False   # set by recv(copy=False): its buffer must be writable
         self.more = False
         self.tracker = MessageTracker() if track else None  # done until sent with copy=False
         self._props = None
@@ -111,7 +113,13 @@ class Frame:
         """A memoryview of the data (the same object every time, as pyzmq's)."""
         view = self._view
         if view is None:
-            view = self._view = memoryview(self._data)
+            data = self._data
+            if self._received and (type(data) is bytes or data.readonly):
+                # pyzmq's received frames are writable (libzmq's message memory), so code may
+                # modify them in place (numpy.frombuffer(frame) += 1). A frame that arrived as
+                # immutable bytes gets memory of its own, once, when its buffer is first used.
+                data = self._data = bytearray(data)
+            view = self._view = memoryview(data)
         return view
 
     def __len__(self):
@@ -121,7 +129,7 @@ class Frame:
         return self.bytes
 
     def __buffer__(self, flags):
-        return memoryview(self._data)
+        return memoryview(self.buffer)
 
     def __eq__(self, other):
         if isinstance(other, Frame):

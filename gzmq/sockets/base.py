@@ -885,6 +885,7 @@ class SocketBase:
 
     def _make_frame(self, data, more):
         frame = Frame(data)
+        frame._received = True
         frame.more = more
         pipe = self._last_pipe()
         if pipe is not None:
@@ -924,7 +925,7 @@ class SocketBase:
             raise ValueError(f"nbytes must be >= 0, not {nbytes}")
         if nbytes > view.nbytes:
             raise ValueError(f"nbytes={nbytes} is larger than the buffer ({view.nbytes} bytes)")
-        data = self.recv(flags, copy=False).buffer
+        data = memoryview(self.recv(flags, copy=False)._data)   # not .buffer: no writable copy
         n = min(nbytes or view.nbytes, len(data))
         view[:n] = data[:n]
         return len(data)

@@ -203,3 +203,17 @@ def test_get_monitor_socket_twice_returns_the_same_socket(ctx, deadline):
     mon.close()
     again = s.get_monitor_socket()
     assert again is not mon and not again.closed
+
+
+# pyzmq's received frames are writable memory (test_noncopying_memoryview): numpy arrays made
+# from them can be modified in place.
+def test_received_frame_buffers_are_writable(ctx, deadline):
+    a, b = pair(ctx, name="writable")
+    for size in (10, 100_000):
+        a.send(b"\0" * size, copy=False)
+        with deadline(5):
+            frame = b.recv(copy=False)
+        view = frame.buffer
+        assert not view.readonly and view is frame.buffer
+        view[0] = 0xFF
+        assert frame.bytes[:1] == b"\xff" and len(frame.bytes) == size
