@@ -216,6 +216,8 @@ class XSub(SocketBase):
         self._fq = FairQueue()
         self._subs = CountedTrie()
         self._out_pipes = []
+        # libzmq xsub_t: a closing subscriber does not wait to send pending subscriptions.
+        self._options[O.LINGER] = 0
 
     def _xattach(self, pipe):
         if self._options[O.CONFLATE]:

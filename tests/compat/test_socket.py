@@ -217,3 +217,12 @@ def test_received_frame_buffers_are_writable(ctx, deadline):
         assert not view.readonly and view is frame.buffer
         view[0] = 0xFF
         assert frame.bytes[:1] == b"\xff" and len(frame.bytes) == size
+
+
+# Option defaults as libzmq 4.3.5 reports them through pyzmq.
+def test_option_defaults_as_libzmq(ctx):
+    for kind in (gzmq.SUB, gzmq.XSUB):
+        assert ctx.socket(kind).linger == 0        # libzmq xsub_t: subscribers do not linger
+    pub = ctx.socket(gzmq.PUB)
+    assert pub.linger == -1
+    assert pub.reconnect_stop == 0 and pub.socks_proxy == b"" and pub.socks_username == b""
