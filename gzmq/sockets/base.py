@@ -260,8 +260,6 @@ class SocketBase:
         if option in (O.ROUTING_ID, O.CONNECT_ROUTING_ID) and value:
             if len(value) > 255:
                 raise ZMQError(Errno.EINVAL, f"{option.name} must be at most 255 bytes")
-        if option == O.ROUTING_ID and value[:1] == b"\x00":
-            raise ZMQError(Errno.EINVAL, "ROUTING_ID must not start with a zero byte (reserved)")
         if self._xsetsockopt(option, value):
             return
         self._options[option] = value

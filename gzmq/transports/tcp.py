@@ -4,6 +4,7 @@ Endpoint forms (libzmq's): bind `tcp://ADDR:PORT` where ADDR is an IP, a host na
 `*` or `[IPv6]`; connect `tcp://HOST:PORT` or `tcp://SOURCE;HOST:PORT` (source address).
 Sockets get TCP_NODELAY (ZMTP batches its own writes) and optional keep-alive settings.
 """
+import errno as _errno
 import socket as _stdsocket
 
 from gevent import socket as gsocket
@@ -44,10 +45,11 @@ def _resolve(host, port, endpoint, passive, ipv6):
         infos = gsocket.getaddrinfo(host, port, family, _stdsocket.SOCK_STREAM, 0,
                                     _stdsocket.AI_PASSIVE if passive else 0)
     except OSError as exc:
-        raise ZMQError(Errno.EINVAL if passive else Errno.EINVAL,
+        # libzmq takes a bind address it cannot resolve for an interface name: ENODEV.
+        raise ZMQError(_errno.ENODEV if passive else Errno.EINVAL,
                        f"{endpoint}: cannot resolve {host!r}: {exc}") from None
     if not infos:
-        raise ZMQError(Errno.EINVAL, f"{endpoint}: cannot resolve {host!r}")
+        raise ZMQError(_errno.ENODEV if passive else Errno.EINVAL, f"{endpoint}: cannot resolve {host!r}")
     family, _, _, _, sockaddr = infos[0]
     return family, sockaddr
 

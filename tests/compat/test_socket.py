@@ -226,3 +226,23 @@ def test_option_defaults_as_libzmq(ctx):
     pub = ctx.socket(gzmq.PUB)
     assert pub.linger == -1
     assert pub.reconnect_stop == 0 and pub.socks_proxy == b"" and pub.socks_username == b""
+
+
+def test_bind_to_an_unresolvable_host_is_enodev(ctx):
+    import errno
+    s = ctx.socket(gzmq.PUB)
+    with pytest.raises(gzmq.ZMQError) as info:
+        s.bind("tcp://no.such.host.invalid:5555")     # libzmq: taken for an interface name
+    assert info.value.errno == errno.ENODEV and "no.such.host.invalid" in str(info.value)
+
+
+def test_routing_id_may_start_with_a_zero_byte(ctx, deadline):
+    # libzmq's docs reserve such ids but libzmq 4.3.5 (hence pyzmq) accepts them.
+    router = ctx.socket(gzmq.ROUTER)
+    router.bind("inproc://zero-id")
+    dealer = ctx.socket(gzmq.DEALER)
+    dealer.identity = b"\x00mine"
+    dealer.connect("inproc://zero-id")
+    dealer.send(b"hi")
+    with deadline(5):
+        assert router.recv_multipart() == [b"\x00mine", b"hi"]
