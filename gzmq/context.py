@@ -192,7 +192,11 @@ class Context:
         return self._sockopts[SocketOption(option)]
 
     def set(self, option, value):
-        self._options[ContextOption(option)] = value
+        try:
+            option = ContextOption(option)
+        except ValueError:
+            raise ZMQError(Errno.EINVAL, f"unknown context option {option!r}") from None
+        self._options[option] = value
 
     def get(self, option):
         try:

@@ -1021,13 +1021,16 @@ class SocketBase:
     def monitor(self, addr, events=C.Event.ALL):
         """Report connection events on a PAIR bound to `addr` (inproc); addr None stops it."""
         self._check_open()
+        if isinstance(addr, bytes):
+            addr = addr.decode()
+        if addr is not None and not addr.startswith("inproc://"):
+            # libzmq (zmq_socket_monitor): monitor endpoints are inproc only.
+            raise ZMQError(Errno.EPROTONOSUPPORT, f"{addr}: a monitor endpoint must be inproc://")
         if self._monitor is not None:
             self._monitor.stop()
             self._monitor = None
         if addr is None:
             return
-        if isinstance(addr, bytes):
-            addr = addr.decode()
         from ..monitor import Monitor
         self._monitor = Monitor(self, addr, int(events))
 

@@ -246,3 +246,13 @@ def test_routing_id_may_start_with_a_zero_byte(ctx, deadline):
     dealer.send(b"hi")
     with deadline(5):
         assert router.recv_multipart() == [b"\x00mine", b"hi"]
+
+
+def test_monitor_endpoint_must_be_inproc_and_context_options_known(ctx):
+    s = ctx.socket(gzmq.PUB)
+    with pytest.raises(gzmq.ZMQError) as info:
+        s.monitor("tcp://127.0.0.1:5555")
+    assert info.value.errno == gzmq.EPROTONOSUPPORT
+    with pytest.raises(gzmq.ZMQError) as info:
+        ctx.set(999, 1)
+    assert info.value.errno == gzmq.EINVAL
