@@ -701,6 +701,8 @@ class SocketBase:
         Blocks (cooperatively) at SNDHWM unless DONTWAIT; raises Again on DONTWAIT or when
         SNDTIMEO expires. Returns a MessageTracker if track=True, else None.
         """
+        if type(flags) is not int:
+            flags = int(flags)   # zmq.DONTWAIT is an IntFlag: `flags & X` on it costs ~1 us
         tracker = None
         if track:
             data, tracker = self._tracked_frame(data, copy, None)
@@ -736,6 +738,8 @@ class SocketBase:
 
     def send_multipart(self, msg_parts, flags=0, copy=True, track=False, **kwargs):
         """Send a sequence of frames as one message (all or nothing)."""
+        if type(flags) is not int:
+            flags = int(flags)
         parts = []
         tracker = MessageTracker() if track else None
         for i, part in enumerate(msg_parts):
@@ -856,6 +860,8 @@ class SocketBase:
 
         Blocks cooperatively unless DONTWAIT; Again on DONTWAIT or when RCVTIMEO expires.
         """
+        if type(flags) is not int:
+            flags = int(flags)
         parts = self._rcv_parts
         if parts is not None:
             i = self._rcv_idx
@@ -897,6 +903,8 @@ class SocketBase:
 
     def recv_multipart(self, flags=0, copy=True, track=False):
         """Receive a whole message: a list of bytes (copy=True) or Frames."""
+        if type(flags) is not int:
+            flags = int(flags)
         if self._rcv_parts is not None:
             parts = [self.recv(flags, copy)]
             while self._rcv_parts is not None:
