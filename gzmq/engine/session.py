@@ -16,6 +16,7 @@ calling its owner's _session_ended() exactly once, from whichever greenlet notic
 """
 import logging
 import time
+import weakref
 
 import gevent
 from gevent.event import Event
@@ -24,6 +25,7 @@ from ..constants import Event as MonitorEvent
 from ..error import ZMTPError
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
 from ..zmtp.mechanisms.base import HandshakeRefused
+from ..zmtp.recycle import BodyRecycler
 
 log = logging.getLogger("gzmq")
 
@@ -31,6 +33,18 @@ READ_SIZE = 256 * 1024
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
 LARGE_CHUNK = 64 * 1024       # bodies at least this big are written without joining (no copy)
 _IOV_MAX = 1024
+
+
+_recyclers = weakref.WeakKeyDictionary()
+
+
+def body_recycler():
+    """This thread's BodyRecycler (one per gevent hub: a recycler is never shared by threads)."""
+    hub = gevent.get_hub()
+    recycler = _recyclers.get(hub)
+    if recycler is None:
+        recycler = _recyclers[hub] = BodyRecycler()
+    return recycler
 
 
 class PeerClosed(Exception):

@@ -33,7 +33,7 @@ from .. import constants as C
 from ..constants import Errno, Flag, OPTION_TYPES, PollEvent, SocketOption, SocketType
 from ..engine.endpoints import Connecter, Listener
 from ..engine.pipe import Pipe
-from ..engine.session import Session
+from ..engine.session import Session, body_recycler
 from ..engine.wakeup import Wakeup, thread_ident
 from ..error import Again, ContextTerminated, ZMQError
 from ..message import _FINISHED_TRACKER, Frame, MessageTracker
@@ -400,7 +400,7 @@ class SocketBase:
         return ZMTPConnection(
             self._type_name, peer_types=self._peer_types, identity=o[O.ROUTING_ID],
             mechanism=self._make_mechanism(session), maxmsgsize=o[O.MAXMSGSIZE],
-            properties=properties)
+            properties=properties, recycler=body_recycler())
 
     def _zap_request(self, session, request):
         from ..security.zap import zap_request

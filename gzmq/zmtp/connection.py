@@ -52,15 +52,16 @@ _SENDS_IDENTITY = frozenset({"REQ", "DEALER", "ROUTER"})
 EAGER_BODY = 8 << 20
 
 
-def _body_buffer(size):
-    """A writable, zero-filled buffer for a large frame body, as a memoryview.
+def _body_buffer(size, recycler=None):
+    """A writable buffer for a large frame body, as a memoryview (zero-filled, or a recycled
+    one that the frame overwrites in full: gzmq.zmtp.recycle).
 
     A peer that announces a huge frame and sends little of it so costs at most EAGER_BODY
     bytes of touched memory per connection, not the announced size (set MAXMSGSIZE to bound
     what a peer may really send).
     """
     if size <= EAGER_BODY:
-        return memoryview(bytearray(size))
+        return memoryview(bytearray(size) if recycler is None else recycler.take(size))
     try:
         return memoryview(mmap.mmap(-1, size))
     except (OSError, OverflowError, ValueError, MemoryError):
@@ -96,11 +97,12 @@ class ZMTPConnection:
     accept any); identity: our routing id (sent by REQ/DEALER/ROUTER as libzmq does);
     mechanism: a Mechanism (default NULL); maxmsgsize: reject frames larger than this (-1: no
     limit); max_frames: reject messages of more frames than this; properties: extra (name,
-    value) metadata, e.g. ("X-Hello", b"1").
+    value) metadata, e.g. ("X-Hello", b"1"); recycler: a gzmq.zmtp.recycle.BodyRecycler that
+    large frame bodies are taken from (None: a new buffer each).
     """
 
     def __init__(self, socket_type, *, peer_types=None, identity=b"", mechanism=None,
-                 maxmsgsize=-1, properties=(), max_frames=MAX_MESSAGE_FRAMES):
+                 maxmsgsize=-1, properties=(), max_frames=MAX_MESSAGE_FRAMES, recycler=None):
         self.socket_type = socket_type
         self.peer_types = peer_types
         self.mechanism = mechanism if mechanism is not None else NullMechanism()
@@ -121,6 +123,7 @@ class ZMTPConnection:
         self._encrypts = self.mechanism.encrypts
         self._buf = b""
         self._parts = []
+        self._recycler = recycler   # where large frame bodies come from (gzmq.zmtp.recycle)
         self._pending = None  # the buffer of an incomplete large frame (see _body_buffer)
         self._pending_len = 0
         self._pending_size = 0
@@ -273,7 +276,7 @@ class ZMTPConnection:
             self._buf = data[pos:]
 
     def _begin_large(self, flags, size, first):
-        body = _body_buffer(size)
+        body = _body_buffer(size, self._recycler)
         n = len(first)
         body[:n] = first
         self._pending = body
