@@ -727,6 +727,8 @@ class SocketBase:
             self._snd_parts = []
         else:
             parts = [data]
+        if not self._closed and self._xsend(parts):
+            return tracker    # the common case, without the call into _send_msg
         try:
             self._send_msg(parts, flags)
             return tracker

@@ -18,15 +18,15 @@ class Push(SocketBase):
 
     def _init_routing(self):
         self._lb = LoadBalancer()
+        # The balancer's send() is _xsend itself (the pipe it returns is true, None false):
+        # one Python call less per message on the hot path.
+        self._xsend = self._lb.send
 
     def _xattach(self, pipe):
         self._lb.attach(pipe)
 
     def _xdetach(self, pipe):
         self._lb.detach(pipe)
-
-    def _xsend(self, msg):
-        return self._lb.send(msg) is not None
 
     def _xhas_out(self):
         return self._lb.can_send()
@@ -44,15 +44,13 @@ class Pull(SocketBase):
 
     def _init_routing(self):
         self._fq = FairQueue()
+        self._xrecv = self._fq.recv    # one Python call less per message (see Push)
 
     def _xattach(self, pipe):
         self._fq.attach(pipe)
 
     def _xdetach(self, pipe):
         self._fq.detach(pipe)
-
-    def _xrecv(self):
-        return self._fq.recv()
 
     def _last_pipe(self):
         return self._fq.last
