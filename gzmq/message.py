@@ -51,6 +51,8 @@ class MessageTracker:
         """Track a memoryview the engine is about to hold (done once it is released)."""
         self._latch.add(weakref.ref(view, self._latch.discard))
 
+    _watch_frame = _watch   # a tracked Frame holds its data too: not done while it lives (pyzmq)
+
     @property
     def done(self):
         return (self._latch.is_done() and all(p.done for p in self.peers)
@@ -98,7 +100,12 @@ class Frame:
         self._view = None
         self._received = False   # set by recv(copy=False): its buffer must be writable
         self.more = False
-        self.tracker = MessageTracker() if track else None  # done until sent with copy=False
+        # As pyzmq's: a tracked Frame's tracker is done once the Frame itself is gone and every
+        # copy=False send of it has been released by the engine.
+        self.tracker = None
+        if track:
+            self.tracker = MessageTracker()
+            self.tracker._watch_frame(self)
         self._props = None
         self.routing_id = None
         self.group = None
@@ -147,8 +154,12 @@ class Frame:
         return f"<gzmq.Frame({shown!r}{' more' if self.more else ''})>"
 
     def __copy__(self):
+        """A Frame of the same data (no copy), sharing the tracker, as pyzmq's fast_copy."""
         frame = Frame(self._data)
         frame.more = self.more
+        if self.tracker is not None:
+            frame.tracker = self.tracker
+            self.tracker._watch_frame(frame)
         return frame
 
     fast_copy = __copy__

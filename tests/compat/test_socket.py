@@ -145,6 +145,34 @@ def test_trackers_as_pyzmq(ctx):
         push.send(gzmq.Frame(b"untracked"), copy=False, track=True)
 
 
+def test_tracked_frame_is_done_once_gone(ctx):
+    """pyzmq's test_tracker: a tracked Frame's tracker (and those of its copy=False sends) is
+    done only once the Frame is gone, copies included, and the sends are released."""
+    import copy
+    import gc
+    pull = ctx.socket(gzmq.PULL)
+    pull.bind("inproc://tracked")
+    push = ctx.socket(gzmq.PUSH)
+    push.connect("inproc://tracked")
+    frame = gzmq.Frame(b"again", copy=False, track=True)
+    assert frame.tracker.done is False
+    p1 = push.send(frame, copy=False)
+    p2 = push.send(frame, copy=False)
+    assert pull.recv() == b"again" and pull.recv() == b"again"
+    assert (p1.done, p2.done) == (False, False)
+    twin = copy.copy(frame)
+    assert twin.tracker is frame.tracker
+    del frame
+    gc.collect()
+    assert p1.done is False          # the copy still holds the data
+    del twin
+    gc.collect()
+    assert p1.done is True and p2.done is True
+    combined = gzmq.MessageTracker(gzmq.Frame(b"x", track=True))
+    gc.collect()
+    assert combined.done             # its Frame was a temporary
+
+
 def test_frame_buffers():
     f = gzmq.Frame(b"data")
     assert f.buffer is f.buffer and f.buffer.tobytes() == b"data"
