@@ -25,9 +25,22 @@ RECYCLE_BYTES = 64 << 20
 RECYCLE_BUFFERS = 64
 
 _getrefcount = getattr(sys, "getrefcount", None)
-# References to a remembered, otherwise unused buffer seen by getrefcount() in take(): the
-# list's slot, the loop's local name, and getrefcount's own argument.
-_FREE = 3
+
+
+def _refs(buf):
+    """References to buf as counted from here; always called as _refs(a_list[i])."""
+    return _getrefcount(buf)
+
+
+# What _refs() says of a buffer that nothing but its list refers to. Measured, not assumed:
+# what a count includes (call arguments, borrowed stack references) differs between Python
+# versions, and a floor set one too high would hand out a buffer still in use. Anything that
+# can still see a buffer's bytes (a memoryview, through its buffer manager; the bytearray
+# itself) holds a real reference, so "in use" always counts above this floor.
+if _getrefcount is not None:
+    _probe = [bytearray(1)]
+    _FREE = _refs(_probe[0])
+    del _probe
 
 
 class BodyRecycler:
@@ -44,12 +57,10 @@ class BodyRecycler:
     def take(self, size):
         """A bytearray of exactly `size` bytes (old contents if reused: overwrite it all)."""
         bufs = self._bufs
-        count = _getrefcount
         for i in range(len(bufs)):
-            buf = bufs[i]
-            if len(buf) == size and count(buf) == _FREE:
+            if len(bufs[i]) == size and _refs(bufs[i]) == _FREE:
                 # Move it to the young end: the oldest entries are the likeliest to be free.
-                del bufs[i]
+                buf = bufs.pop(i)
                 bufs.append(buf)
                 self.reused += 1
                 return buf
@@ -65,13 +76,10 @@ class BodyRecycler:
     def _make_room(self, size):
         """Forget free buffers (oldest first) until `size` more bytes fit under the limit."""
         bufs = self._bufs
-        count = _getrefcount
         i = 0
         while (self._bytes + size > self.limit or len(bufs) >= self.max_buffers) and i < len(bufs):
-            buf = bufs[i]
-            if count(buf) == _FREE:
-                del bufs[i]
-                self._bytes -= len(buf)
+            if _refs(bufs[i]) == _FREE:
+                self._bytes -= len(bufs.pop(i))
             else:
                 i += 1
 
