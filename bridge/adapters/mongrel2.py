@@ -9,15 +9,28 @@ cannot spoof METHOD and friends (manual, Rule 5). Captured from mongrel2 1.12.2:
      "METHOD":"GET","VERSION":"HTTP/1.1","URI":"/h/foo?x=1","QUERY":"x=1","PATTERN":"/h",
      "URL_SCHEME":"http","REMOTE_ADDR":"127.0.0.1"}
 
+Mongrel2 copies the client's bytes into the message as they came (a UTF-8 header value is
+UTF-8 inside the JSON). bridge.http11 reads the head as latin-1 and m2wire writes str as UTF-8
+(with surrogateescape), so non-ASCII text is re-read here as UTF-8 with surrogateescape: the
+handler gets the client's bytes, not each byte above 0x7f UTF-8-encoded again.
+
 Pure. Called by bridge.backends.mongrel2.
 """
 from bridge import m2wire
 
 
+def wire_text(text):
+    """``text`` read as latin-1 (one char per byte), as m2wire writes those same bytes back."""
+    if text.isascii():
+        return text
+    return text.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
 def request_headers(req, pattern, remote_addr, scheme="http"):
     """The header dict Mongrel2 would send for ``req`` (a bridge.http11.Request)."""
-    headers = {"PATH": req.path, "x-forwarded-for": remote_addr}
+    headers = {"PATH": wire_text(req.path), "x-forwarded-for": remote_addr}
     for name, value in req.headers:
+        value = wire_text(value)
         if name == "x-forwarded-for":           # clobbered, as Mongrel2 does by default
             continue
         old = headers.get(name)
@@ -29,11 +42,11 @@ def request_headers(req, pattern, remote_addr, scheme="http"):
             headers[name] = [old, value]
     headers["METHOD"] = req.method
     headers["VERSION"] = req.version
-    headers["URI"] = req.target
+    headers["URI"] = wire_text(req.target)
     if req.query:
-        headers["QUERY"] = req.query
+        headers["QUERY"] = wire_text(req.query)
     if req.fragment:
-        headers["FRAGMENT"] = req.fragment
+        headers["FRAGMENT"] = wire_text(req.fragment)
     headers["PATTERN"] = pattern
     headers["URL_SCHEME"] = scheme
     headers["REMOTE_ADDR"] = remote_addr
@@ -43,4 +56,4 @@ def request_headers(req, pattern, remote_addr, scheme="http"):
 def request_message(sender, conn_id, req, pattern, remote_addr, protocol="json", scheme="http"):
     """The bytes to PUSH to a handler for ``req`` on connection ``conn_id``."""
     headers = request_headers(req, pattern, remote_addr, scheme)
-    return m2wire.encode_request(sender, conn_id, req.path, headers, req.body, protocol)
+    return m2wire.encode_request(sender, conn_id, headers["PATH"], headers, req.body, protocol)

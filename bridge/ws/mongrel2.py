@@ -56,10 +56,10 @@ class Mongrel2WebSocket(WebSocketSession):
         self.backend = backend
         self.registry = conn.bridge.connections
         self._headers = request_headers(req, route.prefix, conn.remote_addr)
-        self._path = req.path
+        self._path = self._headers["PATH"]     # as the client's bytes (adapters.mongrel2.wire_text)
         # Every message carries the handshake's headers, differing only in FLAGS: encoded once
         # per FLAGS value, not once per message (13.5 us a message for a browser's headers).
-        self._prefix = m2wire.request_prefix(backend.uuid, conn.id, req.path)
+        self._prefix = m2wire.request_prefix(backend.uuid, conn.id, self._path)
         self._encoded = {}              # FLAGS -> encoded headers
 
     def start(self, accept):

@@ -181,3 +181,23 @@ def test_reply_round_trip_any(ids, body):
 def test_request_round_trip_any(conn_id, path, headers, body, protocol):
     req = m2wire.parse_request(m2wire.encode_request(UUID, conn_id, path, headers, body, protocol))
     assert (req.conn_id, req.path, req.headers, req.body) == (conn_id, path, headers, body)
+
+
+@pytest.mark.parametrize("protocol", ["json", "tnetstring"])
+def test_adapter_passes_non_ascii_head_bytes_unchanged(protocol):
+    # Mongrel2 copies the client's bytes into the message: a UTF-8 header value arrives as
+    # that UTF-8 (not re-encoded per byte), and bytes that are not UTF-8 stay those bytes.
+    p = RequestParser()
+    p.receive_data(b"GET /h/caf\xc3\xa9?q=\xc3\xa9 HTTP/1.1\r\nHost: h\r\n"
+                   b"X-Name: Jos\xc3\xa9\r\nX-Raw: \xe9\xff\r\n\r\n")
+    msg = request_message(UUID, 4, p.next_event(), "/h", "127.0.0.1", protocol)
+    assert msg.startswith(f"{UUID} 4 /h/caf\xe9 ".encode("utf-8"))
+    if protocol == "json":
+        assert b'"x-name":"Jos\xc3\xa9"' in msg and b'"x-raw":"\xe9\xff"' in msg
+    else:
+        assert b"6:x-name,5:Jos\xc3\xa9," in msg and b"5:x-raw,2:\xe9\xff," in msg
+    req = m2wire.parse_request(msg)
+    assert req.path == "/h/caf\xe9"
+    assert req.headers["x-name"] == "Jos\xe9"
+    assert req.headers["x-raw"].encode("utf-8", "surrogateescape") == b"\xe9\xff"
+    assert req.headers["URI"] == "/h/caf\xe9?q=\xe9" and req.headers["QUERY"] == "q=\xe9"
