@@ -80,6 +80,58 @@ def _flush_at_exit():
 atexit.register(_flush_at_exit)
 
 
+def _serve_until_threads_end():
+    """Keep this thread's sockets working while the interpreter waits for other threads.
+
+    When the main thread's code ends, Python joins the non-daemon threads before anything else
+    (threading._shutdown, before atexit). With libzmq the I/O thread goes on meanwhile, so a
+    worker thread still receives what the main thread sent last and can still talk to the main
+    thread's sockets. gzmq's I/O for those sockets runs on this thread's hub, which a native
+    join would freeze. So, if this thread owns open sockets, we join the other non-daemon
+    threads from a helper thread and keep the hub running meanwhile. Under
+    patch_all the join is cooperative already and nothing needs doing.
+    """
+    try:
+        import threading
+        if gevent.monkey.is_module_patched("threading"):
+            return
+        me = thread_ident()
+        owns_sockets = any(not s.closed and s._wakeup.thread == me
+                           for ctx in list(_LIVE_CONTEXTS) for s in list(ctx._sockets))
+        if not owns_sockets:
+            return
+        current = threading.current_thread()
+        others = [t for t in threading.enumerate()
+                  if t is not current and not t.daemon and t.is_alive()]
+        if others:
+            # A plain native thread joins them (no pool: nothing may be imported or registered
+            # with threading this late) and wakes this hub through a thread-safe async watcher.
+            done = Event()
+            watcher = gevent.get_hub().loop.async_()
+            watcher.start(done.set)
+
+            def join_all():
+                try:
+                    for t in others:
+                        t.join()
+                finally:
+                    watcher.send()
+
+            gevent.monkey.get_original("_thread", "start_new_thread")(join_all, ())
+            try:
+                done.wait()
+            finally:
+                watcher.stop()
+        _flush_at_exit()
+    except Exception:  # pragma: no cover - never let exit-time serving raise
+        pass
+
+
+if hasattr(__import__("threading"), "_register_atexit"):
+    # Runs at the start of threading._shutdown, before the non-daemon threads are joined.
+    __import__("threading")._register_atexit(_serve_until_threads_end)
+
+
 class Context:
     """A gzmq context. Thread-safe to share; sockets are not (as in libzmq)."""
 
