@@ -3,6 +3,7 @@
 Route syntax, shared by ``--route`` and the config file::
 
     PREFIX=mongrel2:SEND_SPEC,RECV_SPEC[,protocol=json|tnetstring][,timeout=SECONDS][,uuid=UUID]
+                                                         [,recv_ident=PREFIX]  (empty: any sender)
     PREFIX=req:ENDPOINT[,ENDPOINT...][,timeout=SECONDS]         (default timeout 30 s)
     PREFIX=static:DIRECTORY                                     (same as --static PREFIX=DIR)
     PREFIX=page:FILE                                            BigPipe page (bridge.bigpipe.page)
@@ -134,14 +135,15 @@ def parse_target(text):
     if kind == "mongrel2":
         if len(endpoints) != 2:
             raise ConfigError(f"{text!r}: mongrel2 needs SEND_SPEC,RECV_SPEC")
-        unknown = set(options) - {"protocol", "timeout", "uuid"}
+        unknown = set(options) - {"protocol", "timeout", "uuid", "recv_ident"}
         if unknown:
             raise ConfigError(f"{text!r}: unknown mongrel2 option {sorted(unknown)[0]!r}")
         protocol = options.get("protocol", "json")
         if protocol not in ("json", "tnetstring"):
             raise ConfigError(f"{text!r}: protocol must be json or tnetstring")
         timeout = _number("timeout", options["timeout"], text) if "timeout" in options else None
-        return Mongrel2Target(endpoints[0], endpoints[1], protocol, timeout, options.get("uuid"))
+        return Mongrel2Target(endpoints[0], endpoints[1], protocol, timeout, options.get("uuid"),
+                              options.get("recv_ident"))
     if kind == "req":
         if not endpoints:
             raise ConfigError(f"{text!r}: req needs at least one endpoint")

@@ -24,6 +24,7 @@ class Mongrel2Target:
     protocol: str = "json"          # header encoding: "json" or "tnetstring"
     timeout: float = None           # seconds to the first reply byte; None: wait forever
     uuid: str = None                # sender UUID; None: the bridge's --uuid
+    recv_ident: str = None          # SUB subscription, as Mongrel2's; None: UUID + " " only
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,10 @@ class Bridge:
         if isinstance(target, Mongrel2Target):
             uuid = target.uuid or self.config.uuid
             if existing is not None:
-                if existing.uuid != uuid or existing.protocol != target.protocol:
-                    raise ValueError(f"routes sharing {target.send},{target.recv} disagree on uuid/protocol")
+                if (existing.uuid != uuid or existing.protocol != target.protocol
+                        or existing.recv_ident != target.recv_ident):
+                    raise ValueError(f"routes sharing {target.send},{target.recv} disagree on "
+                                     "uuid/protocol/recv_ident")
                 return
             self.backends[key] = Mongrel2Backend(self.context, target, uuid, self.connections, self.metrics)
         elif isinstance(target, PubSubTarget) and existing is None:

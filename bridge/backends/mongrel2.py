@@ -2,7 +2,10 @@
 
 The bridge BINDS a PUSH socket on the route's SEND_SPEC and a SUB socket on its RECV_SPEC,
 subscribed to ``UUID + " "`` (Mongrel2 with recv_ident = send_ident), so handlers connect PULL
-and PUB exactly as they do to Mongrel2 and several handlers share requests round-robin.
+and PUB exactly as they do to Mongrel2 and several handlers share requests round-robin. With the
+route option ``recv_ident=PREFIX`` the SUB subscribes to PREFIX instead, as Mongrel2 does; an
+empty one (Mongrel2's usual ``recv_ident=''``) takes replies whatever UUID they carry, which
+handlers that reply under their own sender id (examples/mp3stream) rely on.
 
 Replies are parsed by m2wire's strict grammar. Each named connection gets the raw body bytes in
 its mailbox (an empty body closes it). Unknown connection ids get a ``@*`` disconnect message
@@ -31,6 +34,7 @@ class Mongrel2Backend:
             raise ValueError(f"mongrel2 sender uuid {uuid!r} must match [A-Za-z0-9-]+")
         self.uuid = uuid
         self._sender = uuid.encode()
+        self.recv_ident = target.recv_ident
         self.protocol = target.protocol
         self.connections = connections          # the bridge's id -> Connection registry
         self.metrics = metrics
@@ -39,7 +43,10 @@ class Mongrel2Backend:
         self.sub = context.socket(zmq.SUB)
         for sock in (self.push, self.sub):
             sock.setsockopt(zmq.LINGER, 0)
-        self.sub.setsockopt(zmq.SUBSCRIBE, uuid.encode() + b" ")
+        if target.recv_ident is None:
+            self.sub.setsockopt(zmq.SUBSCRIBE, self._sender + b" ")
+        else:
+            self.sub.setsockopt(zmq.SUBSCRIBE, target.recv_ident.encode())
         try:
             self.push.bind(target.send)
             self.sub.bind(target.recv)
@@ -90,7 +97,7 @@ class Mongrel2Backend:
             self.metrics.handler_messages["invalid"] += 1
             log.warning("skipped invalid message from handler: %s", e)
             return
-        if sender != self._sender:
+        if sender != self._sender and self.recv_ident is None:
             return                               # another bridge's reply on a shared PUB
         if len(ids) > m2wire.MAX_TARGETS:
             self.metrics.handler_messages["invalid"] += 1
