@@ -4,6 +4,8 @@ Route syntax, shared by ``--route`` and the config file::
 
     PREFIX=mongrel2:SEND_SPEC,RECV_SPEC[,protocol=json|tnetstring][,timeout=SECONDS][,uuid=UUID]
                                                          [,recv_ident=PREFIX]  (empty: any sender)
+                                                         [,upload_store=DIR/upload.XXXXXX]
+                                                         [,upload_threshold=BYTES]  (20480)
     PREFIX=req:ENDPOINT[,ENDPOINT...][,timeout=SECONDS]         (default timeout 30 s)
     PREFIX=static:DIRECTORY                                     (same as --static PREFIX=DIR)
     PREFIX=page:FILE                                            BigPipe page (bridge.bigpipe.page)
@@ -135,15 +137,20 @@ def parse_target(text):
     if kind == "mongrel2":
         if len(endpoints) != 2:
             raise ConfigError(f"{text!r}: mongrel2 needs SEND_SPEC,RECV_SPEC")
-        unknown = set(options) - {"protocol", "timeout", "uuid", "recv_ident"}
+        unknown = set(options) - {"protocol", "timeout", "uuid", "recv_ident", "upload_store",
+                                  "upload_threshold"}
         if unknown:
             raise ConfigError(f"{text!r}: unknown mongrel2 option {sorted(unknown)[0]!r}")
         protocol = options.get("protocol", "json")
         if protocol not in ("json", "tnetstring"):
             raise ConfigError(f"{text!r}: protocol must be json or tnetstring")
         timeout = _number("timeout", options["timeout"], text) if "timeout" in options else None
+        threshold = options.get("upload_threshold", "20480")
+        if not threshold.isdigit():
+            raise ConfigError(f"{text!r}: upload_threshold must be a number of bytes")
         return Mongrel2Target(endpoints[0], endpoints[1], protocol, timeout, options.get("uuid"),
-                              options.get("recv_ident"))
+                              options.get("recv_ident"), options.get("upload_store") or None,
+                              int(threshold))
     if kind == "req":
         if not endpoints:
             raise ConfigError(f"{text!r}: req needs at least one endpoint")

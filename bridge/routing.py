@@ -25,6 +25,8 @@ class Mongrel2Target:
     timeout: float = None           # seconds to the first reply byte; None: wait forever
     uuid: str = None                # sender UUID; None: the bridge's --uuid
     recv_ident: str = None          # SUB subscription, as Mongrel2's; None: UUID + " " only
+    upload_store: str = None        # mkstemp template (Mongrel2's upload.temp_store); None: inline
+    upload_threshold: int = 20480   # bodies larger than this go to upload_store
 
 
 @dataclass(frozen=True)

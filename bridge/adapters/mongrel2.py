@@ -26,8 +26,9 @@ def wire_text(text):
     return text.encode("latin-1").decode("utf-8", "surrogateescape")
 
 
-def request_headers(req, pattern, remote_addr, scheme="http"):
-    """The header dict Mongrel2 would send for ``req`` (a bridge.http11.Request)."""
+def request_headers(req, pattern, remote_addr, scheme="http", extra=None):
+    """The header dict Mongrel2 would send for ``req`` (a bridge.http11.Request); ``extra``
+    (Mongrel2's own lower-case headers, x-mongrel2-upload-*) goes after the client's."""
     headers = {"PATH": wire_text(req.path), "x-forwarded-for": remote_addr}
     for name, value in req.headers:
         value = wire_text(value)
@@ -40,6 +41,8 @@ def request_headers(req, pattern, remote_addr, scheme="http"):
             old.append(value)
         else:
             headers[name] = [old, value]
+    if extra:
+        headers.update(extra)
     headers["METHOD"] = req.method
     headers["VERSION"] = req.version
     headers["URI"] = wire_text(req.target)
@@ -57,3 +60,14 @@ def request_message(sender, conn_id, req, pattern, remote_addr, protocol="json",
     """The bytes to PUSH to a handler for ``req`` on connection ``conn_id``."""
     headers = request_headers(req, pattern, remote_addr, scheme)
     return m2wire.encode_request(sender, conn_id, headers["PATH"], headers, req.body, protocol)
+
+
+def upload_messages(sender, conn_id, req, pattern, remote_addr, path, protocol="json"):
+    """The two messages of a Mongrel2 file upload whose body is already in the file ``path``:
+    x-mongrel2-upload-start alone, then with x-mongrel2-upload-done; both with empty bodies."""
+    started = {"x-mongrel2-upload-start": path}
+    done = {"x-mongrel2-upload-done": path, **started}
+    return [m2wire.encode_request(sender, conn_id, wire_text(req.path),
+                                  request_headers(req, pattern, remote_addr, extra=extra), b"",
+                                  protocol)
+            for extra in (started, done)]

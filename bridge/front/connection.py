@@ -34,7 +34,9 @@ Mongrel2 does past 16 queued messages), and any send that makes no progress for
 TCP_NODELAY on (gevent issue 1233).
 """
 import logging
+import os
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
@@ -44,7 +46,7 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from bridge.adapters import envelope
-from bridge.adapters.mongrel2 import request_message
+from bridge.adapters.mongrel2 import request_message, upload_messages
 from bridge.bigpipe.front import serve_page
 from bridge.front import realtime, wsgi
 from bridge.front.sending import send_all
@@ -328,12 +330,28 @@ class Connection:
 
     def _start_mongrel2(self, req, route, started):
         backend = self.bridge.backend_for(route)
-        message = request_message(backend.uuid, self.id, req, route.prefix, self.remote_addr,
-                                  backend.protocol)
+        target, path = route.target, None
+        if target.upload_store and len(req.body) > target.upload_threshold:
+            try:
+                path = _store_upload(target.upload_store, req.body)
+            except OSError as e:
+                log.warning("route %s: upload not stored: %s", route.prefix, e)
+                self._respond(req, 500, b"Internal Server Error: upload not stored\n",
+                              label=route.prefix, started=started)
+                return
+            messages = upload_messages(backend.uuid, self.id, req, route.prefix, self.remote_addr,
+                                       path, backend.protocol)
+        else:
+            messages = [request_message(backend.uuid, self.id, req, route.prefix,
+                                        self.remote_addr, backend.protocol)]
         self.bridge.connections[self.id] = self     # before the send: replies may be quick
-        if not backend.send(message):
+        if not backend.send(messages[0]):
+            if path is not None:
+                os.unlink(path)
             self._unavailable(req, route, started)
             return
+        for message in messages[1:]:                # the upload's "done" message
+            backend.send(message)
         self.m2_backends.add(backend)
         deadline = started + route.target.timeout if route.target.timeout else None
         self.exchange = Exchange(route, req, started, deadline, backend=backend,
@@ -602,3 +620,18 @@ class Connection:
         if reader is not None:
             reader.kill(block=True, timeout=1)
         self.sock.close()
+
+
+def _store_upload(template, body):
+    """Write ``body`` to a new file made from ``template`` (Mongrel2's upload.temp_store,
+    ``DIR/upload.XXXXXX``; mode 0600, as mkstemp makes it) and return its path. The handler
+    reads the file and deletes it, as behind Mongrel2."""
+    directory, name = os.path.split(template)
+    fd, path = tempfile.mkstemp(prefix=name.rstrip("X"), dir=directory or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+    except OSError:
+        os.unlink(path)
+        raise
+    return path
