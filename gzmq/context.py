@@ -48,23 +48,29 @@ def _flush_at_exit():
     With libzmq, a message sent just before the program ends usually still leaves: the I/O
     thread writes it while Python shuts down. gzmq's writers are greenlets of this thread, so
     without this a final `send()` followed by the end of the program would never reach the
-    kernel. We run the hub until every *connected* peer's queue is written (or its writer is
-    stuck on a full kernel buffer), for at most EXIT_FLUSH_SECONDS: libzmq's practical behaviour,
-    without Context.term()'s unbounded wait for peers that are not there.
+    kernel. We run the hub until every *connected* peer's queue is written, as long as the
+    peers keep reading: a writer behind a full kernel buffer still counts while the queues
+    shrink, and we give up after EXIT_FLUSH_SECONDS without progress. That is libzmq's practical
+    behaviour (a peer that reads gets everything, as with pyzmq's default infinite LINGER),
+    without Context.term()'s unbounded wait for peers that are not there or do not read.
     """
     me = thread_ident()
     deadline = time.monotonic() + EXIT_FLUSH_SECONDS
+    least = None
     try:
         while time.monotonic() < deadline:
             pending = False
+            queued = 0
             for ctx in list(_LIVE_CONTEXTS):
                 for sock in list(ctx._sockets):
                     if sock._wakeup.thread != me:
                         continue
                     for pipe in list(sock._pipes):
                         session = pipe.session
-                        if pipe.outq and session is not None and session._writable_soon():
+                        if (pipe.outq and session is not None and session._ready
+                                and not session._dead):
                             pending = True
+                            queued += len(pipe.outq)
                 for item in list(ctx._lingering):
                     session = getattr(item, "session", item)
                     if session is not None and getattr(session, "_writable_soon", lambda: False)():
@@ -72,6 +78,9 @@ def _flush_at_exit():
                             pending = True
             if not pending:
                 return
+            if least is None or queued < least:  # progress: the peers are reading
+                least = queued
+                deadline = time.monotonic() + EXIT_FLUSH_SECONDS
             gevent.sleep(0.001)  # bounded, exit-time only: lets the writer greenlets run
     except Exception:  # pragma: no cover - never let exit-time flushing raise
         pass

@@ -58,3 +58,58 @@ def test_main_thread_ends_while_workers_still_need_its_sockets(patch):
     lines = [l for l in result.stdout.splitlines() if l.startswith("worker")]
     assert len(lines) == 4, result.stdout + result.stderr
     assert sum(int(l.split()[-1]) for l in lines) == 36
+
+
+# A publisher queues far more than the kernel buffers hold, then its program ends. libzmq (with
+# pyzmq's default infinite LINGER) delivers all of it to a subscriber that keeps reading; gzmq's
+# exit-time flush must go on while the queue shrinks, even though the writer is behind a full
+# kernel buffer most of the time.
+PUBLISHER_ENDS_WITH_A_FULL_QUEUE = """
+    import gzmq as zmq
+
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.sndhwm = 400000
+    pub.bind("tcp://127.0.0.1:*")
+    sync = ctx.socket(zmq.REP)
+    sync.bind("tcp://127.0.0.1:*")
+    print(pub.last_endpoint.decode(), sync.last_endpoint.decode(), flush=True)
+    sync.recv()
+    sync.send(b"")
+    payload = b"x" * 200
+    for i in range(300000):
+        pub.send(payload)
+    pub.send(b"END")
+"""
+
+
+def test_program_end_delivers_a_queue_bigger_than_the_kernel_buffers():
+    import gevent
+    import gzmq
+
+    code = "\n".join(l for l in textwrap.dedent(PUBLISHER_ENDS_WITH_A_FULL_QUEUE).splitlines())
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT)
+    ctx = gzmq.Context()
+    try:
+        pub_ep, sync_ep = proc.stdout.readline().split()
+        sub = ctx.socket(gzmq.SUB)
+        sub.rcvhwm = 100  # a small receive queue: the publisher's writer waits on TCP a lot
+        sub.subscribe(b"")
+        sub.connect(pub_ep)
+        req = ctx.socket(gzmq.REQ)
+        req.connect(sync_ep)
+        with gevent.Timeout(30, AssertionError("the subscriber did not get END")):
+            gevent.sleep(0.5)  # let the subscription reach the publisher (no event tells us)
+            req.send(b"")
+            req.recv()
+            n = 0
+            while sub.recv() != b"END":
+                n += 1
+        assert n == 300000
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        ctx.destroy(linger=0)
