@@ -331,7 +331,9 @@ class Connection:
     def _start_mongrel2(self, req, route, started):
         backend = self.bridge.backend_for(route)
         target, path = route.target, None
-        if target.upload_store and len(req.body) > target.upload_threshold:
+        # As Mongrel2: a body over the threshold, or any chunked one, goes through the file.
+        if target.upload_store and (len(req.body) > target.upload_threshold
+                                    or req.header("transfer-encoding") is not None):
             try:
                 path = _store_upload(target.upload_store, req.body)
             except OSError as e:
