@@ -9,7 +9,8 @@ handlers that reply under their own sender id (examples/mp3stream) rely on.
 
 Replies are parsed by m2wire's strict grammar. Each named connection gets the raw body bytes in
 its mailbox (an empty body closes it). Unknown connection ids get a ``@*`` disconnect message
-back, as Mongrel2 does, except for close and cancel replies. Extended ``X`` replies: ``ctl
+back, as Mongrel2 does, except for cancel replies (as Mongrel2) and close replies (Mongrel2
+1.12.2 answers those too; the bridge often closed the connection itself first). Extended ``X`` replies: ``ctl
 cancel`` closes the connections without a disconnect message, ``ctl keep-alive`` is accepted
 (the bridge has no idle killer for connections waiting on a handler); others are logged and
 dropped. Malformed replies are counted and dropped; they never reach a client.
