@@ -58,7 +58,7 @@ def _flush_at_exit():
     deadline = time.monotonic() + EXIT_FLUSH_SECONDS
     least = None
     try:
-        while time.monotonic() < deadline:
+        while True:
             pending = False
             queued = 0
             for ctx in list(_LIVE_CONTEXTS):
@@ -67,10 +67,12 @@ def _flush_at_exit():
                         continue
                     for pipe in list(sock._pipes):
                         session = pipe.session
-                        if (pipe.outq and session is not None and session._ready
-                                and not session._dead):
+                        if session is None or not session._ready or session._dead:
+                            continue
+                        # A stalled writer is still in the middle of its last batch.
+                        if pipe.outq or session._stalled:
                             pending = True
-                            queued += len(pipe.outq)
+                            queued += len(pipe.outq) + session._stalled
                 for item in list(ctx._lingering):
                     session = getattr(item, "session", item)
                     if session is not None and getattr(session, "_writable_soon", lambda: False)():
@@ -78,9 +80,12 @@ def _flush_at_exit():
                             pending = True
             if not pending:
                 return
+            # Judged after each turn, however long the writers kept the hub busy.
             if least is None or queued < least:  # progress: the peers are reading
                 least = queued
                 deadline = time.monotonic() + EXIT_FLUSH_SECONDS
+            elif time.monotonic() >= deadline:
+                return
             gevent.sleep(0.001)  # bounded, exit-time only: lets the writer greenlets run
     except Exception:  # pragma: no cover - never let exit-time flushing raise
         pass
