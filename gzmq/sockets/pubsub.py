@@ -15,6 +15,7 @@ more than asked for). XPUB hands subscription changes to the application as mess
 from collections import deque
 
 import gevent
+from gevent import get_hub, getcurrent
 
 from ..constants import Errno, SocketOption, SocketType
 from ..error import ZMQError
@@ -28,6 +29,7 @@ O = SocketOption
 
 class XPub(SocketBase):
     _type = SocketType.XPUB
+    _dropped = 0        # messages nobody wanted (counts the hub turns they give)
     _peer_types = frozenset({"SUB", "XSUB"})
 
     def _init_routing(self):
@@ -127,6 +129,9 @@ class XPub(SocketBase):
     def _xsend(self, msg):
         pipes = self._matching(msg[0])
         if not pipes:
+            n = self._dropped = self._dropped + 1
+            if not n & 255:
+                self._dropped_turn()
             return True
         if self._options[O.XPUB_NODROP]:
             for pipe in pipes:
@@ -152,6 +157,16 @@ class XPub(SocketBase):
         if full is not None:
             self._send_to_full(full, msg)
         return True
+
+    def _dropped_turn(self):
+        """Nobody wants this message (no subscriber yet, or none matches): it is dropped, as
+        in libzmq. A program that publishes in a loop and never blocks (the zguide's
+        wuserver.py) would then never let this thread's hub run, so no subscriber would ever
+        be accepted, handshaken or heard, whereas libzmq's I/O thread does all that meanwhile.
+        So every 256th dropped message (counted in _xsend) gives the hub a turn (a yield, not a
+        block); a message that goes somewhere costs nothing more."""
+        if getcurrent() is not get_hub():
+            gevent.sleep(0)
 
     def _send_to_full(self, full, msg):
         """Pipes at SNDHWM. libzmq's I/O thread drains pipes while the application publishes;

@@ -113,3 +113,41 @@ def test_program_end_delivers_a_queue_bigger_than_the_kernel_buffers():
             proc.kill()
         proc.wait()
         ctx.destroy(linger=0)
+
+
+# A publisher that sends in a tight loop and never blocks: libzmq's I/O thread accepts and
+# serves subscribers meanwhile; gzmq's hub must get turns from the dropped messages.
+PUBLISHER_IN_A_TIGHT_LOOP = """
+    import gzmq as zmq
+
+    pub = zmq.Context().socket(zmq.PUB)
+    pub.bind("tcp://127.0.0.1:*")
+    print(pub.last_endpoint.decode(), flush=True)
+    n = 0
+    while True:
+        n += 1
+        pub.send_string("%05d %d" % (n % 100000, n))
+"""
+
+
+@pytest.mark.parametrize("patch", [False, True], ids=["plain", "patched"])
+def test_publisher_that_never_blocks_still_serves_subscribers(ctx, patch):
+    import gevent
+    import gzmq
+
+    code = textwrap.dedent(PUBLISHER_IN_A_TIGHT_LOOP)
+    if patch:
+        code = "from gevent import monkey; monkey.patch_all()\n" + code
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT)
+    try:
+        endpoint = proc.stdout.readline().strip()
+        sub = ctx.socket(gzmq.SUB)
+        sub.subscribe(b"")
+        sub.connect(endpoint)
+        with gevent.Timeout(20, AssertionError("the tight-loop publisher never served us")):
+            for _ in range(100):
+                sub.recv()
+    finally:
+        proc.kill()
+        proc.wait()
