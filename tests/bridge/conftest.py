@@ -134,3 +134,11 @@ def processes():
     yield ns
     for proc in reversed(started):
         proc.stop()
+
+
+@pytest.fixture
+def zctx(pyzmq):
+    """A pyzmq Context for handlers written against pyzmq (httpkit.PyzmqHandlerThread)."""
+    ctx = pyzmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)

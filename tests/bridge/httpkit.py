@@ -235,3 +235,35 @@ class BridgeProcess(Process):
                 key, _, value = line.rpartition(" ")
                 values[key] = float(value)
         return values
+
+
+class PyzmqHandlerThread:
+    """A Mongrel2 handler on real pyzmq in a thread: PULL from send_spec, PUB to recv_spec.
+    Subclasses implement handle(raw_request_bytes); stopped with close()."""
+
+    def __init__(self, zmq, ctx, send_spec, recv_spec):
+        import threading
+        self.pull, self.pub = ctx.socket(zmq.PULL), ctx.socket(zmq.PUB)
+        for sock in (self.pull, self.pub):
+            sock.setsockopt(zmq.LINGER, 0)
+        self.pull.connect(send_spec)
+        self.pub.connect(recv_spec)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping:
+            if self.pull.poll(50):
+                self.handle(self.pull.recv())
+
+    def handle(self, raw):
+        raise NotImplementedError
+
+    def reply(self, sender, conn_id, http_response):
+        self.pub.send(sender + b" %d:%s, " % (len(conn_id), conn_id) + http_response)
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(5)
+

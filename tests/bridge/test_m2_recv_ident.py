@@ -5,50 +5,22 @@ recv_ident='' (any sender), and some handlers rely on that: examples/mp3stream a
 own sender id, not the one in the request. The bridge subscribes to its own UUID by default (so
 bridges can share a handler's PUB); ``recv_ident=`` (empty) on the route takes any sender.
 """
-import threading
 import time
 
-import pytest
-
-from httpkit import BridgeProcess, fetch
+from httpkit import BridgeProcess, PyzmqHandlerThread, fetch
 
 FOREIGN = "9703b4dd-227a-45c4-b7a1-ef62d97962b2"
 
 
-class ForeignHandler:
+class ForeignHandler(PyzmqHandlerThread):
     """pyzmq handler: /own replies under the request's UUID, anything else under FOREIGN."""
 
-    def __init__(self, zmq, ctx, send_spec, recv_spec):
-        self.pull, self.pub = ctx.socket(zmq.PULL), ctx.socket(zmq.PUB)
-        for sock in (self.pull, self.pub):
-            sock.setsockopt(zmq.LINGER, 0)
-        self.pull.connect(send_spec)
-        self.pub.connect(recv_spec)
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stopping:
-            if not self.pull.poll(50):
-                continue
-            sender, conn_id, path, _ = self.pull.recv().split(b" ", 3)
-            if path == b"@*":
-                continue
-            who = sender if path.endswith(b"/own") else FOREIGN.encode()
-            body = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(who), who)
-            self.pub.send(who + b" %d:%s, " % (len(conn_id), conn_id) + body)
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-
-
-@pytest.fixture
-def zctx(pyzmq):
-    ctx = pyzmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
+    def handle(self, raw):
+        sender, conn_id, path, _ = raw.split(b" ", 3)
+        if path == b"@*":
+            return
+        who = sender if path.endswith(b"/own") else FOREIGN.encode()
+        self.reply(who, conn_id, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(who), who))
 
 
 def _until_answered(port, path, deadline=15.0):

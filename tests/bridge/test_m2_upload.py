@@ -6,63 +6,41 @@ import hashlib
 import json
 import os
 import stat
-import threading
 import time
 
 import pytest
 
-from httpkit import BridgeProcess, Client, fetch
+from httpkit import BridgeProcess, Client, PyzmqHandlerThread, fetch
 
 
-class UploadHandler:
-    def __init__(self, zmq, ctx, send_spec, recv_spec):
-        self.pull, self.pub = ctx.socket(zmq.PULL), ctx.socket(zmq.PUB)
-        for sock in (self.pull, self.pub):
-            sock.setsockopt(zmq.LINGER, 0)
-        self.pull.connect(send_spec)
-        self.pub.connect(recv_spec)
+class UploadHandler(PyzmqHandlerThread):
+    def __init__(self, *args):
         self.seen = []                    # (headers, body) of every request message
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__(*args)
 
-    def _run(self):
-        while not self.stopping:
-            if not self.pull.poll(50):
-                continue
-            sender, conn_id, path, rest = self.pull.recv().split(b" ", 3)
-            size, rest = rest.split(b":", 1)
-            headers = json.loads(rest[:int(size)])
-            body_size, rest = rest[int(size) + 1:].split(b":", 1)
-            body = rest[:int(body_size)]
-            if path == b"@*":
-                continue
-            self.seen.append((headers, body))
-            start, done = headers.get("x-mongrel2-upload-start"), headers.get("x-mongrel2-upload-done")
-            if start and not done:
-                continue                   # wait for the done message
-            if done:
-                assert start == done
-                with open(done, "rb") as f:
-                    body = f.read()
-                mode = stat.S_IMODE(os.stat(done).st_mode)
-                os.unlink(done)
-                answer = b"file %s %o" % (hashlib.md5(body).hexdigest().encode(), mode)
-            else:
-                answer = b"inline %s" % hashlib.md5(body).hexdigest().encode()
-            reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer)
-            self.pub.send(sender + b" %d:%s, " % (len(conn_id), conn_id) + reply)
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-
-
-@pytest.fixture
-def zctx(pyzmq):
-    ctx = pyzmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
+    def handle(self, raw):
+        sender, conn_id, path, rest = raw.split(b" ", 3)
+        size, rest = rest.split(b":", 1)
+        headers = json.loads(rest[:int(size)])
+        body_size, rest = rest[int(size) + 1:].split(b":", 1)
+        body = rest[:int(body_size)]
+        if path == b"@*":
+            return
+        self.seen.append((headers, body))
+        start, done = headers.get("x-mongrel2-upload-start"), headers.get("x-mongrel2-upload-done")
+        if start and not done:
+            return                         # wait for the done message
+        if done:
+            assert start == done
+            with open(done, "rb") as f:
+                body = f.read()
+            mode = stat.S_IMODE(os.stat(done).st_mode)
+            os.unlink(done)
+            answer = b"file %s %o" % (hashlib.md5(body).hexdigest().encode(), mode)
+        else:
+            answer = b"inline %s" % hashlib.md5(body).hexdigest().encode()
+        self.reply(sender, conn_id,
+                   b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
 
 
 def _post_until_answered(port, path, body, deadline=15.0, headers=(), raw_body=None):
