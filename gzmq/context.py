@@ -7,6 +7,7 @@ have been delivered (or LINGER expired), then returns. destroy(linger) closes th
 for you first. Waiting is cooperative (gevent), from whichever thread calls term().
 """
 import atexit
+import sys
 import time
 import warnings
 import weakref
@@ -139,6 +140,57 @@ def _serve_until_threads_end():
         _flush_at_exit()
     except Exception:  # pragma: no cover - never let exit-time serving raise
         pass
+
+
+def _forked_to_exec():
+    """Is this fork a subprocess being started? (subprocess with preexec_fn, gevent.subprocess:
+    the child only sets up and calls exec; gevent.subprocess runs Python in it and needs its hub
+    as it is, and an exec'd program inherits nothing of gzmq anyway.)"""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith("subprocess.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _after_fork_in_child():
+    """In a child made by fork(), the parent's gzmq objects go dead, as libzmq's do.
+
+    libzmq's I/O threads do not survive fork(), so in the child a context and the sockets it
+    inherited do nothing, and pyzmq's rule is to make new ones there. gzmq's I/O runs on the
+    forking thread's gevent hub, which the child does inherit, and gevent's loop re-arms its
+    watchers after a fork: the parent's listeners would accept connections meant for the
+    parent (a child's own connect() could be answered by its inherited copy of the binder),
+    its readers would take bytes from the parent's streams, its writers and heartbeats would
+    write into them. So, in the child: the inherited contexts and sockets are marked closed
+    without touching anything they share with the parent (no shutdown, no unlink of ipc paths,
+    no exit-time flush), and if the forking thread ran gzmq sockets, its hub and loop are
+    dropped so that none of their greenlets, watchers or timers ever runs again; the child's
+    next gevent call starts a fresh hub. New contexts and sockets in the child work normally
+    (Context.instance() makes a new one, as pyzmq's does).
+    """
+    inherited = list(_LIVE_CONTEXTS)
+    if not inherited or _forked_to_exec():
+        return
+    me = thread_ident()
+    ours = False
+    for ctx in inherited:
+        _LIVE_CONTEXTS.discard(ctx)
+        ctx._closed = ctx._terminated = True
+        for sock in list(ctx._sockets):
+            sock._closed = True
+            ours = ours or sock._wakeup.thread == me
+        ctx._sockets.clear()
+    if ours:
+        from gevent._hub_local import get_hub_if_exists
+        hub = get_hub_if_exists()
+        if hub is not None and gevent.getcurrent() is not hub:
+            hub.destroy(destroy_loop=True)
+
+
+if hasattr(__import__("os"), "register_at_fork"):
+    __import__("os").register_at_fork(after_in_child=_after_fork_in_child)
 
 
 if hasattr(__import__("threading"), "_register_atexit"):

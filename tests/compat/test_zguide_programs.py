@@ -151,3 +151,64 @@ def test_publisher_that_never_blocks_still_serves_subscribers(ctx, patch):
     finally:
         proc.kill()
         proc.wait()
+
+
+# multiprocessing with the fork start method, after the parent already has sockets: the child
+# must not serve the parent's inherited listeners or connections (it would accept the very
+# connection it makes to its parent, or read from the parent's streams); it makes its own
+# context and talks to the parent like any other peer, and the parent's own connection and
+# ipc path survive the child.
+FORK_AFTER_SOCKETS = """
+    import multiprocessing
+    import os
+    import sys
+    import tempfile
+
+    from gevent.socket import wait_read
+    import gzmq as zmq
+
+    def child(endpoints, inherited):
+        inherited.close()          # the parent's socket: nothing it shares may be touched
+        ctx = zmq.Context.instance()
+        for endpoint in endpoints:
+            req = ctx.socket(zmq.REQ)
+            req.rcvtimeo = 5000
+            req.connect(endpoint)
+            req.send(b"from child")
+            assert req.recv() == b"ok"
+            req.close()
+        ctx.term()
+
+    if __name__ == "__main__":
+        ctx = zmq.Context.instance()
+        router = ctx.socket(zmq.ROUTER)
+        router.rcvtimeo = 10000
+        router.bind("tcp://127.0.0.1:*")
+        tcp = router.last_endpoint
+        path = os.path.join(tempfile.mkdtemp(), "fork.ipc")
+        router.bind("ipc://" + path)
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.connect(tcp)
+        dealer.send(b"before")
+        assert router.recv_multipart()[1] == b"before"
+        process = multiprocessing.get_context("fork").Process(
+            target=child, args=([tcp, "ipc://" + path], router))
+        process.start()
+        for _ in range(2):
+            ident, empty, body = router.recv_multipart()
+            assert body == b"from child", body
+            router.send_multipart([ident, b"", b"ok"])
+        wait_read(process.sentinel, timeout=15)   # cooperative: our hub keeps sending meanwhile
+        process.join()
+        assert process.exitcode == 0, process.exitcode
+        assert os.path.exists(path)
+        dealer.send(b"after")
+        assert router.recv_multipart()[1] == b"after"
+        print("OK")
+"""
+
+
+@pytest.mark.parametrize("patch", [False, True], ids=["plain", "patched"])
+def test_fork_after_sockets(patch):
+    result = run_program(FORK_AFTER_SOCKETS, timeout=40, patch=patch)
+    assert result.returncode == 0 and result.stdout.strip() == "OK", result.stdout + result.stderr
