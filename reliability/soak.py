@@ -82,11 +82,12 @@ def soak(mode, out_dir):
                     gevent.sleep(0.005)
             s.close()
 
-        def pusher():
+        def stream(sock, template, key):
+            """Send numbered messages until stop, pausing briefly every 50."""
             n = 0
             while not stop.is_set():
-                push.send(b"p%d" % n)
-                counts["push"] += 1
+                sock.send(template % n)
+                counts[key] += 1
                 n += 1
                 if n % 50 == 0:
                     gevent.sleep(0.005)
@@ -95,15 +96,6 @@ def soak(mode, out_dir):
             while True:
                 pull.recv()
                 counts["pull"] += 1
-
-        def publisher():
-            n = 0
-            while not stop.is_set():
-                pub.send(b"topic %d" % n)
-                counts["pub"] += 1
-                n += 1
-                if n % 50 == 0:
-                    gevent.sleep(0.005)
 
         def subscriber(s):
             while True:
@@ -136,7 +128,8 @@ def soak(mode, out_dir):
             peer.stop()
 
         gs = [gevent.spawn(serve), gevent.spawn(router_echo, router), gevent.spawn(puller),
-              gevent.spawn(pusher), gevent.spawn(publisher), gevent.spawn(churn), gevent.spawn(killer)]
+              gevent.spawn(stream, push, b"p%d", "push"),
+              gevent.spawn(stream, pub, b"topic %d", "pub"), gevent.spawn(churn), gevent.spawn(killer)]
         gs += [gevent.spawn(client, i) for i in range(2)]
         gs += [gevent.spawn(subscriber, s) for s in subs]
         t0 = time.monotonic()

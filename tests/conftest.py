@@ -55,3 +55,34 @@ def deadline():
         return gevent.Timeout(seconds, AssertionError(f"test step did not finish within {seconds}s"))
 
     return make
+
+
+# Contexts shared by the suites: gzmq's (`gctx`, also as `ctx`) and libzmq's through zmq.green
+# (`lctx`), each destroyed after the test; a destroy that hangs fails the test instead.
+@pytest.fixture
+def gctx():
+    import gzmq
+    ctx = gzmq.Context()
+    yield ctx
+    with gevent.Timeout(10, AssertionError("gzmq Context.destroy() hung")):
+        ctx.destroy(linger=0)
+
+
+@pytest.fixture
+def ctx(gctx):
+    return gctx
+
+
+@pytest.fixture
+def green(pyzmq):
+    """zmq.green: pyzmq's gevent-cooperative API over real libzmq."""
+    import zmq.green
+    return zmq.green
+
+
+@pytest.fixture
+def lctx(green):
+    ctx = green.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+

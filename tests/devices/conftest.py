@@ -10,27 +10,6 @@ import gzmq
 
 
 @pytest.fixture
-def green(pyzmq):
-    import zmq.green
-    return zmq.green
-
-
-@pytest.fixture
-def gctx():
-    ctx = gzmq.Context()
-    yield ctx
-    with gevent.Timeout(10, AssertionError("gzmq Context.destroy() hung")):
-        ctx.destroy(linger=0)
-
-
-@pytest.fixture
-def lctx(green):
-    ctx = green.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
-@pytest.fixture
 def make(gctx, lctx, green):
     """make(impl, type_name) -> a socket of that implementation ("gzmq" or "libzmq")."""
 

@@ -7,32 +7,7 @@ without monkey-patching. A few tests use a plain pyzmq peer in a subprocess inst
 import shutil
 import tempfile
 
-import gevent
 import pytest
-
-import gzmq
-
-
-@pytest.fixture
-def green(pyzmq):
-    """zmq.green: pyzmq's gevent-cooperative API over real libzmq."""
-    import zmq.green
-    return zmq.green
-
-
-@pytest.fixture
-def gctx():
-    ctx = gzmq.Context()
-    yield ctx
-    with gevent.Timeout(5, AssertionError("gzmq Context.destroy() hung")):
-        ctx.destroy(linger=0)
-
-
-@pytest.fixture
-def lctx(green):
-    ctx = green.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 @pytest.fixture

@@ -23,14 +23,6 @@ SERVER = os.path.join(ROOT, "examples", "jsondb", "server.py")
 
 
 @pytest.fixture
-def ctx():
-    ctx = gzmq.Context()
-    yield ctx
-    with gevent.Timeout(10, AssertionError("Context.destroy() hung")):
-        ctx.destroy(linger=0)
-
-
-@pytest.fixture
 def server(ctx):
     srv = JsonDBServer("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", context=ctx)
     runner = gevent.spawn(srv.serve_forever)

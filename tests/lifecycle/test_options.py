@@ -1,18 +1,10 @@
 """Connection options (issue 4): IMMEDIATE, TCP keep-alive settings, RECONNECT_IVL=-1."""
 import socket
 
-import gevent
 import pytest
 
 import gzmq
 from gzmq.utils.monitor import recv_monitor_message
-
-
-@pytest.fixture
-def ctx():
-    c = gzmq.Context()
-    yield c
-    c.destroy(linger=0)
 
 
 def free_endpoint(ctx):

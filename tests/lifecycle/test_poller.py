@@ -3,16 +3,8 @@ import os
 import socket
 
 import gevent
-import pytest
 
 import gzmq
-
-
-@pytest.fixture
-def ctx():
-    c = gzmq.Context()
-    yield c
-    c.destroy(linger=0)
 
 
 def test_poll_sockets_register_modify_unregister(ctx, deadline):

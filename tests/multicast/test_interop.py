@@ -23,14 +23,6 @@ LOSS = 10         # per mille
 COUNT = 10000
 
 
-@pytest.fixture
-def gctx():
-    ctx = gzmq.Context()
-    yield ctx
-    with gevent.Timeout(10, AssertionError("gzmq Context.destroy() hung")):
-        ctx.destroy(linger=0)
-
-
 def _pub(gctx, host, ep):
     with host.enter():
         pub = gctx.socket(gzmq.PUB)

@@ -5,7 +5,6 @@ publisher's packets reach a subscriber on its own host through the multicast loo
 A subscriber's membership is in place when connect() returns and a publisher's first packets
 are SPMs, so a SUB created before the PUB receives from the first message: no warm-up needed.
 """
-import gevent
 import pytest
 
 import gzmq
@@ -14,14 +13,6 @@ from gzmq.constants import Errno
 from .support import GROUP, endpoint
 
 pytestmark = [pytest.mark.multicast]
-
-
-@pytest.fixture
-def gctx():
-    ctx = gzmq.Context()
-    yield ctx
-    with gevent.Timeout(10, AssertionError("gzmq Context.destroy() hung")):
-        ctx.destroy(linger=0)
 
 
 @pytest.mark.parametrize("address, errno, words", [

@@ -26,12 +26,6 @@ def wait_for_subscription(pub, sub_topic_prefix, probe_topic, sub, poll_ms=50):
         sub.recv()
 
 
-@pytest.fixture
-def green(pyzmq):
-    import zmq.green
-    return zmq.green
-
-
 def pair_sockets(kind, transport, tmp_path, green, radio=True):
     """kind: 'gz->lib' (gzmq PUB, libzmq SUB) or 'lib->gz'. radio: PUB binds, else SUB binds."""
     gctx = gzmq.Context()

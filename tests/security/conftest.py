@@ -16,27 +16,6 @@ from gzmq.constants import Event
 
 
 @pytest.fixture
-def green(pyzmq):
-    import zmq.green
-    return zmq.green
-
-
-@pytest.fixture
-def gctx():
-    ctx = gzmq.Context()
-    yield ctx
-    with gevent.Timeout(5, AssertionError("gzmq Context.destroy() hung")):
-        ctx.destroy(linger=0)
-
-
-@pytest.fixture
-def lctx(green):
-    ctx = green.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
-@pytest.fixture
 def libs(green, gctx, lctx):
     """{"gzmq": (module, context), "libzmq": (module, context)}."""
     return {"gzmq": (gzmq, gctx), "libzmq": (green, lctx)}

@@ -25,27 +25,6 @@ def pattern(size, seed=0):
     return bytearray(block * (size // 256))
 
 
-@pytest.fixture
-def green(pyzmq):
-    import zmq.green
-    return zmq.green
-
-
-@pytest.fixture
-def gctx():
-    ctx = gzmq.Context()
-    yield ctx
-    with gevent.Timeout(10, AssertionError("Context.destroy() hung")):
-        ctx.destroy(linger=0)
-
-
-@pytest.fixture
-def lctx(green):
-    ctx = green.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
 def endpoint(sock):
     return sock.getsockopt(32).decode()    # LAST_ENDPOINT, same number in pyzmq
 
