@@ -7,7 +7,9 @@ have been delivered (or LINGER expired), then returns. destroy(linger) closes th
 for you first. Waiting is cooperative (gevent), from whichever thread calls term().
 """
 import atexit
+import os
 import sys
+import threading
 import time
 import warnings
 import weakref
@@ -107,7 +109,6 @@ def _serve_until_threads_end():
     patch_all the join is cooperative already and nothing needs doing.
     """
     try:
-        import threading
         if gevent.monkey.is_module_patched("threading"):
             return
         me = thread_ident()
@@ -189,13 +190,13 @@ def _after_fork_in_child():
             hub.destroy(destroy_loop=True)
 
 
-if hasattr(__import__("os"), "register_at_fork"):
-    __import__("os").register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-if hasattr(__import__("threading"), "_register_atexit"):
+if hasattr(threading, "_register_atexit"):
     # Runs at the start of threading._shutdown, before the non-daemon threads are joined.
-    __import__("threading")._register_atexit(_serve_until_threads_end)
+    threading._register_atexit(_serve_until_threads_end)
 
 
 class Context:
