@@ -73,13 +73,13 @@ def _flush_at_exit():
                         if session is None or not session._ready or session._dead:
                             continue
                         # A stalled writer is still in the middle of its last batch.
-                        if pipe.outq or session._stalled:
+                        if pipe.pending_out() or session._stalled:
                             pending = True
-                            queued += len(pipe.outq) + session._stalled
+                            queued += pipe.pending_out() + session._stalled
                 for item in list(ctx._lingering):
                     session = getattr(item, "session", item)
                     if session is not None and getattr(session, "_writable_soon", lambda: False)():
-                        if session.pipe.outq:
+                        if session.pipe.pending_out():
                             pending = True
             if not pending:
                 return

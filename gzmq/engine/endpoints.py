@@ -138,7 +138,7 @@ class Connecter:
             gevent.sleep(wait)
 
     def _has_backlog(self):
-        return self.pipe is not None and bool(self.pipe.outq)
+        return self.pipe is not None and bool(self.pipe.pending_out())
 
     def stop(self, kill_session=True):
         self.stopped = True

@@ -1,119 +1,235 @@
 """Pipes: the HWM-bounded queues between a socket and one of its peers (libzmq's pipe_t).
 
-A Pipe is the socket's view of one peer: `inq` holds messages received from the peer (the
-socket consumes them), `outq` messages for the peer (the socket produces them). Each is a
-HalfPipe, a deque with a high-water mark and two wake-up hooks:
+A pipe pair has two ends. Each end reads one Queue and writes the other, so what one end
+writes the other reads, in order. A socket holds one end per peer; the other end belongs to
+whatever carries the messages: a tcp/ipc Session, a multicast link, or, over inproc, another
+socket (then a message crosses as the list of frames that was sent: no encoding, no copy).
 
-- data_wake / kick_consumer: the consumer found the queue empty and went to sleep; the
-  producer kicks it after its next append (once, not per message).
-- space_wake / kick_producer: the producer found the queue full; the consumer kicks it when
-  the queue has drained to its low-water mark (half the HWM), so wake-ups come per batch.
+The pipe owns flow control. Nothing outside this module compares a queue with its HWM or
+touches the wake-up flags; users ask the pipe:
 
-Over tcp/ipc the other end of each HalfPipe is a Session's reader or writer greenlet. Over
-inproc there is no session: two sockets' pipes share HalfPipe objects crosswise (A.outq is
-B.inq), so messages pass as Python objects with no encoding and no copy.
+    write(msg) -> bool      append a whole message, False (nothing written) at the HWM
+    check_write() -> bool   would write() succeed?
+    read() -> msg | None    the oldest message, None if there is none
+    check_read() -> bool    is there a message?
+    write_all(msgs)         a batch from a connection, over the HWM if need be (the reader
+                            of a socket stops reading once check_write() says full)
 
-Both ends may live on different OS threads (inproc between hubs): deque append/popleft are
-atomic under the GIL, and each side sets its wake flag *before* re-checking the queue, while
-the other side checks the flag *after* touching the queue, so a wake-up is never lost.
-Kick callbacks themselves are made thread-safe by gzmq.engine.wakeup.
+A message is always a whole list of frames, so a write is atomic and libzmq's flush() and
+rollback(), which exist for messages written frame by frame, have no counterpart here.
+
+When read() finds the queue empty or write() finds it full, the pipe remembers that its end
+is waiting, and the other end's next write (or the read that drains the queue to its
+low-water mark, half the HWM) tells the waiting end's owner, its *sink*, once:
+
+    sink.read_activated(pipe)     messages again after read() found none
+    sink.write_activated(pipe)    room again after write() found none
+    sink.hiccuped(pipe)           the connection behind the pipe was lost; the pipe stays
+    sink.pipe_terminated(pipe)    the other end is gone; what it wrote stays readable
+
+(libzmq's i_pipe_events.) The calls reach the sink through the end's mailbox, on the sink's
+own thread: both ends may run on different OS threads. Queue appends and pops are atomic
+under the GIL; each side sets its waiting flag *before* re-checking the queue, and the other
+side checks the flag *after* touching the queue, so a wake-up is never lost and no lock is
+taken.
 """
 from collections import deque
 
 
-def _noop():
-    pass
+class Queue(deque):
+    """One direction of a pipe pair: messages in order, a high-water mark, who waits."""
 
+    __slots__ = ("hwm", "lwm", "reader_waits", "writer_waits", "reader", "writer")
 
-class HalfPipe(deque):
-    """One direction of a pipe: a deque of messages (lists of frames) with an HWM."""
-
-    __slots__ = ("hwm", "lwm", "data_wake", "space_wake", "kick_consumer", "kick_producer")
-
-    def __init__(self, hwm=1000, maxlen=None):
-        super().__init__((), maxlen)
-        self.set_hwm(hwm)
-        self.data_wake = False
-        self.space_wake = False
-        self.kick_consumer = _noop
-        self.kick_producer = _noop
+    def __init__(self, hwm=1000, conflate=False):
+        super().__init__((), 1 if conflate else None)
+        self.set_hwm(0 if conflate else hwm)
+        self.reader_waits = False
+        self.writer_waits = False
+        self.reader = None     # the Pipe end that reads this queue
+        self.writer = None     # the Pipe end that writes it
 
     def set_hwm(self, hwm):
-        # hwm 0 means no limit (libzmq); the low-water mark is where a full queue's producer
-        # is woken again: half way, so it writes a batch before sleeping again.
+        # hwm 0 means no limit (libzmq). The low-water mark is where a writer that found the
+        # queue full is woken again: half way, so it writes a batch before it waits again.
         self.hwm = hwm if hwm and hwm > 0 else 0
         self.lwm = (self.hwm + 1) // 2 if self.hwm else 0
 
-    def full(self):
-        return 0 < self.hwm <= len(self)
-
-    def push(self, msg):
-        """Producer side: append and wake a sleeping consumer."""
-        self.append(msg)
-        if self.data_wake:
-            self.data_wake = False
-            self.kick_consumer()
-
-    def take(self):
-        """Consumer side: take the oldest message (None if empty) and wake a blocked producer."""
-        if not self:
-            return None
-        msg = self.popleft()
-        if self.space_wake and len(self) <= self.lwm:
-            self.space_wake = False
-            self.kick_producer()
-        return msg
-
-    def wait_drained(self, event, stopped):
-        """Producer side: wait until the consumer has drained this queue to its low-water mark.
-
-        `event` is the producer's own gevent Event, which must be this queue's kick_producer
-        target; `stopped()` ends the wait early (the connection died). Back-pressure for
-        readers (tcp/ipc sessions, multicast receivers): they stop reading while they wait."""
-        while len(self) > self.lwm and not stopped():
-            event.clear()
-            self.space_wake = True
-            if len(self) <= self.lwm:
-                self.space_wake = False
-                break
-            event.wait()
-
-    def drained(self):
-        """Consumer side, after taking a batch with popleft(): wake a blocked producer."""
-        if self.space_wake and len(self) <= self.lwm:
-            self.space_wake = False
-            self.kick_producer()
-
 
 class Pipe:
-    """A socket's link to one peer: its queues, identity and metadata.
+    """One end of a pipe pair: reads `inq`, writes `outq`, tells `sink` through `mailbox`.
 
-    owner: the socket; endpoint: the address it came from or went to; routing_id: the id a
-    ROUTER knows it by; metadata: the peer's handshake properties (lower-case names) plus
-    Peer-Address; session: the tcp/ipc Session carrying it, or None (inproc / not connected).
+    The fields after the queues describe the peer as the socket sees it: endpoint (the
+    address it came from or went to), metadata (its handshake properties, lower-case names,
+    plus peer-address), routing_id (ROUTER), connect_side (made by connect()), ready (its
+    handshake is done), alive (attached to its socket), the two strategy flags in_active and
+    out_active (this pipe is in a fair queue / load balancer), and user, scratch for a socket
+    type.
     """
 
-    __slots__ = ("owner", "inq", "outq", "endpoint", "routing_id", "metadata", "session",
-                 "in_active", "out_active", "alive", "ready", "peer_minor", "subscriptions",
-                 "connect_side", "inproc_peer", "user", "__weakref__")
+    __slots__ = ("inq", "outq", "peer", "sink", "mailbox", "endpoint", "metadata", "routing_id",
+                 "connect_side", "ready", "alive", "in_active", "out_active", "peer_minor",
+                 "session", "inproc_peer", "user", "__weakref__")
 
-    def __init__(self, owner, endpoint, sndhwm=1000, rcvhwm=1000, inq=None, outq=None):
-        self.owner = owner
+    def __init__(self, inq, outq, sink=None, mailbox=None, endpoint=None):
+        self.inq = inq
+        self.outq = outq
+        inq.reader = self
+        outq.writer = self
+        self.peer = None
+        self.sink = sink
+        self.mailbox = mailbox
         self.endpoint = endpoint
-        self.inq = inq if inq is not None else HalfPipe(rcvhwm)
-        self.outq = outq if outq is not None else HalfPipe(sndhwm)
-        self.routing_id = None
         self.metadata = {}
-        self.session = None
+        self.routing_id = None
+        self.connect_side = False
+        self.ready = False
+        self.alive = True
         self.in_active = False
         self.out_active = False
-        self.alive = True
-        self.ready = False
         self.peer_minor = 1
-        self.subscriptions = None
-        self.connect_side = False
+        self.session = None    # the Session carrying this pipe now (tcp/ipc), else None
         self.inproc_peer = None
-        self.user = None  # per-socket-type scratch (e.g. a pub/sub filter)
+        self.user = None
 
     def __repr__(self):
         return f"<Pipe {self.endpoint} id={self.routing_id!r}>"
+
+    # -- writing ---------------------------------------------------------------------------
+    def check_write(self):
+        """Room for one more message? If not, the sink hears write_activated when there is."""
+        q = self.outq
+        hwm = q.hwm
+        if hwm and len(q) >= hwm:
+            q.writer_waits = True
+            if len(q) >= hwm:
+                return False
+            q.writer_waits = False     # drained on another thread in between
+        return True
+
+    def write(self, msg):
+        """Append a whole message; False, writing nothing, if the queue is at its HWM."""
+        q = self.outq
+        hwm = q.hwm
+        if hwm and len(q) >= hwm:
+            q.writer_waits = True
+            if len(q) >= hwm:
+                return False
+            q.writer_waits = False
+        q.append(msg)
+        if q.reader_waits:
+            q.reader_waits = False
+            q.reader.activate_read()
+        return True
+
+    def write_all(self, msgs):
+        """Append a batch decoded from one read of a connection, whatever the HWM; the caller
+        then asks check_write() and stops reading while the queue is full."""
+        q = self.outq
+        q.extend(msgs)
+        if q.reader_waits:
+            q.reader_waits = False
+            q.reader.activate_read()
+
+    def write_control(self, msg):
+        """Append a message that must not be lost to the HWM (a subscription change)."""
+        q = self.outq
+        q.append(msg)
+        if q.reader_waits:
+            q.reader_waits = False
+            q.reader.activate_read()
+
+    def full(self):
+        """At the HWM now (no side effects: use check_write() to be told when it is not)."""
+        q = self.outq
+        return 0 < q.hwm <= len(q)
+
+    # -- reading ---------------------------------------------------------------------------
+    def check_read(self):
+        """A message to read? If not, the sink hears read_activated when one comes."""
+        q = self.inq
+        if q:
+            return True
+        q.reader_waits = True
+        if q:
+            q.reader_waits = False
+            return True
+        return False
+
+    def read(self):
+        """The oldest message, or None (then the sink hears read_activated with the next)."""
+        q = self.inq
+        if q:
+            msg = q.popleft()
+            if q.writer_waits and len(q) <= q.lwm:
+                q.writer_waits = False
+                q.writer.activate_write()
+            return msg
+        q.reader_waits = True
+        if q:                          # a writer on another thread appended in between
+            q.reader_waits = False
+            return self.read()
+        return None
+
+    def drop_inbound(self):
+        """Discard every unread message (disconnect(): RFC 28 drops the peer's queues)."""
+        q = self.inq
+        q.clear()
+        if q.writer_waits:
+            q.writer_waits = False
+            q.writer.activate_write()
+
+    def drop_outbound(self):
+        """Discard every unsent message (LINGER 0, a peer that broke the protocol)."""
+        self.outq.clear()
+
+    def pending_in(self):
+        return len(self.inq)
+
+    def pending_out(self):
+        return len(self.outq)
+
+    # -- the peer's calls, delivered to this end's sink on its own thread ------------------
+    def activate_read(self):
+        self.mailbox.call(self.sink.read_activated, self)
+
+    def activate_write(self):
+        self.mailbox.call(self.sink.write_activated, self)
+
+    def conflate_inbound(self):
+        """CONFLATE on the reading socket: keep only the newest unread message. Taken while
+        nothing is queued yet (when the pipe joins the socket), as libzmq decides at attach."""
+        old = self.inq
+        if old:
+            return
+        q = Queue(0, conflate=True)
+        q.reader, q.writer = self, old.writer
+        self.inq = q
+        if self.peer is not None:
+            self.peer.outq = q
+
+    def set_sndhwm(self, hwm):
+        self.outq.set_hwm(hwm)
+
+    def set_rcvhwm(self, hwm):
+        self.inq.set_hwm(hwm)
+
+
+def pipe_pair(sink_a, mailbox_a, sink_b, mailbox_b, hwm_ab=1000, hwm_ba=1000, endpoint=None,
+              conflate_ab=False, conflate_ba=False):
+    """Two joined ends: a writes what b reads (HWM hwm_ab) and b writes what a reads."""
+    ab = Queue(hwm_ab, conflate_ab)
+    ba = Queue(hwm_ba, conflate_ba)
+    a = Pipe(ba, ab, sink_a, mailbox_a, endpoint)
+    b = Pipe(ab, ba, sink_b, mailbox_b, endpoint)
+    a.peer = b
+    b.peer = a
+    return a, b
+
+
+def join(end, sink, mailbox, endpoint=None):
+    """The peer end for an existing end (inproc: the binder joins a connect()ed pipe)."""
+    other = Pipe(end.outq, end.inq, sink, mailbox, endpoint)
+    end.peer = other
+    other.peer = end
+    return other

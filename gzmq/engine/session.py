@@ -52,7 +52,7 @@ class PeerClosed(Exception):
 
 
 class Session:
-    __slots__ = ("owner", "sock", "pipe", "conn", "endpoint", "peer_address", "transport",
+    __slots__ = ("owner", "sock", "pipe", "end", "conn", "endpoint", "peer_address", "transport",
                  "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader", "_heart",
                  "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap", "_stalled",
                  "_ttl_watch", "fd", "failed_handshake", "protocol_error", "_asleep", "_raw",
@@ -61,7 +61,10 @@ class Session:
     def __init__(self, owner, sock, pipe, endpoint, transport, connect_side):
         self.owner = owner
         self.sock = sock
-        self.pipe = pipe
+        self.pipe = pipe            # the socket's end (what the socket knows of this peer)
+        self.end = end = pipe.peer  # ours: we read what the socket sends, write what it gets
+        end.sink = self
+        end.mailbox = owner._wakeup
         self.endpoint = endpoint
         self.transport = transport
         self.connect_side = connect_side
@@ -173,8 +176,6 @@ class Session:
         if not self.owner._pipe_ready(pipe, self):
             raise ZMTPError("peer refused by the socket (routing id in use, or PAIR already paired)")
         self.owner._event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
-        pipe.outq.kick_consumer = self._soft_kick
-        pipe.inq.kick_producer = self._resume.set
         for data in self.owner._greeting_commands(pipe):
             self._ctrl.append(data)
         self._writer = gevent.spawn(self._write_loop)
@@ -189,7 +190,7 @@ class Session:
         conn = self.conn
         receive = conn.receive_data
         pipe = self.pipe
-        inq = pipe.inq
+        end = self.end
         accept = self.owner._in_filter
         raw = self._raw
         recv = raw.recv
@@ -228,23 +229,21 @@ class Session:
                 # The socket is closed and only flushing: nobody will read these.
                 events = [ev for ev in events if type(ev) is not list]
             if events:
-                queued = False
+                batch = []
                 for ev in events:
                     if type(ev) is list:
                         if accept is None or accept(pipe, ev):
-                            inq.append(ev)
-                            queued = True
+                            batch.append(ev)
                     else:
                         self._on_event(ev)
-                if queued and inq.data_wake:
-                    inq.data_wake = False
-                    inq.kick_consumer()
+                if batch:
+                    end.write_all(batch)
             if conn._out:
                 self._ctrl.append(conn.data_to_send())
                 self._wake.set()
-            if inq.hwm and len(inq) >= inq.hwm:
+            if not end.check_write():
                 # Back-pressure: stop reading until the socket has drained this queue to half.
-                inq.wait_drained(self._resume, self._is_dead)
+                self._wait_for_room()
 
     def _dispatch(self, events):
         for ev in events:
@@ -252,12 +251,30 @@ class Session:
                 # Messages right behind the peer's READY, in the same buffer.
                 accept = self.owner._in_filter
                 if accept is None or accept(self.pipe, ev):
-                    self.pipe.inq.append(ev)
-                    if self.pipe.inq.data_wake:
-                        self.pipe.inq.data_wake = False
-                        self.pipe.inq.kick_consumer()
+                    self.end.write_all((ev,))
             else:
                 self._on_event(ev)
+
+    def _wait_for_room(self):
+        """The socket's inbound queue is at RCVHWM: wait until it has drained it to half
+        (the pipe calls write_activated), or the connection ends."""
+        resume = self._resume
+        end = self.end
+        while not self._dead:
+            resume.clear()
+            if end.check_write():
+                return
+            resume.wait()
+
+    # -- the pipe's events (see gzmq.engine.pipe) ------------------------------------------
+    def read_activated(self, end):
+        """The socket queued messages while the writer sleeps."""
+        if self._ready:
+            self._soft_kick()
+
+    def write_activated(self, end):
+        """The socket drained its inbound queue: read again."""
+        self._resume.set()
 
     def _on_event(self, ev):
         if isinstance(ev, Ready):
@@ -299,14 +316,16 @@ class Session:
 
     # -- writer -------------------------------------------------------------------------
     def _write_loop(self):
-        q = self.pipe.outq
+        read = self.end.read
         encode = self.conn.message_encoder()
         sock = self.sock
         sendall = sock.sendall
         wake = self._wake
         try:
             while True:
-                if not q:
+                msg = read()
+                if msg is None:
+                    # read() armed the pipe: the socket's next message calls read_activated.
                     if self._ctrl:
                         data = b"".join(self._ctrl)
                         self._ctrl = []
@@ -314,11 +333,7 @@ class Session:
                         continue
                     if self._closing:
                         break
-                    q.data_wake = True
-                    wake.clear()
-                    if q or self._ctrl or self._closing:
-                        q.data_wake = False
-                        continue
+                    wake.clear()   # (set only from this hub, so nothing is missed in between)
                     self._asleep = True
                     try:
                         wake.wait()
@@ -327,14 +342,16 @@ class Session:
                     continue
                 chunks = self._ctrl
                 self._ctrl = []
-                total = 0
-                large = False
-                popleft = q.popleft
-                while q and total < WRITE_BATCH:
-                    total += encode(popleft(), chunks)
+                total = encode(msg, chunks)
+                large = total >= LARGE_CHUNK
+                while total < WRITE_BATCH:
+                    msg = read()
+                    if msg is None:
+                        break
+                    total += encode(msg, chunks)
                     if total >= LARGE_CHUNK:
                         large = True
-                q.drained()
+                msg = None
                 self._stalled = True  # seen by others only if the write below blocks
                 if large:
                     self._sendv(chunks)
@@ -375,12 +392,10 @@ class Session:
             gevent.get_hub().loop.run_callback(owner._kick_dirty)
 
     def kick(self):
-        """Wake the writer if it has anything to write (used by the socket's deferred kick)."""
-        q = self.pipe.outq
-        if q or self._ctrl:
+        """Wake the writer if it has anything to write (used by the socket's deferred kick).
+        If it was all written inline meanwhile, check_read() re-arms the pipe instead."""
+        if self._ctrl or self.end.check_read():
             self._wake.set()
-        elif self._asleep:
-            q.data_wake = True   # flushed inline meanwhile: re-arm for the next message
 
     def flush_inline(self):
         """Write what is queued right now from the calling greenlet, without a switch.
@@ -388,17 +403,22 @@ class Session:
         Only while the writer is parked (so nothing else is writing) and nothing else is
         pending ahead of the queue; a non-blocking send, with any unsent tail left to the
         writer. This is what makes a request/reply round trip cost no writer switches."""
-        q = self.pipe.outq
-        if not q or not self._asleep or self._ctrl or self._dead or not self._ready or self._closing:
+        end = self.end
+        if not self._asleep or self._ctrl or self._dead or not self._ready or self._closing:
             return
+        read = end.read
         encode = self.conn.message_encoder()
         chunks = []
         total = 0
-        while q and total < WRITE_BATCH:
-            total += encode(q.popleft(), chunks)
-        q.drained()
-        data = b"".join(chunks) if len(chunks) > 1 else bytes(chunks[0]) if chunks else b""
-        chunks = None
+        while total < WRITE_BATCH:
+            msg = read()
+            if msg is None:
+                break
+            total += encode(msg, chunks)
+        if not chunks:
+            return
+        data = b"".join(chunks) if len(chunks) > 1 else bytes(chunks[0])
+        chunks = msg = None
         try:
             sent = self._raw.send(data)
         except (BlockingIOError, InterruptedError):
@@ -408,10 +428,9 @@ class Session:
         if sent < len(data):
             self._ctrl.append(memoryview(data)[sent:] if sent else data)
             self._wake.set()
-        elif q:
+        elif end.pending_in():
             self._wake.set()
-        else:
-            q.data_wake = True   # the writer sleeps on: the next message kicks again
+        # else read() armed the pipe: the writer sleeps on and the next message kicks again
 
     def _sendv(self, chunks):
         """Write chunks with vectored sends: small pieces are joined, large bodies go untouched."""

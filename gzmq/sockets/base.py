@@ -32,7 +32,7 @@ from gevent.event import Event
 from .. import constants as C
 from ..constants import Errno, Flag, OPTION_TYPES, PollEvent, SocketOption, SocketType
 from ..engine.endpoints import Connecter, Listener
-from ..engine.pipe import Pipe
+from ..engine.pipe import pipe_pair
 from ..engine.session import Session, body_recycler
 from ..engine.wakeup import Wakeup, thread_ident
 from ..error import Again, ContextTerminated, ZMQError
@@ -272,11 +272,11 @@ class SocketBase:
             # except that raising it helps blocked senders right away (harmless, simpler).
             for pipe in self._pipes:
                 if pipe.inproc_peer is None:
-                    pipe.outq.set_hwm(value)
+                    pipe.set_sndhwm(value)
         elif option == O.RCVHWM:
             for pipe in self._pipes:
                 if pipe.inproc_peer is None:
-                    pipe.inq.set_hwm(value)
+                    pipe.set_rcvhwm(value)
 
     def _xsetsockopt(self, option, value):
         """Socket types intercept options they act on (SUBSCRIBE...). True if handled."""
@@ -538,16 +538,17 @@ class SocketBase:
                 # RFC 28: a socket that disconnects from a peer destroys that peer's queues and
                 # discards the messages in them (libzmq test_spec_dealer/router). Unlike a peer
                 # that leaves on its own, whose delivered messages stay readable.
-                pipe.inq.clear()
+                pipe.drop_inbound()
                 self._drop_pipe(pipe)
 
     # -- pipes (called by the engine) ---------------------------------------------------------
     def _new_pipe(self, endpoint, connect_side, attach):
+        """A pipe pair for one tcp/ipc/pgm peer: returns our end; its peer end is for the
+        session (or multicast link) that carries the messages."""
         o = self._options
-        pipe = Pipe(self, endpoint, o[O.SNDHWM], o[O.RCVHWM])
+        pipe, _ = pipe_pair(self, self._wakeup, None, self._wakeup, o[O.SNDHWM], o[O.RCVHWM],
+                            endpoint, conflate_ba=self._conflate_inbound())
         pipe.connect_side = connect_side
-        pipe.inq.kick_consumer = lambda: self._pipe_readable(pipe)
-        pipe.outq.kick_producer = lambda: self._pipe_writable(pipe)
         if attach:
             self._attach_pipe(pipe)
         return pipe
@@ -559,11 +560,15 @@ class SocketBase:
         self._xattach(pipe)
         self._notify_out()
 
+    def _conflate_inbound(self):
+        """CONFLATE: keep only the newest received message (socket types that support it)."""
+        return False
+
     def _pipe_ready(self, pipe, session):
         """A session finished its handshake on `pipe`. Returns False to refuse the peer."""
         if self._closed:
             # Closed with LINGER: a connect-side pipe may still deliver what was queued.
-            if pipe.connect_side and pipe.outq and session is not None:
+            if pipe.connect_side and pipe.pending_out() and session is not None:
                 session._closing = True
                 return True
             return False
@@ -611,7 +616,7 @@ class SocketBase:
             links.remove(connecter)
             if not links:
                 del self._connecters[connecter.endpoint]
-        pipe.outq.clear()
+        pipe.drop_outbound()
         self._detach_pipe(pipe)
 
     def _detach_pipe(self, pipe):
@@ -625,8 +630,6 @@ class SocketBase:
         self._xdetach(pipe)
         # Messages already received from the peer stay readable (libzmq delivers them too);
         # the pipe leaves the fair queue once drained.
-        if pipe.inq and pipe.in_active is False:
-            pass
 
     def _drop_pipe(self, pipe):
         session = pipe.session
@@ -637,14 +640,16 @@ class SocketBase:
             from ..transports import inproc
             inproc.unlink(pipe)
 
-    def _pipe_readable(self, pipe):
-        """A pipe's inbound queue got messages (called once per batch by its producer)."""
-        if not pipe.alive and not pipe.inq:
+    # -- the pipes' events (gzmq.engine.pipe), on this socket's thread ----------------------
+    def read_activated(self, pipe):
+        """A pipe that had no message has one now (once per batch, not per message)."""
+        if not pipe.alive and not pipe.pending_in():
             return
         self._xreadable(pipe)
         self._notify_in()
 
-    def _pipe_writable(self, pipe):
+    def write_activated(self, pipe):
+        """A pipe that was full has drained to half its HWM."""
         if not pipe.alive:
             return
         self._xwritable(pipe)
@@ -666,6 +671,39 @@ class SocketBase:
         if self._watchers:
             for ev in self._watchers:
                 ev.set()
+
+    # -- giving the engine a turn (PUB/XPUB) ------------------------------------------------
+    _unwanted = 0      # messages nobody wanted (PUB/XPUB): every 256th gives the hub a turn
+
+    def _dropped(self):
+        """A message nobody subscribed to was dropped, as in libzmq. A program that publishes
+        in a loop and never blocks (the zguide's wuserver.py) would then never let this
+        thread's hub run, so no subscriber would ever be accepted, handshaken or heard, whereas
+        libzmq's I/O thread does all that meanwhile. So every 256th such message gives the hub
+        a turn (a yield, not a block); a message that goes somewhere costs nothing more."""
+        n = self._unwanted = self._unwanted + 1
+        if not n & 255 and gevent.getcurrent() is not gevent.get_hub():
+            gevent.sleep(0)
+
+    def _retry_full(self, full, msg):
+        """Pipes that missed msg at SNDHWM. libzmq's I/O thread drains pipes while the
+        application publishes; here the writers are greenlets, so a pipe may be full only
+        because its writer has not run yet. Give them one turn (a yield, not a block) and drop
+        only for subscribers that are really behind, whose writer is stuck on a full kernel
+        buffer."""
+        for pipe in full:
+            session = pipe.session
+            if session is not None:
+                session.flush_inline()   # we are the producer and the writer sleeps: write now
+        still_full = [p for p in full if p.full()]
+        if any(p.session is not None and p.session._writable_soon() for p in still_full):
+            for p in still_full:
+                if p.session is not None:
+                    p.session.kick()
+            gevent.sleep(0)
+        for pipe in full:
+            if pipe.alive:
+                pipe.write(msg)
 
     def _kick_dirty(self):
         """Hub callback: wake the writers of sessions that got messages (see Session._soft_kick)."""
@@ -1093,7 +1131,7 @@ class SocketBase:
         for links in self._connecters.values():
             for link in links:
                 pipe = getattr(link, "pipe", None)
-                if linger != 0 and pipe is not None and pipe.outq:
+                if linger != 0 and pipe is not None and pipe.pending_out():
                     if isinstance(link, Connecter):
                         lingering.append(link)
                         continue
@@ -1110,7 +1148,7 @@ class SocketBase:
                 inproc.close_pipe(pipe, linger)
                 continue
             session = pipe.session
-            if session is not None and linger != 0 and pipe.outq:
+            if session is not None and linger != 0 and pipe.pending_out():
                 session.linger()
                 lingering.append(session)
             elif session is not None:

@@ -14,11 +14,9 @@ more than asked for). XPUB hands subscription changes to the application as mess
 """
 from collections import deque
 
-import gevent
-from gevent import get_hub, getcurrent
-
 from ..constants import Errno, SocketOption, SocketType
 from ..error import ZMQError
+from ..routing.distribute import Distributor
 from ..routing.fair_queue import FairQueue
 from ..routing.trie import CountedTrie, PipeTrie
 from ..zmtp.frames import Encoded
@@ -29,12 +27,11 @@ O = SocketOption
 
 class XPub(SocketBase):
     _type = SocketType.XPUB
-    _dropped = 0        # messages nobody wanted (counts the hub turns they give)
     _peer_types = frozenset({"SUB", "XSUB"})
 
     def _init_routing(self):
         self._trie = PipeTrie()
-        self._pipes_out = {}        # pipe -> None: every attached subscriber
+        self._dist = Distributor()  # every attached subscriber
         self._fq = FairQueue()      # upstream (non-subscription) messages from subscribers
         self._pending = deque()     # subscription notices for the application
         self._manual_pipe = None    # XPUB_MANUAL: the pipe the last notice came from
@@ -60,15 +57,15 @@ class XPub(SocketBase):
             self._xready(pipe)
 
     def _xready(self, pipe):
-        self._pipes_out[pipe] = None
+        self._dist.attach(pipe)
         welcome = self._options[O.XPUB_WELCOME_MSG]
         if welcome:
-            pipe.outq.push([welcome])
+            pipe.write_control([welcome])
         return True
 
     def _xdetach(self, pipe):
         self._fq.detach(pipe)
-        self._pipes_out.pop(pipe, None)
+        self._dist.detach(pipe)
         for topic in self._trie.remove_pipe(pipe):
             if not self._options[O.XPUB_MANUAL]:
                 self._notify(b"\x00" + topic)
@@ -77,7 +74,7 @@ class XPub(SocketBase):
 
     def _xhiccup(self, pipe):
         # A reconnecting subscriber re-sends its subscriptions; start it from a clean slate.
-        self._pipes_out.pop(pipe, None)
+        self._dist.detach(pipe)
         for topic in self._trie.remove_pipe(pipe):
             if not self._options[O.XPUB_MANUAL]:
                 self._notify(b"\x00" + topic)
@@ -123,78 +120,28 @@ class XPub(SocketBase):
             data = bytes(data[:self._trie.max_length])   # a large frame: copy only its prefix
         matched = self._trie.match(data)
         if self._options[O.INVERT_MATCHING]:
-            return [p for p in self._pipes_out if p not in matched]
+            return [p for p in self._dist.pipes if p not in matched]
         return matched
 
     def _xsend(self, msg):
         pipes = self._matching(msg[0])
         if not pipes:
-            n = self._dropped = self._dropped + 1
-            if not n & 255:
-                self._dropped_turn()
+            self._dropped()
             return True
-        if self._options[O.XPUB_NODROP]:
-            for pipe in pipes:
-                q = pipe.outq
-                if 0 < q.hwm <= len(q):
-                    q.space_wake = True
-                    return False
+        if self._options[O.XPUB_NODROP] and not self._dist.check_all(pipes):
+            return False
         if len(pipes) > 1:
             # Encode once for every subscriber (inproc peers just see a list of frames).
             msg = Encoded(msg)
-        full = None
-        for pipe in pipes:
-            q = pipe.outq
-            if 0 < q.hwm <= len(q):
-                if full is None:
-                    full = []
-                full.append(pipe)
-                continue
-            q.append(msg)
-            if q.data_wake:
-                q.data_wake = False
-                q.kick_consumer()
+        full = self._dist.send(pipes, msg)
         if full is not None:
-            self._send_to_full(full, msg)
+            self._retry_full(full, msg)
         return True
-
-    def _dropped_turn(self):
-        """Nobody wants this message (no subscriber yet, or none matches): it is dropped, as
-        in libzmq. A program that publishes in a loop and never blocks (the zguide's
-        wuserver.py) would then never let this thread's hub run, so no subscriber would ever
-        be accepted, handshaken or heard, whereas libzmq's I/O thread does all that meanwhile.
-        So every 256th dropped message (counted in _xsend) gives the hub a turn (a yield, not a
-        block); a message that goes somewhere costs nothing more."""
-        if getcurrent() is not get_hub():
-            gevent.sleep(0)
-
-    def _send_to_full(self, full, msg):
-        """Pipes at SNDHWM. libzmq's I/O thread drains pipes while the application publishes;
-        here the writers are greenlets, so a pipe may be full only because its writer has not
-        run yet. Give them one turn (a yield, not a block) and drop only for subscribers that
-        are really behind, i.e. whose writer is stuck on a full kernel buffer."""
-        for pipe in full:
-            session = pipe.session
-            if session is not None:
-                session.flush_inline()   # we are the producer and the writer sleeps: write now
-        still_full = [p for p in full if 0 < p.outq.hwm <= len(p.outq)]
-        if any(p.session is not None and p.session._writable_soon() for p in still_full):
-            for p in still_full:
-                if p.session is not None:
-                    p.session.kick()
-            gevent.sleep(0)
-        for pipe in full:
-            q = pipe.outq
-            if pipe.alive and not 0 < q.hwm <= len(q):
-                q.append(msg)
-                if q.data_wake:
-                    q.data_wake = False
-                    q.kick_consumer()
 
     def _xhas_out(self):
         if not self._options[O.XPUB_NODROP]:
             return True
-        return all(not 0 < p.outq.hwm <= len(p.outq) for p in self._pipes_out)
+        return self._dist.check_all()
 
     def _xrecv(self):
         if self._pending:
@@ -234,13 +181,10 @@ class XSub(SocketBase):
         # libzmq xsub_t: a closing subscriber does not wait to send pending subscriptions.
         self._options[O.LINGER] = 0
 
+    def _conflate_inbound(self):
+        return bool(self._options[O.CONFLATE])
+
     def _xattach(self, pipe):
-        if self._options[O.CONFLATE]:
-            from ..engine.pipe import HalfPipe
-            if not pipe.inq:
-                conflated = HalfPipe(0, maxlen=1)
-                conflated.kick_consumer = pipe.inq.kick_consumer
-                pipe.inq = conflated
         self._fq.attach(pipe)
         self._out_pipes.append(pipe)
 
@@ -292,9 +236,7 @@ class XSub(SocketBase):
             self._subscribe(bytes(data[1:]), data[:1] == b"\x01")
             return True
         for pipe in self._out_pipes:
-            q = pipe.outq
-            if not 0 < q.hwm <= len(q):
-                q.push(msg)
+            pipe.write(msg)         # a full publisher misses it, as in libzmq
         return True
 
     def _xhas_out(self):

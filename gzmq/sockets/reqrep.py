@@ -35,7 +35,7 @@ class Dealer(SocketBase):
 
     def _xready(self, pipe):
         if self._options[O.PROBE_ROUTER]:
-            pipe.outq.append([b""])
+            pipe.write_control([b""])
         return True
 
     def _xdetach(self, pipe):
@@ -208,9 +208,7 @@ class Rep(SocketBase):
         self._envelope = None
         self._reply_pipe = None
         if pipe is not None and pipe.alive:
-            q = pipe.outq
-            if not 0 < q.hwm <= len(q):  # a full peer loses the reply, as in libzmq
-                q.push(reply)
+            pipe.write(reply)      # a full peer loses the reply, as in libzmq
         return True
 
     def _xhas_in(self):
@@ -262,7 +260,7 @@ class Router(SocketBase):
             pipe.routing_id = rid
             self._ids.add(rid, pipe)
         if self._options[O.PROBE_ROUTER]:
-            pipe.outq.append([b""])
+            pipe.write_control([b""])
         return True
 
     def _xdetach(self, pipe):
@@ -297,17 +295,10 @@ class Router(SocketBase):
             if self._options[O.ROUTER_MANDATORY]:
                 raise ZMQError(Errno.EHOSTUNREACH, f"ROUTER: no peer with routing id {bytes(msg[0])!r}")
             return True  # unroutable: dropped silently, as libzmq
-        q = pipe.outq
-        if 0 < q.hwm <= len(q):
-            if self._options[O.ROUTER_MANDATORY]:
-                q.space_wake = True
-                return False
-            return True  # full pipe: dropped
-        q.append(msg[1:])
-        if q.data_wake:
-            q.data_wake = False
-            q.kick_consumer()
-        return True
+        if pipe.write(msg[1:]):
+            return True
+        # Full: ROUTER_MANDATORY waits (the pipe wakes us when it drains), otherwise dropped.
+        return not self._options[O.ROUTER_MANDATORY]
 
     def _xhas_in(self):
         return self._fq.has_in()
@@ -315,7 +306,7 @@ class Router(SocketBase):
     def _xhas_out(self):
         if not self._options[O.ROUTER_MANDATORY]:
             return True
-        return any(not 0 < p.outq.hwm <= len(p.outq) for p in self._ids.by_id.values())
+        return any(p.check_write() for p in list(self._ids.by_id.values()))
 
     def send(self, data, flags=0, copy=True, track=False, routing_id=None, group=None):
         # libzmq checks the routing id frame as it is sent: with ROUTER_MANDATORY an unknown

@@ -1,16 +1,17 @@
 """inproc:// transport: two sockets of one Context joined by shared queues.
 
-No ZMTP, no encoding, no copies: socket A's outbound HalfPipe *is* socket B's inbound one,
-so a message is handed over as the list of frames A sent. The queue's HWM is A's SNDHWM plus
-B's RCVHWM, as in libzmq. Bind and connect work in either order: a connect before the bind
-creates A's side at once (messages queue in it) and the bind completes the pair.
+No ZMTP, no encoding, no copies: the two sockets hold the two ends of one pipe pair, so a
+message is handed over as the list of frames A sent. Each queue's HWM is the sender's SNDHWM
+plus the receiver's RCVHWM, as in libzmq. Bind and connect work in either order: a connect
+before the bind creates the pair at once (messages queue in it) and the bind takes the other
+end.
 
 The two sockets may belong to different OS threads, each with its own hub: every wake-up
 crossing between them goes through the receiving socket's Wakeup (a gevent async watcher),
 never a lock and never a busy loop.
 """
 from ..constants import Errno, SocketOption
-from ..engine.pipe import HalfPipe, Pipe
+from ..engine.pipe import pipe_pair
 from ..error import ZMQError
 
 O = SocketOption
@@ -57,15 +58,15 @@ def connect(sock, name):
     sock._wakeup.arm()
     ctx = sock.context
     o = sock._options
-    pipe = Pipe(sock, f"inproc://{name}", o[O.SNDHWM], o[O.RCVHWM])
+    # libzmq creates the pipe at connect time, whether or not the peer is bound yet; the other
+    # end has no owner until the bind takes it (nothing can wake it before: only its owner
+    # reads or writes it).
+    pipe, _ = pipe_pair(sock, sock._wakeup, None, None, o[O.SNDHWM], o[O.RCVHWM],
+                        f"inproc://{name}", conflate_ba=sock._conflate_inbound())
     pipe.connect_side = True
     pipe.inproc_peer = False  # a placeholder until the bind side exists
     link = InprocLink(sock, name, pipe)
     binder = ctx._inproc_lookup(name, link)
-    # libzmq creates the pipe at connect time, whether or not the peer is bound yet.
-    pipe.inq.kick_consumer = sock._wakeup.wrap(sock._pipe_readable, pipe)
-    pipe.outq.kick_producer = sock._wakeup.wrap(sock._pipe_writable, pipe)
-    pipe.metadata = {}
     sock._pipes.append(pipe)
     sock._xattach(pipe)
     if binder is not None:
@@ -79,16 +80,17 @@ def _complete(link, binder, name):
     cpipe = link.pipe
     b = binder._options
     c = csock._options
-    cpipe.outq.set_hwm(_hwm(c[O.SNDHWM], b[O.RCVHWM]))
-    cpipe.inq.set_hwm(_hwm(b[O.SNDHWM], c[O.RCVHWM]))
-    bpipe = Pipe(binder, f"inproc://{name}", inq=cpipe.outq, outq=cpipe.inq)
+    cpipe.set_sndhwm(_hwm(c[O.SNDHWM], b[O.RCVHWM]))
+    cpipe.set_rcvhwm(_hwm(b[O.SNDHWM], c[O.RCVHWM]))
+    bpipe = cpipe.peer
+    if binder._conflate_inbound():
+        bpipe.conflate_inbound()
+    # The binder's end reports to the binder, on the binder's thread.
+    bpipe.mailbox = binder._wakeup
+    bpipe.sink = binder
+    bpipe.endpoint = f"inproc://{name}"
     bpipe.inproc_peer = cpipe
     cpipe.inproc_peer = bpipe
-    # Consumer/producer hooks: whoever reads a queue is woken on its own thread.
-    cpipe.outq.kick_consumer = binder._wakeup.wrap(binder._pipe_readable, bpipe)
-    cpipe.outq.kick_producer = csock._wakeup.wrap(csock._pipe_writable, cpipe)
-    cpipe.inq.kick_consumer = csock._wakeup.wrap(csock._pipe_readable, cpipe)
-    cpipe.inq.kick_producer = binder._wakeup.wrap(binder._pipe_writable, bpipe)
     bpipe.metadata = {"socket-type": csock._type_name.encode(), "identity": _identity(csock),
                       "peer-address": b""}
     cpipe.metadata = {"socket-type": binder._type_name.encode(), "identity": _identity(binder),
@@ -107,8 +109,8 @@ def _attach_bound(binder, bpipe):
     if not binder._xready(bpipe):
         binder._detach_pipe(bpipe)
         return
-    if bpipe.inq:
-        binder._pipe_readable(bpipe)
+    if bpipe.pending_in():
+        binder.read_activated(bpipe)
     binder._notify_out()
 
 
@@ -118,8 +120,8 @@ def _ready_connected(csock, cpipe):
     if not csock._xready(cpipe):
         csock._detach_pipe(cpipe)
         return
-    if cpipe.inq:
-        csock._pipe_readable(cpipe)
+    if cpipe.pending_in():
+        csock.read_activated(cpipe)
     csock._notify_out()
 
 
@@ -128,7 +130,7 @@ def subscription(pipe, topic, subscribe):
     peer = pipe.inproc_peer
     if not peer:
         return
-    owner = peer.owner
+    owner = peer.sink
     owner._wakeup.call(owner._pipe_subscription, peer, bytes(topic), subscribe)
 
 
@@ -137,10 +139,10 @@ def close_pipe(pipe, linger):
     (unless LINGER is 0); the peer's side goes away once drained."""
     peer = pipe.inproc_peer
     if linger == 0:
-        pipe.outq.clear()
+        pipe.drop_outbound()
     pipe.alive = False
     if peer:
-        owner = peer.owner
+        owner = peer.sink
         owner._wakeup.call(_peer_closed, owner, peer)
 
 
@@ -153,7 +155,7 @@ def _peer_closed(owner, pipe):
         return
     # Stop sending to a gone peer; keep receiving what it left behind.
     owner._detach_pipe(pipe)
-    if pipe.inq:
+    if pipe.pending_in():
         # Still readable: re-add to the fair queue so the remaining messages are delivered.
         fq = getattr(owner, "_fq", None)
         if fq is not None:

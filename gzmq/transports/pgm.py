@@ -184,6 +184,10 @@ class _Link:
         self.greenlet = None
         self._sockets = []
         self.pipe = sock._new_pipe(endpoint, connect_side=True, attach=True)
+        # Our end of the pipe: we read what the socket publishes, write what it receives.
+        self.end = end = self.pipe.peer
+        end.sink = self
+        end.mailbox = sock._wakeup
         try:
             self._setup()
         except OSError as exc:
@@ -245,6 +249,13 @@ class _Link:
         """unbind() or the socket's close(): same as stop()."""
         self.stop()
 
+    # The pipe's events (gzmq.engine.pipe): messages to send, room to receive into.
+    def read_activated(self, end):
+        pass
+
+    def write_activated(self, end):
+        pass
+
     def __repr__(self):
         return f"<{type(self).__name__} {self.endpoint}>"
 
@@ -274,8 +285,6 @@ class SenderLink(_Link):
         self.writer = ApduWriter(self.max_tsdu)
         self._wake = Event()
         self._closing = False
-        q = self.pipe.outq
-        q.kick_consumer = self._wake.set
         self.greenlet = gevent.spawn(self._write_loop)
         self._reader = gevent.spawn(self._read_loop)
 
@@ -283,6 +292,9 @@ class SenderLink(_Link):
         # libzmq attaches multicast pipes "subscribed to all": every message goes out once,
         # subscribers filter. Added to the trie directly, so XPUB reports no subscription.
         self.sock._trie.add(b"", self.pipe)
+
+    def read_activated(self, end):
+        self._wake.set()
 
     def _send(self, packet):
         try:
@@ -294,7 +306,8 @@ class SenderLink(_Link):
     def _write_loop(self):
         src = self.source
         writer = self.writer
-        q = self.pipe.outq
+        end = self.end
+        read = end.read
         wake = self._wake
         send = self._send
         monotonic = time.monotonic
@@ -306,11 +319,11 @@ class SenderLink(_Link):
                 delay = 0.0
                 sent = 0
                 while True:
-                    if q and not writer.full():
-                        popleft = q.popleft
-                        while q and not writer.full():
-                            writer.add(popleft())
-                        q.drained()
+                    while not writer.full():
+                        msg = read()
+                        if msg is None:
+                            break
+                        writer.add(msg)
                     if not len(writer):
                         break
                     delay = src.data_delay(min(len(writer), writer.capacity) + 2, now)
@@ -325,7 +338,7 @@ class SenderLink(_Link):
                             send(packet)
                 now = monotonic()
                 timeout = max(0.0, src.next_wakeup(now) - now)
-                if self._closing and not q and not len(writer):
+                if self._closing and not end.pending_in() and not len(writer):
                     # Linger: everything is sent. Stay a little longer, answering NAKs, so a
                     # receiver that lost the last packets still gets them; then stop() ends
                     # the session with FIN. (LINGER bounds all of it.)
@@ -335,13 +348,9 @@ class SenderLink(_Link):
                 if delay:
                     timeout = min(timeout, delay)
                 wake.clear()
-                if not len(writer):
-                    q.data_wake = True
-                    if q:
-                        q.data_wake = False
-                        continue
+                if not len(writer) and end.check_read():
+                    continue   # (check_read() armed the pipe if it found nothing)
                 wake.wait(timeout)  # data, a NAK (the reader sets wake), stop(), or a timer
-                q.data_wake = False
         except gevent.GreenletExit:
             pass
         except Exception:
@@ -373,7 +382,7 @@ class SenderLink(_Link):
         sock = self.sock
         linger = sock._options[O.LINGER]
         ctx = sock.context
-        pending = self.pipe.outq or len(self.writer)
+        pending = self.pipe.pending_out() or len(self.writer)
         if (sock._closed and linger != 0 and pending
                 and hasattr(ctx, "_linger_watch") and hasattr(ctx, "_lingering")):
             # Socket closed with LINGER: deliver what is queued first. The context's linger
@@ -434,24 +443,22 @@ class ReceiverLink(_Link):
         _set_buffer(s, socket.SO_RCVBUF, o[O.RCVBUF] if o[O.RCVBUF] > 0 else RCVBUF_DEFAULT)
         self.receiver = Receiver(addr.port, addr.group, self.window, maxmsgsize=o[O.MAXMSGSIZE])
         self.nak_port = addr.port if addr.udp else 0
-        pipe = self.pipe
-        # Nothing goes upstream over multicast: an XSUB's non-subscription sends are dropped.
-        out = pipe.outq
-        out.data_wake = True
-
-        def discard():
-            out.clear()
-            out.data_wake = True
-
-        out.kick_consumer = discard
         self._resume = Event()
-        pipe.inq.kick_producer = self._resume.set
+        self.read_activated(self.end)    # arm the pipe
         self.greenlet = gevent.spawn(self._read_loop)
+
+    def read_activated(self, end):
+        # Nothing goes upstream over multicast: an XSUB's non-subscription sends are dropped.
+        while end.read() is not None:
+            pass
+
+    def write_activated(self, end):
+        self._resume.set()
 
     def _read_loop(self):
         rcv = self.receiver
         rx = self.rx
-        inq = self.pipe.inq
+        end = self.end
         monotonic = time.monotonic
         group = self.addr.group
         try:
@@ -487,12 +494,9 @@ class ReceiverLink(_Link):
                     except OSError as exc:
                         log.debug("%s: NAK to %s failed: %s", self.endpoint, nla, exc)
                 if messages:
-                    inq.extend(messages)
-                    if inq.data_wake:
-                        inq.data_wake = False
-                        inq.kick_consumer()
-                    if inq.hwm and len(inq) >= inq.hwm:
-                        self._wait_drained(inq)
+                    end.write_all(messages)
+                    if not end.check_write():
+                        self._wait_drained()
         except gevent.GreenletExit:
             pass
         except OSError as exc:
@@ -501,10 +505,14 @@ class ReceiverLink(_Link):
         except Exception:
             log.exception("%s: internal error in pgm receiver", self.endpoint)
 
-    def _wait_drained(self, inq):
+    def _wait_drained(self):
         """RCVHWM reached: stop reading (the kernel buffers, then drops; NAKs repair that)
-        until the socket has taken the queue down to half."""
-        inq.wait_drained(self._resume, lambda: self.stopped)
+        until the socket has taken the queue down to half (the pipe calls write_activated)."""
+        while not self.stopped:
+            self._resume.clear()
+            if self.end.check_write():
+                return
+            self._resume.wait()
 
     def stop(self):
         if self.stopped:
