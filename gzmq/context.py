@@ -17,11 +17,10 @@ from types import GenericAlias
 
 import gevent
 import gevent.monkey
-from gevent.event import Event
 from gevent.lock import Semaphore
 
 from .constants import ContextOption, Errno, SocketOption
-from .engine.wakeup import Wakeup, thread_ident
+from .engine.wait import Signal, thread_ident, wait_until
 from .error import ContextTerminated, ZMQError
 from .shadow import Shadow, make_shadow, register as register_address
 
@@ -66,7 +65,7 @@ def _flush_at_exit():
             queued = 0
             for ctx in list(_LIVE_CONTEXTS):
                 for sock in list(ctx._sockets):
-                    if sock._wakeup.thread != me:
+                    if sock._mailbox.thread != me:
                         continue
                     for pipe in list(sock._pipes):
                         session = pipe.session
@@ -112,7 +111,7 @@ def _serve_until_threads_end():
         if gevent.monkey.is_module_patched("threading"):
             return
         me = thread_ident()
-        owns_sockets = any(not s.closed and s._wakeup.thread == me
+        owns_sockets = any(not s.closed and s._mailbox.thread == me
                            for ctx in list(_LIVE_CONTEXTS) for s in list(ctx._sockets))
         if not owns_sockets:
             return
@@ -121,23 +120,20 @@ def _serve_until_threads_end():
                   if t is not current and not t.daemon and t.is_alive()]
         if others:
             # A plain native thread joins them (no pool: nothing may be imported or registered
-            # with threading this late) and wakes this hub through a thread-safe async watcher.
-            done = Event()
-            watcher = gevent.get_hub().loop.async_()
-            watcher.start(done.set)
+            # with threading this late) and wakes this hub when they have ended.
+            joined = []
+            done = Signal()
 
             def join_all():
                 try:
                     for t in others:
                         t.join()
                 finally:
-                    watcher.send()
+                    joined.append(True)
+                    done.fire()
 
             gevent.monkey.get_original("_thread", "start_new_thread")(join_all, ())
-            try:
-                done.wait()
-            finally:
-                watcher.stop()
+            wait_until(lambda: joined, None, (done,))
         _flush_at_exit()
     except Exception:  # pragma: no cover - never let exit-time serving raise
         pass
@@ -181,7 +177,7 @@ def _after_fork_in_child():
         ctx._closed = ctx._terminated = True
         for sock in list(ctx._sockets):
             sock._closed = True
-            ours = ours or sock._wakeup.thread == me
+            ours = ours or sock._mailbox.thread == me
         ctx._sockets.clear()
     if ours:
         from gevent._hub_local import get_hub_if_exists
@@ -224,7 +220,7 @@ class Context:
         self._terminated = False
         self._closed = False
         self._lingering = set()      # sessions / connecters still flushing after close
-        self._term_waiters = []      # (Wakeup, Event) of threads blocked in term()
+        self._changed = Signal()     # a socket closed or stopped lingering (term() waits)
         self._threads = set()        # OS threads that own (or owned) sockets of this context
         self._options = {ContextOption.IO_THREADS: io_threads, ContextOption.MAX_SOCKETS: 1023,
                          ContextOption.SOCKET_LIMIT: 65535,
@@ -358,29 +354,10 @@ class Context:
             return
         self._terminated = True
         for sock in list(self._sockets):
-            sock._wakeup.call(sock._notify_term)
-        done = Event()
-        waiter = Wakeup()
-        waiter.arm()
-        # Sockets of other OS threads are closed (and linger) over there: keep the watcher
-        # referenced while we wait, or this hub sees nothing that could wake it and raises
-        # LoopExit. (If every socket is ours, LoopExit is the right answer to a term() that
-        # cannot end.)
-        me = thread_ident()
-        foreign = any(t != me for t in self._threads)
-        if foreign:
-            waiter.hold()
-        entry = (waiter, done)
-        self._term_waiters.append(entry)
-        try:
-            while not self._idle():
-                done.clear()
-                done.wait()
-        finally:
-            self._term_waiters.remove(entry)
-            if foreign:
-                waiter.release()
-            waiter.close()
+            sock._notify_term()
+        # Sockets of other OS threads are closed (and linger) over there; each closing or
+        # lingering socket fires _changed.
+        wait_until(self._idle, None, (self._changed,))
         self._closed = True
         if Context._instance is self:
             Context._instance = None
@@ -397,7 +374,7 @@ class Context:
                 if warn_open:
                     warnings.warn(f"Destroying context with unclosed socket {sock}",
                                   ResourceWarning, stacklevel=3, source=sock)
-                sock._wakeup.call(sock.close, linger)
+                sock._mailbox.call(sock.close, linger)
         self.term()
 
     # -- bookkeeping (called by sockets and the engine) ---------------------------------------
@@ -405,7 +382,7 @@ class Context:
         if self._terminated:
             raise ContextTerminated()
         self._sockets.add(sock)
-        self._threads.add(sock._wakeup.thread)
+        self._threads.add(sock._mailbox.thread)
 
     def _idle(self):
         # gzmq's own sockets (the ZAP client pool) close themselves when term() reaches their
@@ -415,8 +392,7 @@ class Context:
                 and not self._lingering)
 
     def _signal_term_waiters(self):
-        for waiter, done in list(self._term_waiters):
-            waiter.call(done.set)
+        self._changed.fire()
 
     def _socket_closed(self, sock, lingering, linger):
         """A socket closed; `lingering` are sessions/connecters still delivering messages."""
@@ -446,8 +422,8 @@ class Context:
             self._signal_term_waiters()
 
     def _resource_done(self):
-        if self._term_waiters:
-            self._signal_term_waiters()
+        if self._changed.waiters:
+            self._changed.fire()
 
     # inproc registry ---------------------------------------------------------------------
     def _inproc_bind(self, name, sock):

@@ -1,16 +1,14 @@
 """Poller and select, as pyzmq's zmq.Poller / zmq.select, cooperative with gevent.
 
 A Poller mixes gzmq sockets with raw file descriptors and objects that have fileno(). Waiting
-registers one gevent Event with each gzmq socket (sockets set it when they gain messages or
-room) and one libev io watcher per file descriptor, then sleeps on that Event: no busy loop,
-no timer polling, and other greenlets run meanwhile.
+is gzmq.engine.wait.wait_until on the sockets' Signals (fired when they gain messages or room)
+and on one more Signal fired by a libev io watcher per file descriptor: no busy loop, no timer
+polling, and other greenlets run meanwhile.
 """
-import time
-
 from gevent import get_hub
-from gevent.event import Event
 
 from .constants import Errno, PollEvent
+from .engine.wait import Signal, wait_until
 from .error import ContextTerminated, ZMQError
 
 POLLIN = int(PollEvent.POLLIN)
@@ -95,54 +93,42 @@ class Poller:
         ready = self._ready(fd_events)
         if ready or timeout == 0:
             return ready
-        deadline = None if timeout is None else time.monotonic() + timeout / 1000.0
-        wake = Event()
-        zsocks = [s for s, _ in self.sockets if _is_zmq_socket(s)]
-        for sock in zsocks:
-            if sock._dirty:
-                sock._flush_dirty()   # about to block: write queued replies without a switch
+        signals = []
+        for sock, flags in self.sockets:
+            if _is_zmq_socket(sock):
+                # (close() and term() fire both, so a closed socket is always noticed.)
+                if flags & POLLIN:
+                    signals.append(sock._in_signal)
+                if flags & POLLOUT:
+                    signals.append(sock._out_signal)
         watchers = []
-        loop = get_hub().loop
-        for sock in zsocks:
-            sock._watchers.append(wake)
-            sock._wakeup.hold()
+        if fds:
+            fd_signal = Signal()
+            signals.append(fd_signal)
+            loop = get_hub().loop
         try:
             for sock, flags in fds:
                 mask = (_LIBEV_READ if flags & POLLIN else 0) | (_LIBEV_WRITE if flags & POLLOUT else 0)
                 watcher = loop.io(_fileno(sock), mask or _LIBEV_READ)
-                watcher.start(_fd_ready, wake, fd_events, _fileno(sock), pass_events=True)
+                watcher.start(_fd_ready, fd_signal, fd_events, _fileno(sock), pass_events=True)
                 watchers.append(watcher)
-            while True:
-                remaining = None
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return self._ready(fd_events)
-                wake.clear()
-                ready = self._ready(fd_events)
-                if ready:
-                    return ready
-                wake.wait(remaining)
+            seconds = None if timeout is None else timeout / 1000.0
+            ready = wait_until(lambda: self._ready(fd_events), seconds, signals)
+            return ready if ready is not None else self._ready(fd_events)
         finally:
-            for sock in zsocks:
-                sock._wakeup.release()
-                try:
-                    sock._watchers.remove(wake)
-                except ValueError:
-                    pass
             for watcher in watchers:
                 watcher.stop()
                 watcher.close()
 
 
-def _fd_ready(revents, wake, fd_events, fd):
+def _fd_ready(revents, signal, fd_events, fd):
     events = 0
     if revents & _LIBEV_READ:
         events |= POLLIN
     if revents & _LIBEV_WRITE:
         events |= POLLOUT
     fd_events[fd] = fd_events.get(fd, 0) | events
-    wake.set()
+    signal.fire()
 
 
 def _select_now(fds):

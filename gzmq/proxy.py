@@ -20,9 +20,9 @@ libzmq does. PAUSE and RESUME have their documented meaning; libzmq 4.3.5 swaps 
 How it moves messages: a round drains each direction in bursts of up to BURST whole messages,
 taken from the source's queues and handed to the destination's (frame lists, no copies, no
 encoding), and yields to the hub after a round that moved anything. When the destination is
-full the message in hand is kept and the direction waits for room; when nothing can move the
-proxy sleeps on one gevent Event that the sockets set when they gain messages or room. It never
-polls on a timer and never busy-waits.
+full the message in hand is kept and the direction waits for room; when nothing can move, the
+proxy waits (gzmq.engine.wait.wait_until) on its sockets' Signals, fired when they gain
+messages or room. It never polls on a timer and never busy-waits.
 
 monitored_queue() (pyzmq's zmq.devices.monitored_queue) is the same loop with a prefix frame
 on each capture copy naming the side the message came from.
@@ -36,13 +36,12 @@ libzmq's proxy bypasses pyzmq's).
 """
 import struct
 
-import gevent
-from gevent.event import Event
-
 from .constants import DeviceType, Errno, SocketType
+from .engine.wait import wait_until, yield_turn
 from .error import ContextTerminated, ZMQError
 
 BURST = 1000          # libzmq's proxy_burst_size: messages per direction per round
+_TERMINATE = object()
 
 _STAT = struct.Struct("@Q")   # libzmq memcpy()s a uint64_t: host byte order
 # Indexes into the statistics list, in STATISTICS reply order.
@@ -106,36 +105,28 @@ class _Proxy:
                 self.sockets.append(sock)
 
     def run(self):
-        wake = Event()
+        # Any of the sockets gaining messages or room may let a round move something; while
+        # waiting, another thread's Context.term() reaches us through the same Signals.
+        signals = [signal for sock in self.sockets for signal in (sock._in_signal, sock._out_signal)]
+        while True:
+            if wait_until(self._round, None, signals, self._check_alive) is _TERMINATE:
+                return 0
+            yield_turn()   # let the sessions write and read before the next round
+
+    def _round(self):
+        """One round: obey the control socket, then move what can move. Returns _TERMINATE,
+        or how many messages moved (0: nothing could, wait for a socket to change)."""
+        self.rounds += 1
         for sock in self.sockets:
-            # Let another thread's Context.term() reach this hub (inproc arms it already), and
-            # keep that wake-up referenced: with every peer gone, nothing else may be left on a
-            # device thread's hub, and gevent would end the wait with LoopExit.
-            sock._wakeup.arm()
-            sock._wakeup.hold()
-            sock._watchers.append(wake)
-        try:
-            while True:
-                self.rounds += 1
-                wake.clear()
-                self._check_alive()
-                if self.control is not None and self._steer():
-                    return 0
-                moved = 0
-                if not self.paused:
-                    for direction in self.directions:
-                        moved += self._forward(direction)
-                if moved:
-                    gevent.sleep(0)   # let the sessions write and read before the next round
-                else:
-                    wake.wait()
-        finally:
-            for sock in self.sockets:
-                sock._wakeup.release()
-                try:
-                    sock._watchers.remove(wake)
-                except ValueError:
-                    pass
+            if sock._mailbox.commands:
+                sock._mailbox.process()
+        if self.control is not None and self._steer():
+            return _TERMINATE
+        moved = 0
+        if not self.paused:
+            for direction in self.directions:
+                moved += self._forward(direction)
+        return moved
 
     def _check_alive(self):
         for sock in self.sockets:

@@ -129,7 +129,6 @@ class Device:
     def _make_socket(self, ctx, socket_type, sockopts, binds, connects):
         sock = ctx.socket(socket_type)
         self._sockets.append(sock)
-        sock._wakeup.arm()   # so stop() and Context.term() can reach it from another thread
         for opt, value in sockopts:   # options first: ROUTING_ID must precede connect
             sock.setsockopt(opt, value)
         for addr in binds:
@@ -192,7 +191,7 @@ class Device:
         """Stop the device: close its sockets on their own thread. Returns at once."""
         self._stopping = True
         for sock in list(self._sockets):
-            sock._wakeup.call(sock.close)
+            sock._mailbox.call(sock.close)
 
     def join(self, timeout=None):
         """Wait (cooperatively, from any thread) until the device has stopped: its greenlet,

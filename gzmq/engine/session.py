@@ -26,6 +26,7 @@ from ..error import ZMTPError
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
 from ..zmtp.mechanisms.base import HandshakeRefused
 from ..zmtp.recycle import BodyRecycler
+from .wait import set_before_block
 
 log = logging.getLogger("gzmq")
 
@@ -47,6 +48,54 @@ def body_recycler():
     return recycler
 
 
+class _DeferredWriters:
+    """One hub's sessions whose socket queued messages while their writer slept, and whose
+    writer was not woken yet (see Session._soft_kick)."""
+
+    __slots__ = ("sessions", "scheduled")
+
+    def __init__(self):
+        self.sessions = []
+        self.scheduled = False
+
+    def add(self, session):
+        self.sessions.append(session)
+        if not self.scheduled:
+            self.scheduled = True
+            gevent.get_hub().loop.run_callback(self.kick_all)
+
+    def kick_all(self):
+        """Hub callback: nobody blocked meanwhile, so wake the writers."""
+        self.scheduled = False
+        sessions = self.sessions
+        self.sessions = []
+        for session in sessions:
+            session.kick()
+
+
+_deferred = weakref.WeakKeyDictionary()
+
+
+def _deferred_writers():
+    hub = gevent.get_hub()
+    writers = _deferred.get(hub)
+    if writers is None:
+        writers = _deferred[hub] = _DeferredWriters()
+    return writers
+
+
+def flush_deferred():
+    """A greenlet of this hub is about to block (gzmq.engine.wait.wait_until): write what the
+    sleeping writers have queued, inline, instead of waking them (see Session.flush_inline)."""
+    writers = _deferred.get(gevent.get_hub())
+    if writers is not None:
+        for session in writers.sessions:
+            session.flush_inline()
+
+
+set_before_block(flush_deferred)
+
+
 class PeerClosed(Exception):
     """The peer closed the connection (EOF)."""
 
@@ -64,7 +113,7 @@ class Session:
         self.pipe = pipe            # the socket's end (what the socket knows of this peer)
         self.end = end = pipe.peer  # ours: we read what the socket sends, write what it gets
         end.sink = self
-        end.mailbox = owner._wakeup
+        end.mailbox = owner._mailbox
         self.endpoint = endpoint
         self.transport = transport
         self.connect_side = connect_side
@@ -382,14 +431,10 @@ class Session:
 
     def _soft_kick(self):
         """The socket queued a message while the writer sleeps. Rather than waking the writer
-        at once (a greenlet switch each way per message in request/reply), note the session as
-        dirty: if the sending greenlet blocks next (recv, poll), it writes the queue itself
-        (flush_inline); otherwise a hub callback wakes the writer on the next loop turn."""
-        owner = self.owner
-        owner._dirty.append(self)
-        if not owner._kick_scheduled:
-            owner._kick_scheduled = True
-            gevent.get_hub().loop.run_callback(owner._kick_dirty)
+        at once (a greenlet switch each way per message in request/reply), defer it: if a
+        greenlet of this hub blocks next (recv, poll), it writes the queue itself
+        (flush_deferred); otherwise a hub callback wakes the writer on the next loop turn."""
+        _deferred_writers().add(self)
 
     def kick(self):
         """Wake the writer if it has anything to write (used by the socket's deferred kick).

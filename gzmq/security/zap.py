@@ -33,7 +33,7 @@ import struct
 from ..constants import (Event, PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID, PROTOCOL_ERROR_ZAP_BAD_VERSION,
                          PROTOCOL_ERROR_ZAP_INVALID_METADATA, PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE,
                          PROTOCOL_ERROR_ZAP_MALFORMED_REPLY, SocketOption, SocketType)
-from ..engine.wakeup import thread_ident
+from ..engine.wait import thread_ident
 from ..error import ZMTPError
 from ..socket import Socket
 from ..zmtp.commands import parse_metadata
@@ -63,7 +63,7 @@ class _ZapSocket(Socket):
 
     def _notify_term(self):
         super()._notify_term()
-        self.close(linger=0)
+        self._mailbox.call(self.close, 0)   # (term() may run on another thread)
 
 
 def handler_socket(context):

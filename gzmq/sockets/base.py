@@ -14,9 +14,10 @@ plug routing into a few hooks:
     _xhas_in(), _xhas_out() for POLLIN / POLLOUT
     _xreadable(pipe), _xwritable(pipe)   a pipe got messages / room again
 
-Blocking calls wait on gevent Events that producers set only when someone waits, and only
-once per batch. A wait ends with a message, Again (DONTWAIT or RCVTIMEO/SNDTIMEO expired),
-ENOTSOCK (socket closed) or ContextTerminated. An interrupted wait (gevent.Timeout, kill)
+Blocking calls wait with gzmq.engine.wait.wait_until on the socket's two Signals (messages
+in, room out), which the pipes' events fire only when someone waits, and only once per
+batch. A wait ends with a message, Again (DONTWAIT or RCVTIMEO/SNDTIMEO expired), ENOTSOCK
+(socket closed) or ContextTerminated. An interrupted wait (gevent.Timeout, kill)
 takes nothing out of a queue, so nothing is lost and the socket stays usable.
 """
 import errno as _errno
@@ -27,14 +28,13 @@ import time
 from types import GenericAlias
 
 import gevent
-from gevent.event import Event
 
 from .. import constants as C
 from ..constants import Errno, Flag, OPTION_TYPES, PollEvent, SocketOption, SocketType
 from ..engine.endpoints import Connecter, Listener
 from ..engine.pipe import pipe_pair
 from ..engine.session import Session, body_recycler
-from ..engine.wakeup import Wakeup, thread_ident
+from ..engine.wait import Mailbox, Signal, wait_until
 from ..error import Again, ContextTerminated, ZMQError
 from ..message import _FINISHED_TRACKER, Frame, MessageTracker
 from ..shadow import make_shadow, register as register_address
@@ -128,11 +128,8 @@ class SocketBase:
         self._inproc_bound = []
         self._sessions = set()
         self._closed = False
-        self._rd = Event()
-        self._wr = Event()
-        self._rd_waiters = 0
-        self._wr_waiters = 0
-        self._watchers = []       # Events of pollers waiting on this socket
+        self._in_signal = Signal()    # fired when messages may have arrived
+        self._out_signal = Signal()   # fired when room may have appeared
         self._rcv_parts = None
         self._rcv_idx = 0
         self._rcv_pipe = None
@@ -140,12 +137,9 @@ class SocketBase:
         self._sndtimeo = None
         self._rcvtimeo = None
         self._monitor = None
-        self._dirty = []            # sessions with queued messages whose writer was not woken
-        self._kick_scheduled = False
-        self._wakeup = Wakeup()
-        # Armed at once, on the owning thread: term()/destroy() or an inproc peer on another
-        # thread can then always reach this socket's hub.
-        self._wakeup.arm()
+        # Calls from other threads (an inproc peer's pipe events, term(), destroy()) run on
+        # this socket's thread through its mailbox.
+        self._mailbox = Mailbox((self._in_signal, self._out_signal))
         self._type_name = TYPE_NAMES.get(self._type, str(self._type))
         self._init_routing()
         context._register_socket(self)
@@ -546,7 +540,7 @@ class SocketBase:
         """A pipe pair for one tcp/ipc/pgm peer: returns our end; its peer end is for the
         session (or multicast link) that carries the messages."""
         o = self._options
-        pipe, _ = pipe_pair(self, self._wakeup, None, self._wakeup, o[O.SNDHWM], o[O.RCVHWM],
+        pipe, _ = pipe_pair(self, self._mailbox, None, self._mailbox, o[O.SNDHWM], o[O.RCVHWM],
                             endpoint, conflate_ba=self._conflate_inbound())
         pipe.connect_side = connect_side
         if attach:
@@ -659,18 +653,12 @@ class SocketBase:
         self._xsubscription(pipe, topic, subscribe)
 
     def _notify_in(self):
-        if self._rd_waiters:
-            self._rd.set()
-        if self._watchers:
-            for ev in self._watchers:
-                ev.set()
+        if self._in_signal.waiters:
+            self._in_signal.fire()
 
     def _notify_out(self):
-        if self._wr_waiters:
-            self._wr.set()
-        if self._watchers:
-            for ev in self._watchers:
-                ev.set()
+        if self._out_signal.waiters:
+            self._out_signal.fire()
 
     # -- giving the engine a turn (PUB/XPUB) ------------------------------------------------
     _unwanted = 0      # messages nobody wanted (PUB/XPUB): every 256th gives the hub a turn
@@ -705,25 +693,19 @@ class SocketBase:
             if pipe.alive:
                 pipe.write(msg)
 
-    def _kick_dirty(self):
-        """Hub callback: wake the writers of sessions that got messages (see Session._soft_kick)."""
-        self._kick_scheduled = False
-        dirty = self._dirty
-        self._dirty = []
-        for session in dirty:
-            session.kick()
-
-    def _flush_dirty(self):
-        """About to block: write queued messages inline instead of waking writer greenlets."""
-        for session in self._dirty:
-            session.flush_inline()
-
     def _notify_term(self):
-        """The context is terminating: wake every blocked call so it raises ETERM."""
-        self._rd.set()
-        self._wr.set()
-        for ev in self._watchers:
-            ev.set()
+        """The context is terminating: wake every blocked call so it raises ETERM (any
+        thread)."""
+        self._in_signal.fire()
+        self._out_signal.fire()
+
+    def _check_usable(self):
+        """A blocked call ends: ENOTSOCK once the socket is closed, ETERM once its context
+        terminates."""
+        if self._closed:
+            raise ZMQError(Errno.ENOTSOCK, "socket was closed")
+        if self.context._terminated:
+            raise ContextTerminated()
 
     def _event(self, event, value, endpoint):
         monitor = self._monitor
@@ -858,41 +840,22 @@ class SocketBase:
             return
         if flags & DONTWAIT:
             raise Again()
-        self._wait(self._wr, "_wr_waiters", self._sndtimeo, self._xhas_out)
+        if not wait_until(self._writable, self._sndtimeo, (self._out_signal,), self._check_usable):
+            raise Again()
+
+    def _writable(self):
+        if self._mailbox.commands:
+            self._mailbox.process()
+        return self._xhas_out()
 
     def _wait_send(self, parts):
-        deadline = None if self._sndtimeo is None else time.monotonic() + self._sndtimeo
-        while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self._wait(self._wr, "_wr_waiters", remaining, self._xhas_out, final=False)
-            if self._xsend(parts):
-                return
-            if deadline is not None and time.monotonic() >= deadline:
-                raise Again()
+        def sent():
+            if self._mailbox.commands:
+                self._mailbox.process()
+            return self._xsend(parts)
 
-    def _wait(self, event, counter, timeout, ready, final=True):
-        """Wait until ready() or timeout; raise Again/ENOTSOCK/ContextTerminated."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._closed:
-                raise ZMQError(Errno.ENOTSOCK, "socket was closed")
-            if self.context._terminated:
-                raise ContextTerminated()
-            if ready():
-                return
-            remaining = None
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise Again()
-            event.clear()
-            setattr(self, counter, getattr(self, counter) + 1)
-            self._wakeup.hold()
-            try:
-                event.wait(remaining)
-            finally:
-                self._wakeup.release()
-                setattr(self, counter, getattr(self, counter) - 1)
+        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable):
+            raise Again()
 
     # -- receiving ---------------------------------------------------------------------------
     def recv(self, flags=0, copy=True, track=False):
@@ -985,31 +948,15 @@ class SocketBase:
             if not self._can_recv:
                 raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
             raise Again()
-        deadline = None if self._rcvtimeo is None else time.monotonic() + self._rcvtimeo
-        rd = self._rd
-        while True:
-            if self._closed:
-                raise ZMQError(Errno.ENOTSOCK, "socket was closed")
-            if self.context._terminated:
-                raise ContextTerminated()
-            remaining = None
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise Again()
-            if self._dirty:
-                self._flush_dirty()
-            rd.clear()
-            self._rd_waiters += 1
-            self._wakeup.hold()
-            try:
-                rd.wait(remaining)
-            finally:
-                self._wakeup.release()
-                self._rd_waiters -= 1
-            msg = self._xrecv()
-            if msg is not None:
-                return msg
+        msg = wait_until(self._received, self._rcvtimeo, (self._in_signal,), self._check_usable)
+        if msg is None:
+            raise Again()
+        return msg
+
+    def _received(self):
+        if self._mailbox.commands:
+            self._mailbox.process()
+        return self._xrecv()
 
     # -- serialization helpers (pyzmq's) -----------------------------------------------------
     def send_string(self, u, flags=0, copy=True, encoding="utf-8", **kwargs):
@@ -1048,6 +995,8 @@ class SocketBase:
 
     # -- polling ---------------------------------------------------------------------------------
     def _events(self):
+        if self._mailbox.commands:
+            self._mailbox.process()
         ev = 0
         if self._rcv_parts is not None or (self._can_recv and self._xhas_in()):
             ev |= PollEvent.POLLIN
@@ -1116,10 +1065,7 @@ class SocketBase:
             linger = self._options[O.LINGER]
         else:
             self._options[O.LINGER] = linger
-        self._rd.set()
-        self._wr.set()
-        for ev in self._watchers:
-            ev.set()
+        self._notify_term()    # wake blocked calls: they raise ENOTSOCK
         for listener in list(self._listeners.values()):
             listener.close()
         self._listeners.clear()
@@ -1160,11 +1106,6 @@ class SocketBase:
             self._monitor.stop()
         self.context._socket_closed(self, lingering, linger)
         self._xclose()
-        # The started async watcher is referenced by the hub's loop: left running, it kept every
-        # closed socket's Wakeup (and a libev watcher) alive for the life of the process. Stop it
-        # on the next loop turn (never from inside its own callback, where close() may be running).
-        if thread_ident() == self._wakeup.thread:
-            gevent.get_hub().loop.run_callback(self._wakeup.close)
 
     def _xclose(self):
         pass

@@ -38,7 +38,6 @@ def _identity(sock):
 
 
 def bind(sock, name):
-    sock._wakeup.arm()
     ctx = sock.context
     pending = ctx._inproc_bind(name, sock)
     sock._inproc_bound.append(name)
@@ -55,13 +54,12 @@ def unbind(sock, name):
 
 
 def connect(sock, name):
-    sock._wakeup.arm()
     ctx = sock.context
     o = sock._options
     # libzmq creates the pipe at connect time, whether or not the peer is bound yet; the other
     # end has no owner until the bind takes it (nothing can wake it before: only its owner
     # reads or writes it).
-    pipe, _ = pipe_pair(sock, sock._wakeup, None, None, o[O.SNDHWM], o[O.RCVHWM],
+    pipe, _ = pipe_pair(sock, sock._mailbox, None, None, o[O.SNDHWM], o[O.RCVHWM],
                         f"inproc://{name}", conflate_ba=sock._conflate_inbound())
     pipe.connect_side = True
     pipe.inproc_peer = False  # a placeholder until the bind side exists
@@ -86,7 +84,7 @@ def _complete(link, binder, name):
     if binder._conflate_inbound():
         bpipe.conflate_inbound()
     # The binder's end reports to the binder, on the binder's thread.
-    bpipe.mailbox = binder._wakeup
+    bpipe.mailbox = binder._mailbox
     bpipe.sink = binder
     bpipe.endpoint = f"inproc://{name}"
     bpipe.inproc_peer = cpipe
@@ -97,8 +95,8 @@ def _complete(link, binder, name):
                       "peer-address": b""}
     bpipe.ready = True
     cpipe.ready = True
-    binder._wakeup.call(_attach_bound, binder, bpipe)
-    csock._wakeup.call(_ready_connected, csock, cpipe)
+    binder._mailbox.call(_attach_bound, binder, bpipe)
+    csock._mailbox.call(_ready_connected, csock, cpipe)
 
 
 def _attach_bound(binder, bpipe):
@@ -131,7 +129,7 @@ def subscription(pipe, topic, subscribe):
     if not peer:
         return
     owner = peer.sink
-    owner._wakeup.call(owner._pipe_subscription, peer, bytes(topic), subscribe)
+    owner._mailbox.call(owner._pipe_subscription, peer, bytes(topic), subscribe)
 
 
 def close_pipe(pipe, linger):
@@ -143,7 +141,7 @@ def close_pipe(pipe, linger):
     pipe.alive = False
     if peer:
         owner = peer.sink
-        owner._wakeup.call(_peer_closed, owner, peer)
+        owner._mailbox.call(_peer_closed, owner, peer)
 
 
 def unlink(pipe):

@@ -187,7 +187,7 @@ class _Link:
         # Our end of the pipe: we read what the socket publishes, write what it receives.
         self.end = end = self.pipe.peer
         end.sink = self
-        end.mailbox = sock._wakeup
+        end.mailbox = sock._mailbox
         try:
             self._setup()
         except OSError as exc:

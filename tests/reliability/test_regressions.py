@@ -77,19 +77,22 @@ def test_endless_multipart_message_is_refused():
         conn2.receive_data(b"\x01\x00" * MAX_MESSAGE_FRAMES)
 
 
-def test_closed_sockets_release_their_wakeup():
-    from gzmq.engine.wakeup import Wakeup
+def test_closed_sockets_leave_nothing_behind():
+    # Sockets once kept a libev watcher each, alive for the life of the process; now a thread
+    # has one wake-up for all its sockets, and a closed socket (and its mailbox) is freed.
+    from gzmq.engine.wait import HubLink, Mailbox
     ctx = gzmq.Context()
     try:
-        def live():
+        def live(kind):
             gc.collect()
-            return sum(1 for o in gc.get_objects() if isinstance(o, Wakeup))
+            return sum(1 for o in gc.get_objects() if isinstance(o, kind))
 
-        before = live()
+        before = live(Mailbox), live(HubLink)
         for _ in range(50):
             ctx.socket(gzmq.DEALER).close()
-        gevent.sleep(0)                                    # the watchers stop on the next loop turn
-        assert live() <= before + 1
+        gevent.sleep(0)
+        assert live(Mailbox) <= before[0] + 1
+        assert live(HubLink) <= before[1] + 1
     finally:
         ctx.destroy(linger=0)
 

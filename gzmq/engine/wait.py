@@ -1,0 +1,214 @@
+"""How gzmq waits and wakes, across greenlets and OS threads.
+
+Every OS thread that uses gzmq runs its own gevent hub. Three pieces connect them:
+
+HubLink     one per hub: call(fn, *args) runs fn on that hub's thread, at once if the caller
+            is already there, else through a gevent async watcher, the one hub primitive that
+            is safe to trigger from any thread. No lock is taken and nothing busy-waits.
+Signal      something greenlets wait for (a socket gaining messages or room, a context
+            becoming idle). fire() wakes every waiter on its own thread.
+Mailbox     a socket's commands from other threads (libzmq's mailbox_t): calls queue in
+            order and run on the socket's thread, when its hub next runs or as soon as the
+            socket is used (process()), whichever comes first.
+
+and one function, the only way gzmq blocks:
+
+    wait_until(ready, timeout, signals, check)
+
+ready() is tried, then tried again each time one of `signals` fires, until it returns
+something true (returned) or `timeout` seconds pass (None is returned; the caller raises
+Again or NotDone). check() raises to end the wait (ENOTSOCK, ContextTerminated). Send, recv,
+poll, term, the proxy and MessageTracker.wait all wait this way. An interrupted wait
+(gevent.Timeout, kill) takes nothing: ready() is what consumes, and it never runs after the
+interruption.
+"""
+import logging
+import time
+import weakref
+from collections import deque
+
+from gevent import get_hub, getcurrent, sleep
+from gevent.event import Event
+from gevent.monkey import get_original
+
+log = logging.getLogger("gzmq")
+
+# The real thread id even under monkey.patch_all() (patched get_ident returns greenlet ids).
+thread_ident = get_original("_thread", "get_ident")
+_monotonic = time.monotonic
+
+
+class HubLink:
+    """Runs calls on one hub's thread (see the module docstring)."""
+
+    __slots__ = ("thread", "_calls", "_async", "_holds", "__weakref__")
+
+    def __init__(self):
+        self.thread = thread_ident()
+        self._calls = deque()
+        self._holds = 0
+        watcher = self._async = get_hub().loop.async_()
+        watcher.ref = False          # referenced only while someone waits (hold())
+        watcher.start(self._drain)
+
+    def hold(self):
+        """A greenlet of this hub waits for a wake-up that may come from another thread: keep
+        the watcher referenced so the hub does not think it can never be woken (gevent would
+        raise LoopExit). Pair with release()."""
+        self._holds += 1
+        if self._holds == 1:
+            self._async.ref = True
+
+    def release(self):
+        self._holds -= 1
+        if self._holds == 0:
+            self._async.ref = False
+
+    def call(self, fn, *args):
+        if thread_ident() == self.thread:
+            fn(*args)
+            return
+        self._calls.append((fn, args))
+        try:
+            self._async.send()
+        except Exception:      # pragma: no cover - the hub is gone (its thread ended)
+            pass
+
+    def _drain(self):
+        calls = self._calls
+        while calls:
+            fn, args = calls.popleft()
+            try:
+                fn(*args)
+            except Exception:  # pragma: no cover - a call must never kill the hub
+                log.exception("gzmq: cross-thread call failed")
+
+
+_links = weakref.WeakKeyDictionary()
+
+
+def hub_link():
+    """This thread's HubLink (made on first use, on this thread)."""
+    hub = get_hub()
+    link = _links.get(hub)
+    if link is None:
+        link = _links[hub] = HubLink()
+    return link
+
+
+class Signal:
+    """Waiters to wake when something may have changed; fire() is safe from any thread."""
+
+    __slots__ = ("waiters",)
+
+    def __init__(self):
+        self.waiters = []      # (Event, HubLink) of greenlets in wait_until()
+
+    def fire(self):
+        here = thread_ident()
+        for event, link in list(self.waiters):
+            if link.thread == here:
+                event.set()
+            else:
+                link.call(event.set)
+
+
+def wait_until(ready, timeout=None, signals=(), check=None):
+    """Block cooperatively until ready() is true or `timeout` seconds pass (see the module
+    docstring). Returns ready()'s result, or None on timeout."""
+    if check is not None:
+        check()
+    result = ready()
+    if result:
+        return result
+    if timeout is not None and timeout <= 0:
+        return None
+    deadline = None if timeout is None else _monotonic() + timeout
+    link = hub_link()
+    event = Event()
+    waiter = (event, link)
+    for signal in signals:
+        signal.waiters.append(waiter)
+    link.hold()
+    try:
+        while True:
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - _monotonic()
+                if remaining <= 0:
+                    return None
+            event.clear()
+            before_block()
+            if check is not None:
+                check()
+            result = ready()
+            if result:
+                return result
+            event.wait(remaining)
+    finally:
+        link.release()
+        for signal in signals:
+            try:
+                signal.waiters.remove(waiter)
+            except ValueError:
+                pass
+
+
+def yield_turn():
+    """Let the other greenlets of this hub run once (a yield, not a block); a no-op in the
+    hub itself."""
+    if getcurrent() is not get_hub():
+        sleep(0)
+
+
+def before_block():
+    """Work to do before this thread's greenlet blocks (set by the engine: writing what the
+    connections of this hub have queued, instead of waking their writers)."""
+
+
+def set_before_block(fn):
+    global before_block
+    before_block = fn
+
+
+class Mailbox:
+    """A socket's commands from other threads (see the module docstring).
+
+    call(fn, *args) runs fn on the socket's thread: at once if called there (after anything
+    queued before it), else queued; the socket's hub is then asked to process() and the
+    socket's `signals` fire, so a greenlet waiting on the socket, on any thread, looks again.
+    """
+
+    __slots__ = ("thread", "link", "commands", "scheduled", "signals", "__weakref__")
+
+    def __init__(self, signals=()):
+        self.link = hub_link()
+        self.thread = self.link.thread
+        self.commands = deque()
+        self.scheduled = False
+        self.signals = signals
+
+    def call(self, fn, *args):
+        if thread_ident() == self.thread:
+            if self.commands:
+                self.process()
+            fn(*args)
+            return
+        self.commands.append((fn, args))
+        if not self.scheduled:
+            self.scheduled = True
+            self.link.call(self.process)
+        for signal in self.signals:
+            if signal.waiters:
+                signal.fire()
+
+    def process(self):
+        """Run the queued commands (on the socket's thread)."""
+        self.scheduled = False
+        commands = self.commands
+        while commands:
+            fn, args = commands.popleft()
+            try:
+                fn(*args)
+            except Exception:  # pragma: no cover - a command must never kill its caller
+                log.exception("gzmq: socket command failed")
