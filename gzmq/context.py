@@ -64,22 +64,15 @@ def _flush_at_exit():
             pending = False
             queued = 0
             for ctx in list(_LIVE_CONTEXTS):
-                for sock in list(ctx._sockets):
-                    if sock._mailbox.thread != me:
+                engines = {sock._engine for sock in list(ctx._sockets)}
+                engines.update(item for item in list(ctx._lingering) if hasattr(item, "unflushed"))
+                for engine in engines:
+                    if engine.io.thread != me:
                         continue
-                    for pipe in list(sock._pipes):
-                        session = pipe.session
-                        if session is None or not session._ready or session._dead:
-                            continue
-                        # A stalled writer is still in the middle of its last batch.
-                        if pipe.pending_out() or session._stalled:
-                            pending = True
-                            queued += pipe.pending_out() + session._stalled
-                for item in list(ctx._lingering):
-                    session = getattr(item, "session", item)
-                    if session is not None and getattr(session, "_writable_soon", lambda: False)():
-                        if session.pipe.pending_out():
-                            pending = True
+                    busy, count = engine.unflushed()
+                    if busy:
+                        pending = True
+                        queued += count
             if not pending:
                 return
             # Judged after each turn, however long the writers kept the hub busy.
@@ -219,7 +212,7 @@ class Context:
         self._inproc_pending = {}    # name -> [InprocLink] connected before the bind
         self._terminated = False
         self._closed = False
-        self._lingering = set()      # sessions / connecters still flushing after close
+        self._lingering = set()      # closed sockets' engines still delivering (see _linger_begin)
         self._changed = Signal()     # a socket closed or stopped lingering (term() waits)
         self._threads = set()        # OS threads that own (or owned) sockets of this context
         self._options = {ContextOption.IO_THREADS: io_threads, ContextOption.MAX_SOCKETS: 1023,
@@ -394,32 +387,17 @@ class Context:
     def _signal_term_waiters(self):
         self._changed.fire()
 
-    def _socket_closed(self, sock, lingering, linger):
-        """A socket closed; `lingering` are sessions/connecters still delivering messages."""
-        for item in lingering:
-            self._lingering.add(item)
-        if lingering:
-            gevent.spawn(self._linger_watch, list(lingering), linger)
-        self._signal_term_waiters()
+    def _socket_closed(self, sock):
+        self._changed.fire()
 
-    def _linger_watch(self, items, linger):
-        """Stop lingering sessions/connecters when LINGER expires (-1: never)."""
-        try:
-            deadline = None if linger is None or linger < 0 else linger / 1000.0
-            greenlets = []
-            for item in items:
-                g = getattr(item, "greenlet", None) or getattr(item, "_reader", None)
-                if g is not None:
-                    greenlets.append(g)
-            gevent.joinall(greenlets, timeout=deadline)
-        finally:
-            for item in items:
-                if hasattr(item, "stop"):
-                    item.stop()
-                else:
-                    item.kill("linger expired")
-                self._lingering.discard(item)
-            self._signal_term_waiters()
+    # A closed socket's engine (or multicast link) that still delivers queued messages:
+    # term() waits until it is done (or its LINGER expired).
+    def _linger_begin(self, item):
+        self._lingering.add(item)
+
+    def _linger_end(self, item):
+        self._lingering.discard(item)
+        self._changed.fire()
 
     def _resource_done(self):
         if self._changed.waiters:

@@ -13,17 +13,25 @@ import json
 import gevent
 
 import gzmq as zmq
+from gzmq.utils.monitor import recv_monitor_message
 
 TASKS = "tcp://127.0.0.1:5557"
 RESULTS = "tcp://127.0.0.1:5558"
 
 
-def ventilator(tasks, endpoint=TASKS, ready=None):
+def ventilator(tasks, endpoint=TASKS, workers=None):
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.PUSH)
+    if workers:
+        # Wait until every worker has connected, or the first one would get every task: the
+        # socket's monitor reports each finished handshake.
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
     sock.bind(endpoint)
-    if ready is not None:
-        ready.wait()  # all workers connected: otherwise the first one would get every task
+    if workers:
+        for _ in range(workers):
+            recv_monitor_message(monitor)
+        sock.disable_monitor()
+        monitor.close()
     for n in range(tasks):
         sock.send_json({"task": n, "work": n % 7})
     sock.close()  # LINGER: queued tasks are still delivered
@@ -62,7 +70,6 @@ def sink(tasks, endpoint=RESULTS):
 
 def run_all(tasks=100, workers=3):
     """Everything in one process over tcp: returns (sum of results, tasks per worker)."""
-    from gevent.event import Event
     ctx = zmq.Context.instance()
     probe = ctx.socket(zmq.PULL)
     port_in = probe.bind_to_random_port("tcp://127.0.0.1")
@@ -72,10 +79,8 @@ def run_all(tasks=100, workers=3):
     results_ep = f"tcp://127.0.0.1:{results_sock.bind_to_random_port('tcp://127.0.0.1')}"
     results_sock.close()
     sink_g = gevent.spawn(sink, tasks, results_ep)
-    ready = Event()
-    ready.set()
     workers_g = [gevent.spawn(worker, f"w{i}", tasks_ep, results_ep) for i in range(workers)]
-    vent_g = gevent.spawn(ventilator, tasks, tasks_ep, ready)
+    vent_g = gevent.spawn(ventilator, tasks, tasks_ep, workers)
     total, per_worker = sink_g.get()
     vent_g.get()
     gevent.killall(workers_g)

@@ -1,10 +1,11 @@
 """Listeners and connecters for the stream transports (tcp, ipc).
 
 A Listener owns a listening OS socket and an accept greenlet; each accepted connection gets
-a new Pipe and a Session running in its own greenlet. A Connecter owns one connect()ed
+a new pipe pair and a Session (SocketEngine.accepted). A Connecter owns one connect()ed
 endpoint: it keeps (re)connecting with RECONNECT_IVL, doubling up to RECONNECT_IVL_MAX, and
-runs one Session at a time on the same Pipe, so messages queued before the peer existed, or
-while it was away, wait in that pipe (libzmq's connect semantics, unless IMMEDIATE).
+runs one Session at a time on the same pipe, so messages queued before the peer existed, or
+while it was away, wait in that pipe (libzmq's connect semantics, unless IMMEDIATE). Both
+belong to a socket's engine (gzmq.engine.socket_engine) and run on its hub.
 """
 import errno as _errno
 import logging
@@ -19,8 +20,8 @@ log = logging.getLogger("gzmq")
 
 
 class Listener:
-    def __init__(self, owner, endpoint, lsock, transport, unlink=None):
-        self.owner = owner
+    def __init__(self, engine, endpoint, lsock, transport, unlink=None):
+        self.engine = engine
         self.endpoint = endpoint
         self.lsock = lsock
         self.transport = transport
@@ -30,7 +31,7 @@ class Listener:
         self.greenlet = gevent.spawn(self._accept_loop)
 
     def _accept_loop(self):
-        owner = self.owner
+        engine = self.engine
         backoff = 0.01
         while not self.closed:
             try:
@@ -39,19 +40,19 @@ class Listener:
                 if self.closed:
                     return
                 # EMFILE and friends: report, back off, keep listening (never spin).
-                owner._event(MonitorEvent.ACCEPT_FAILED, exc.errno or 0, self.endpoint)
+                engine.monitor_event(MonitorEvent.ACCEPT_FAILED, exc.errno or 0, self.endpoint)
                 log.warning("%s: accept failed: %s", self.endpoint, exc)
                 gevent.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
                 continue
             backoff = 0.01
             try:
-                self.transport.configure(sock, owner._transport_options())
+                self.transport.configure(sock, engine.options.transport)
             except OSError:
                 sock.close()
                 continue
-            owner._event(MonitorEvent.ACCEPTED, sock.fileno(), self.endpoint)
-            owner._spawn_session(sock, self.endpoint, self.transport)
+            engine.monitor_event(MonitorEvent.ACCEPTED, sock.fileno(), self.endpoint)
+            engine.accepted(sock, self.endpoint, self.transport)
 
     def close(self):
         if self.closed:
@@ -63,25 +64,28 @@ class Listener:
         except OSError:
             pass
         if self.unlink:
-            from ..transports import ipc
-            ipc.remove(self.unlink)
-        self.owner._event(MonitorEvent.CLOSED, self.fd, self.endpoint)
+            self.transport.remove(self.unlink)
+        self.engine.monitor_event(MonitorEvent.CLOSED, self.fd, self.endpoint)
 
 
 class Connecter:
-    def __init__(self, owner, endpoint, transport, target, pipe):
-        self.owner = owner
+    """end: our end of the socket's pipe for this endpoint, or None with IMMEDIATE (then each
+    connection gets a pipe of its own, which leaves the socket when the connection ends)."""
+
+    def __init__(self, engine, endpoint, transport, target, end):
+        self.engine = engine
         self.endpoint = endpoint
         self.transport = transport
         self.target = target
-        self.pipe = pipe  # None with IMMEDIATE: the pipe exists only while connected
+        self.end = end
         self.session = None
         self.stopped = False
         self.greenlet = gevent.spawn(self._run)
 
     def _next_interval(self, current):
-        ivl = self.owner._opt_reconnect_ivl()
-        ivl_max = self.owner._opt_reconnect_ivl_max()
+        options = self.engine.options
+        ivl = options.reconnect_ivl
+        ivl_max = options.reconnect_ivl_max
         if current is None:
             current = ivl
         elif ivl_max > ivl:
@@ -93,52 +97,59 @@ class Connecter:
     def _run(self):
         # Events mirror libzmq's sequence per attempt (measured with pyzmq):
         # CONNECT_DELAYED(EINPROGRESS) then CONNECTED(fd), or CLOSED(fd) + CONNECT_RETRIED(ms).
-        owner = self.owner
+        engine = self.engine
         transport = self.transport
         endpoint = self.endpoint
         current = None
         while not self.stopped:
+            options = engine.options
             if getattr(transport, "ASYNC_CONNECT", False):
-                owner._event(MonitorEvent.CONNECT_DELAYED, _errno.EINPROGRESS, endpoint)
+                engine.monitor_event(MonitorEvent.CONNECT_DELAYED, _errno.EINPROGRESS, endpoint)
             try:
-                sock = transport.connect(self.target, endpoint, owner._transport_options(),
-                                         timeout=owner._opt_connect_timeout())
+                sock = transport.connect(self.target, endpoint, options.transport,
+                                         timeout=options.connect_timeout)
             except OSError as exc:
                 if self.stopped:
                     return
-                owner._event(MonitorEvent.CLOSED, getattr(exc, "gzmq_fd", -1), endpoint)
-                if owner._opt_reconnect_ivl() < 0 or (owner._closed and not self._has_backlog()):
+                engine.monitor_event(MonitorEvent.CLOSED, getattr(exc, "gzmq_fd", -1), endpoint)
+                if options.reconnect_ivl < 0 or (engine.closing and not self.has_backlog()):
                     return
                 current, wait = self._next_interval(current)
-                owner._event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
+                engine.monitor_event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
                 gevent.sleep(wait)
                 continue
             current = None
             try:
-                transport.configure(sock, owner._transport_options())
+                transport.configure(sock, options.transport)
             except OSError:
                 pass
-            owner._event(MonitorEvent.CONNECTED, sock.fileno(), endpoint)
-            pipe = self.pipe if self.pipe is not None else owner._new_pipe(endpoint, connect_side=True,
-                                                                          attach=False)
-            session = self.session = Session(owner, sock, pipe, endpoint, transport, True)
+            engine.monitor_event(MonitorEvent.CONNECTED, sock.fileno(), endpoint)
+            end = self.end if self.end is not None else engine.new_pipe(endpoint, connect_side=True)
+            session = self.session = Session(engine, sock, end, endpoint, transport, True)
+            engine.sessions.add(session)
             session.run()
             self.session = None
-            if session.protocol_error:
+            if session.protocol_error or session.refused:
                 # libzmq terminates a session whose peer broke the protocol (or refused us) and
                 # never reconnects to it: its pipe leaves the socket, so round-robin stops
                 # sending there and what was queued for it is dropped.
                 self.stopped = True
-                owner._abandon_connecter(self, pipe)
+                end.drop_inbound()
+                end.terminate()
                 return
-            if self.stopped or owner._closed or owner._opt_reconnect_ivl() < 0:
+            if self.end is None:
+                end.terminate()        # IMMEDIATE: the pipe lived as long as the connection
+            elif not self.stopped:
+                end.hiccup()           # the pipe stays; what the socket queues waits for us
+            if self.stopped or engine.closing or engine.options.reconnect_ivl < 0:
                 return
             current, wait = self._next_interval(None)
-            owner._event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
+            engine.monitor_event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
             gevent.sleep(wait)
 
-    def _has_backlog(self):
-        return self.pipe is not None and bool(self.pipe.pending_out())
+    def has_backlog(self):
+        """Messages the socket queued for this endpoint that are not sent yet."""
+        return self.end is not None and bool(self.end.pending_in())
 
     def stop(self, kill_session=True):
         self.stopped = True

@@ -69,7 +69,7 @@ class Pipe:
 
     __slots__ = ("inq", "outq", "peer", "sink", "mailbox", "endpoint", "metadata", "routing_id",
                  "connect_side", "ready", "alive", "in_active", "out_active", "peer_minor",
-                 "session", "inproc_peer", "user", "__weakref__")
+                 "terminated", "inproc_peer", "user", "__weakref__")
 
     def __init__(self, inq, outq, sink=None, mailbox=None, endpoint=None):
         self.inq = inq
@@ -88,7 +88,7 @@ class Pipe:
         self.in_active = False
         self.out_active = False
         self.peer_minor = 1
-        self.session = None    # the Session carrying this pipe now (tcp/ipc), else None
+        self.terminated = False
         self.inproc_peer = None
         self.user = None
 
@@ -207,6 +207,23 @@ class Pipe:
         self.inq = q
         if self.peer is not None:
             self.peer.outq = q
+
+    def terminate(self):
+        """This end is done for good: the other end's sink hears pipe_terminated, once. What
+        this end wrote stays readable over there."""
+        if self.terminated:
+            return
+        self.terminated = True
+        peer = self.peer
+        if peer is not None and peer.sink is not None:
+            peer.mailbox.call(peer.sink.pipe_terminated, peer)
+
+    def hiccup(self):
+        """The connection behind this end was lost and will be made again: the other end's
+        sink hears hiccuped (a connect()ed peer's pipe outlives its connections)."""
+        peer = self.peer
+        if peer is not None and peer.sink is not None:
+            peer.mailbox.call(peer.sink.hiccuped, peer)
 
     def set_sndhwm(self, hwm):
         self.outq.set_hwm(hwm)

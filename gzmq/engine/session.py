@@ -11,8 +11,14 @@ something, then encodes everything queued (up to a batch budget) into one buffer
 it with one sendall(); frames of 64 KiB and more go out with sendmsg() untouched (no copy).
 
 A protocol error drops this one peer: the connection is closed, the reason logged and
-reported to the socket monitor; the socket and its other peers carry on. A session ends by
-calling its owner's _session_ended() exactly once, from whichever greenlet noticed first.
+reported to the socket monitor; the socket and its other peers carry on.
+
+A session knows its socket only through its end of the socket's pipe (gzmq.engine.pipe: it
+writes what it receives, reads what the socket sends, and is told read_activated,
+write_activated and pipe_terminated) and through its host, the socket's engine
+(gzmq.engine.socket_engine.SessionHost): the options it was given, a monitor-event sink, and
+session_ready()/session_ended(), each called exactly once. It never touches the socket, so
+it may run on another thread than the socket's.
 """
 import logging
 import time
@@ -21,15 +27,20 @@ import weakref
 import gevent
 from gevent.event import Event
 
-from ..constants import Event as MonitorEvent
+from ..constants import Event as MonitorEvent, SecurityMechanism, SocketOption
 from ..error import ZMTPError
+from ..security import make_mechanism
+from ..zmtp.connection import ZMTPConnection
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
+from ..zmtp.mechanisms import NullMechanism
 from ..zmtp.mechanisms.base import HandshakeRefused
 from ..zmtp.recycle import BodyRecycler
-from .wait import set_before_block
+from .wait import set_before_block, yield_turn
 
 log = logging.getLogger("gzmq")
 
+ZAP_DOMAIN = SocketOption.ZAP_DOMAIN
+_SUBSCRIPTIONS = (Subscribe, Cancel)   # control messages in a pipe, from or to an XSUB
 READ_SIZE = 256 * 1024
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
 LARGE_CHUNK = 64 * 1024       # bodies at least this big are written without joining (no copy)
@@ -96,29 +107,57 @@ def flush_deferred():
 set_before_block(flush_deferred)
 
 
+def relieve(pipes):
+    """A socket found these pipes full (a publisher at SNDHWM). Their writers run on this
+    hub, so a pipe may be full only because its writer has not had a turn yet, where
+    libzmq's I/O thread would have drained it meanwhile: write what is deferred, and give the
+    writers one turn (a yield, not a block) if any of them could make progress."""
+    flush_deferred()
+    waiting = [p for p in pipes if p.full() and type(p.peer.sink) is Session]
+    if any(p.peer.sink.writable_soon() for p in waiting):
+        for pipe in waiting:
+            pipe.peer.sink.kick()
+        yield_turn()
+
+
+def make_connection(options):
+    """The sans-IO ZMTP connection for a new session, from its socket's options."""
+    if options.mechanism == SecurityMechanism.NULL:
+        mechanism = NullMechanism(zap=bool(options.values[ZAP_DOMAIN]))
+    else:
+        mechanism = make_mechanism(options)
+    return ZMTPConnection(options.type_name, peer_types=options.peer_types,
+                          identity=options.routing_id, mechanism=mechanism,
+                          maxmsgsize=options.maxmsgsize, properties=options.metadata,
+                          recycler=body_recycler())
+
+
 class PeerClosed(Exception):
     """The peer closed the connection (EOF)."""
 
 
 class Session:
-    __slots__ = ("owner", "sock", "pipe", "end", "conn", "endpoint", "peer_address", "transport",
-                 "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader", "_heart",
-                 "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap", "_stalled",
-                 "_ttl_watch", "fd", "failed_handshake", "protocol_error", "_asleep", "_raw",
-                 "_rwatch", "__weakref__")
+    __slots__ = ("host", "options", "sock", "pipe", "end", "conn", "endpoint", "peer_address",
+                 "transport", "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader",
+                 "_heart", "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap",
+                 "_stalled", "_ttl_watch", "fd", "failed_handshake", "protocol_error",
+                 "refused", "_asleep", "_raw", "_rwatch", "__weakref__")
 
-    def __init__(self, owner, sock, pipe, endpoint, transport, connect_side):
-        self.owner = owner
+    def __init__(self, host, sock, end, endpoint, transport, connect_side):
+        """host: the socket's engine; sock: the connected OS stream socket (gevent); end: our
+        end of the pipe (the socket holds the other)."""
+        self.host = host
+        self.options = options = host.options
         self.sock = sock
-        self.pipe = pipe            # the socket's end (what the socket knows of this peer)
-        self.end = end = pipe.peer  # ours: we read what the socket sends, write what it gets
+        self.end = end               # ours: we read what the socket sends, write what it gets
+        self.pipe = end.peer         # the socket's end: we describe the peer on it
         end.sink = self
-        end.mailbox = owner._mailbox
+        end.mailbox = host.io
         self.endpoint = endpoint
         self.transport = transport
         self.connect_side = connect_side
         self.peer_address = transport.peer_address(sock)
-        self.conn = owner._make_connection(self)
+        self.conn = make_connection(options)
         self._wake = Event()
         self._resume = Event()
         self._ctrl = []
@@ -136,6 +175,7 @@ class Session:
         self.fd = sock.fileno()
         self.failed_handshake = False
         self.protocol_error = False  # ended because the peer broke the protocol: no reconnect
+        self.refused = False         # the socket terminated our pipe: no reconnect either
         self._asleep = False         # the writer is parked in wake.wait() (see flush_inline)
         self._raw = getattr(sock, "_sock", sock)  # the non-blocking OS socket under gevent's
         self._rwatch = None          # the reader's own io watcher (see _read_loop)
@@ -155,14 +195,15 @@ class Session:
             self.protocol_error = True
             self.failed_handshake = not self._ready
             log.info("%s: %s", self.endpoint, exc)
-            self.owner._event(MonitorEvent.HANDSHAKE_FAILED_AUTH, exc.status, self.endpoint)
+            self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_AUTH, exc.status, self.endpoint)
         except ZMTPError as exc:
             reason = str(exc)
             self.protocol_error = True
             log.warning("%s: dropping peer %s: %s", self.endpoint, self.peer_address or "", exc)
             if not self._ready:
                 self.failed_handshake = True
-                self.owner._event(MonitorEvent.HANDSHAKE_FAILED_PROTOCOL, exc.protocol_error, self.endpoint)
+                self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_PROTOCOL, exc.protocol_error,
+                                        self.endpoint)
         except OSError as exc:
             reason = f"connection error: {exc}"
         except gevent.GreenletExit:
@@ -176,12 +217,11 @@ class Session:
             self._end(reason)
 
     def _handshake(self):
-        owner = self.owner
         sock = self.sock
         conn = self.conn
         # Greeting and (for NULL) READY in one write: libzmq accepts them ahead of its own.
         sock.sendall(conn.data_to_send())
-        deadline_s = owner._opt_handshake_ivl()
+        deadline_s = self.options.handshake_ivl
         timer = gevent.Timeout(deadline_s) if deadline_s else None
         if timer is not None:
             timer.start()
@@ -204,7 +244,7 @@ class Session:
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise
-            owner._event(MonitorEvent.HANDSHAKE_FAILED_NO_DETAIL, 0, self.endpoint)
+            self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_NO_DETAIL, 0, self.endpoint)
             raise ZMTPError(f"handshake not completed within HANDSHAKE_IVL ({deadline_s:g} s)") from None
         finally:
             if timer is not None:
@@ -220,15 +260,13 @@ class Session:
         meta.update(mech.zap_metadata)
         pipe.metadata = meta
         pipe.peer_minor = ev.minor
-        pipe.session = self
         self._ready = True
-        if not self.owner._pipe_ready(pipe, self):
-            raise ZMTPError("peer refused by the socket (routing id in use, or PAIR already paired)")
-        self.owner._event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
-        for data in self.owner._greeting_commands(pipe):
-            self._ctrl.append(data)
+        self.host.session_ready(self)     # the pipe joins the socket (which may refuse it)
+        if self._dead:
+            raise PeerClosed("refused by the socket")
+        self.host.monitor_event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self._writer = gevent.spawn(self._write_loop)
-        if self.owner._opt_heartbeat_ivl():
+        if self.options.heartbeat_ivl:
             self._heart = gevent.spawn(self._heartbeat_loop)
 
     def _read_loop(self):
@@ -238,9 +276,8 @@ class Session:
         # One syscall per wake-up on the request/reply path.
         conn = self.conn
         receive = conn.receive_data
-        pipe = self.pipe
         end = self.end
-        accept = self.owner._in_filter
+        check = self.options.reply_check
         raw = self._raw
         recv = raw.recv
         recv_into = raw.recv_into
@@ -281,8 +318,9 @@ class Session:
                 batch = []
                 for ev in events:
                     if type(ev) is list:
-                        if accept is None or accept(pipe, ev):
-                            batch.append(ev)
+                        if check is not None:
+                            check(ev)
+                        batch.append(ev)
                     else:
                         self._on_event(ev)
                 if batch:
@@ -298,9 +336,9 @@ class Session:
         for ev in events:
             if type(ev) is list:
                 # Messages right behind the peer's READY, in the same buffer.
-                accept = self.owner._in_filter
-                if accept is None or accept(self.pipe, ev):
-                    self.end.write_all((ev,))
+                if self.options.reply_check is not None:
+                    self.options.reply_check(ev)
+                self.end.write_all((ev,))
             else:
                 self._on_event(ev)
 
@@ -325,11 +363,22 @@ class Session:
         """The socket drained its inbound queue: read again."""
         self._resume.set()
 
+    def hiccuped(self, end):
+        pass
+
+    def pipe_terminated(self, end):
+        """The socket dropped this peer: refused it after the handshake (PAIR already paired),
+        disconnect(), unbind(), a ROUTER handover. The connection ends, for good."""
+        self.refused = True
+        self.kill("dropped by the socket")
+
     def _on_event(self, ev):
         if isinstance(ev, Ready):
             self._on_ready(ev)
-        elif isinstance(ev, (Subscribe, Cancel)):
-            self.owner._pipe_subscription(self.pipe, ev.topic, isinstance(ev, Subscribe))
+        elif isinstance(ev, _SUBSCRIPTIONS):
+            # To the publisher in order with the messages (XPUB reads them from the pipe).
+            if self.options.takes_subscriptions:
+                self.end.write_control(ev)
         elif isinstance(ev, Ping):
             self._peer_ttl = ev.ttl
             if self._ready:
@@ -343,7 +392,7 @@ class Session:
 
     def _ask_zap(self, ev):
         try:
-            reply = self.owner._zap_request(self, ev)
+            reply = self.host.zap_request(self, ev)
             events = self.conn.zap_reply(*reply)
             if self.conn.has_data_to_send():
                 self.sock.sendall(self.conn.data_to_send())
@@ -357,7 +406,7 @@ class Session:
             log.info("%s: %s", self.endpoint, exc)
             self.failed_handshake = True
             self.protocol_error = True
-            self.owner._event(MonitorEvent.HANDSHAKE_FAILED_AUTH, exc.status, self.endpoint)
+            self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_AUTH, exc.status, self.endpoint)
             self.kill()
         except Exception as exc:
             log.warning("%s: ZAP failed: %s", self.endpoint, exc)
@@ -391,15 +440,21 @@ class Session:
                     continue
                 chunks = self._ctrl
                 self._ctrl = []
-                total = encode(msg, chunks)
-                large = total >= LARGE_CHUNK
-                while total < WRITE_BATCH:
+                total = 0
+                while True:
+                    if type(msg) in _SUBSCRIPTIONS:
+                        # From an XSUB: a SUBSCRIBE/CANCEL command (3.1) or message (3.0).
+                        control = self.conn.subscription(msg.topic, type(msg) is Subscribe)
+                        chunks.append(control)
+                        total += len(control)
+                    else:
+                        total += encode(msg, chunks)
+                    if total >= WRITE_BATCH:
+                        break
                     msg = read()
                     if msg is None:
                         break
-                    total += encode(msg, chunks)
-                    if total >= LARGE_CHUNK:
-                        large = True
+                large = total >= LARGE_CHUNK
                 msg = None
                 self._stalled = True  # seen by others only if the write below blocks
                 if large:
@@ -459,7 +514,12 @@ class Session:
             msg = read()
             if msg is None:
                 break
-            total += encode(msg, chunks)
+            if type(msg) in _SUBSCRIPTIONS:
+                control = self.conn.subscription(msg.topic, type(msg) is Subscribe)
+                chunks.append(control)
+                total += len(control)
+            else:
+                total += encode(msg, chunks)
         if not chunks:
             return
         data = b"".join(chunks) if len(chunks) > 1 else bytes(chunks[0])
@@ -507,10 +567,10 @@ class Session:
     def _heartbeat_loop(self):
         """RFC 37 heartbeats: PING every HEARTBEAT_IVL; no inbound byte within
         HEARTBEAT_TIMEOUT after a PING, or within the peer's TTL, ends the connection."""
-        owner = self.owner
-        ivl = owner._opt_heartbeat_ivl()
-        timeout = owner._opt_heartbeat_timeout() or ivl
-        ttl_ds = owner._opt_heartbeat_ttl_ds()
+        options = self.options
+        ivl = options.heartbeat_ivl
+        timeout = options.heartbeat_timeout or ivl
+        ttl_ds = options.heartbeat_ttl_ds
         try:
             while not self._dead:
                 gevent.sleep(ivl)
@@ -539,16 +599,21 @@ class Session:
         except gevent.GreenletExit:
             pass
 
-    def _is_dead(self):
-        return self._dead
-
     def _close_os_socket(self):
         try:
             self.sock.close()
         except OSError:
             pass
 
-    def _writable_soon(self):
+    def unsent(self):
+        """(messages wait to be written, how many, a stalled write counting as one): for the
+        exit-time flush."""
+        if not self._ready or self._dead:
+            return False, 0
+        n = self.end.pending_in()
+        return bool(n or self._stalled), n + self._stalled
+
+    def writable_soon(self):
         """True if the writer will drain its queue as soon as it gets a turn (it is not
         stuck behind a full kernel buffer)."""
         return self._ready and not self._stalled and not self._dead
@@ -587,7 +652,4 @@ class Session:
         # own sockets close the same way.
         gevent.get_hub().cancel_waits_close_and_then([watcher], PeerClosed, self._close_os_socket)
         self._resume.set()
-        pipe = self.pipe
-        if pipe.session is self:
-            pipe.session = None
-        self.owner._session_ended(self, reason)
+        self.host.session_ended(self, reason)

@@ -88,7 +88,7 @@ def zap_request(socket, session, request):
     mechanism = request.mechanism
     if handler is None:
         if mechanism == b"PLAIN" or o[O.ZAP_ENFORCE_DOMAIN]:
-            socket._event(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EFAULT, session.endpoint)
+            socket.monitor_event(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EFAULT, session.endpoint)
             raise ZMTPError(f"{mechanism.decode()} handshake needs a ZAP handler at {ZAP_ENDPOINT}, "
                             "and none is bound")
         return b"200", b"", b"", {}
@@ -109,7 +109,7 @@ def zap_request(socket, session, request):
     try:
         return parse_reply(reply)
     except ZapReplyError as exc:
-        socket._event(Event.HANDSHAKE_FAILED_PROTOCOL, exc.protocol_error, session.endpoint)
+        socket.monitor_event(Event.HANDSHAKE_FAILED_PROTOCOL, exc.protocol_error, session.endpoint)
         raise
 
 

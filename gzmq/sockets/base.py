@@ -31,16 +31,16 @@ import gevent
 
 from .. import constants as C
 from ..constants import Errno, Flag, OPTION_TYPES, PollEvent, SocketOption, SocketType
-from ..engine.endpoints import Connecter, Listener
+from ..engine.options import EngineOptions, mechanism_of
 from ..engine.pipe import pipe_pair
-from ..engine.session import Session, body_recycler
-from ..engine.wait import Mailbox, Signal, wait_until
+from ..engine.session import relieve
+from ..engine.socket_engine import SocketEngine
+from ..engine.wait import Mailbox, Signal, hub_link, wait_until
 from ..error import Again, ContextTerminated, ZMQError
 from ..message import _FINISHED_TRACKER, Frame, MessageTracker
 from ..shadow import make_shadow, register as register_address
 from ..security.options import CURVE_KEYS, SECURITY_OPTIONS, check_option, curve_key_text
 from ..transports import split_endpoint, stream_transport
-from ..zmtp.connection import ZMTPConnection
 
 log = logging.getLogger("gzmq")
 
@@ -112,7 +112,6 @@ class SocketBase:
     __class_getitem__ = classmethod(GenericAlias)
     _monitor_socket = None     # the PAIR get_monitor_socket() made (returned again while open)
     _peer_types = frozenset()
-    _in_filter = None  # callable(pipe, msg) -> bool deciding what a session queues
     _can_send = True
     _can_recv = True
 
@@ -122,11 +121,11 @@ class SocketBase:
             context = Context.instance()
         self.context = context
         self._options = dict(DEFAULTS)
+        self._app_metadata = {}    # METADATA: X- properties sent in our handshake
         self._pipes = []
         self._listeners = {}      # endpoint -> Listener
         self._connecters = {}     # endpoint -> [Connecter | inproc link]
         self._inproc_bound = []
-        self._sessions = set()
         self._closed = False
         self._in_signal = Signal()    # fired when messages may have arrived
         self._out_signal = Signal()   # fired when room may have appeared
@@ -142,6 +141,9 @@ class SocketBase:
         self._mailbox = Mailbox((self._in_signal, self._out_signal))
         self._type_name = TYPE_NAMES.get(self._type, str(self._type))
         self._init_routing()
+        # The engine (listeners, connecters, sessions) runs on this thread's hub.
+        self._io = hub_link()
+        self._engine = SocketEngine(self, self._mailbox, context, self._io, self._engine_options())
         context._register_socket(self)
         register_address(self)
 
@@ -217,12 +219,13 @@ class SocketBase:
     def _xwritable(self, pipe):
         pass
 
-    def _xsubscription(self, pipe, topic, subscribe):
+    def _xhiccup(self, pipe):
         pass
 
-    def _greeting_commands(self, pipe):
-        """Wire bytes a fresh session sends right after its handshake (SUB: subscriptions)."""
-        return ()
+    def _reply_check(self):
+        """A check a session applies to each message it receives, raising ZMTPError for one
+        that must drop the peer (REQ: replies without an envelope), or None."""
+        return None
 
     # -- options ----------------------------------------------------------------------------
     def setsockopt(self, option, value):
@@ -254,9 +257,12 @@ class SocketBase:
         if option in (O.ROUTING_ID, O.CONNECT_ROUTING_ID) and value:
             if len(value) > 255:
                 raise ZMQError(Errno.EINVAL, f"{option.name} must be at most 255 bytes")
+        if option == O.METADATA:
+            self._add_metadata(value)
         if self._xsetsockopt(option, value):
             return
         self._options[option] = value
+        self._engine.options = self._engine_options()
         if option == O.SNDTIMEO:
             self._sndtimeo = None if value < 0 else value / 1000.0
         elif option == O.RCVTIMEO:
@@ -309,12 +315,24 @@ class SocketBase:
         raise ZMQError(Errno.EINVAL, f"option {option.name} is not supported by gzmq")
 
     def _mechanism_number(self):
-        opts = self._options
-        if opts[O.CURVE_SERVER] or opts[O.CURVE_SERVERKEY]:
-            return int(C.SecurityMechanism.CURVE)
-        if opts[O.PLAIN_SERVER] or opts[O.PLAIN_USERNAME] or opts[O.PLAIN_PASSWORD]:
-            return int(C.SecurityMechanism.PLAIN)
-        return int(C.SecurityMechanism.NULL)
+        return int(mechanism_of(self._options))
+
+    def _add_metadata(self, value):
+        """METADATA "X-name:value" (libzmq: names must start with X-; EINVAL otherwise)."""
+        name, sep, data = value.partition(b":")
+        if not sep or not name.lower().startswith(b"x-") or len(name) > 255:
+            raise ZMQError(Errno.EINVAL, "METADATA must be 'X-name:value'")
+        try:
+            key = name.decode("ascii")
+        except UnicodeDecodeError:
+            raise ZMQError(Errno.EINVAL, "METADATA names are ASCII") from None
+        self._app_metadata[key] = data
+
+    def _engine_options(self):
+        """The copy of the options this socket's engine works with (see EngineOptions)."""
+        return EngineOptions(self._options, self._type_name, self._peer_types,
+                             self._app_metadata.items(), self._conflate_inbound(),
+                             self._reply_check())
 
     set = setsockopt
     get = getsockopt
@@ -341,62 +359,8 @@ class SocketBase:
 
     hwm = property(get_hwm, set_hwm)
 
-    # Options the engine reads often, as cheap accessors.
-    def _opt_handshake_ivl(self):
-        v = self._options[O.HANDSHAKE_IVL]
-        return v / 1000.0 if v > 0 else 0
-
-    def _opt_heartbeat_ivl(self):
-        v = self._options[O.HEARTBEAT_IVL]
-        return v / 1000.0 if v > 0 else 0
-
-    def _opt_heartbeat_timeout(self):
-        v = self._options[O.HEARTBEAT_TIMEOUT]
-        return v / 1000.0 if v > 0 else 0
-
-    def _opt_heartbeat_ttl_ds(self):
-        return max(0, self._options[O.HEARTBEAT_TTL]) // 100
-
-    def _opt_reconnect_ivl(self):
-        v = self._options[O.RECONNECT_IVL]
-        return v / 1000.0 if v >= 0 else -1
-
-    def _opt_reconnect_ivl_max(self):
-        return max(0, self._options[O.RECONNECT_IVL_MAX]) / 1000.0
-
-    def _opt_connect_timeout(self):
-        v = self._options[O.CONNECT_TIMEOUT]
-        return v / 1000.0 if v > 0 else None
-
-    def _transport_options(self):
-        o = self._options
-        return {
-            "ipv6": bool(o[O.IPV6]), "backlog": o[O.BACKLOG], "tcp_keepalive": o[O.TCP_KEEPALIVE],
-            "tcp_keepalive_idle": o[O.TCP_KEEPALIVE_IDLE], "tcp_keepalive_cnt": o[O.TCP_KEEPALIVE_CNT],
-            "tcp_keepalive_intvl": o[O.TCP_KEEPALIVE_INTVL], "sndbuf": o[O.SNDBUF], "rcvbuf": o[O.RCVBUF],
-        }
-
-    def _make_mechanism(self, session):
-        """The security mechanism for a new connection, from this socket's options."""
-        from ..zmtp.mechanisms import NullMechanism
-        o = self._options
-        mech = self._mechanism_number()
-        if mech == C.SecurityMechanism.NULL:
-            return NullMechanism(zap=bool(o[O.ZAP_DOMAIN]))
-        from ..security import make_mechanism
-        return make_mechanism(self, mech)
-
-    def _make_connection(self, session):
-        o = self._options
-        properties = ()
-        if o[O.METADATA]:
-            properties = tuple(self._app_metadata)
-        return ZMTPConnection(
-            self._type_name, peer_types=self._peer_types, identity=o[O.ROUTING_ID],
-            mechanism=self._make_mechanism(session), maxmsgsize=o[O.MAXMSGSIZE],
-            properties=properties, recycler=body_recycler())
-
-    def _zap_request(self, session, request):
+    def zap_request(self, session, request):
+        """(engine) Ask this context's ZAP handler about a peer's handshake."""
         from ..security.zap import zap_request
         return zap_request(self, session, request)
 
@@ -441,12 +405,14 @@ class SocketBase:
         else:
             transport = stream_transport(scheme)
             try:
-                lsock, endpoint, unlink = transport.listen(address, addr, self._transport_options())
+                lsock, endpoint, unlink = transport.listen(address, addr,
+                                                           self._engine.options.transport)
             except ZMQError as exc:
-                self._event(C.Event.BIND_FAILED, exc.errno, str(addr))
+                self.monitor_event(C.Event.BIND_FAILED, exc.errno, str(addr))
                 raise
-            self._listeners[endpoint] = Listener(self, endpoint, lsock, transport, unlink)
-            self._event(C.Event.LISTENING, lsock.fileno(), endpoint)
+            self._listeners[endpoint] = _EngineBinding(self, endpoint)
+            self._io.call(self._engine.listen, endpoint, lsock, transport, unlink)
+            self.monitor_event(C.Event.LISTENING, lsock.fileno(), endpoint)
         self._options[O.LAST_ENDPOINT] = endpoint.encode()
         return _SocketContext(self, "bind", endpoint)
 
@@ -485,11 +451,17 @@ class SocketBase:
             self._connecters.setdefault(addr, []).append(link)
         else:
             transport = stream_transport(scheme)
-            target = transport.parse_connect(address, addr, self._transport_options())
-            pipe = None
+            target = transport.parse_connect(address, addr, self._engine.options.transport)
+            pipe = end = None
             if not self._options[O.IMMEDIATE]:
-                pipe = self._new_pipe(addr, connect_side=True, attach=True)
-            self._connecters.setdefault(addr, []).append(Connecter(self, addr, transport, target, pipe))
+                # libzmq makes the pipe at connect(): messages queue for the peer at once.
+                o = self._options
+                pipe, end = pipe_pair(self, self._mailbox, None, self._io, o[O.SNDHWM],
+                                      o[O.RCVHWM], addr, conflate_ba=self._conflate_inbound())
+                pipe.connect_side = True
+                self._attach_pipe(pipe)
+            self._connecters.setdefault(addr, []).append(_EngineConnection(self, addr, pipe))
+            self._io.call(self._engine.connect, addr, transport, target, end)
         self._options[O.LAST_ENDPOINT] = addr.encode()
         return _SocketContext(self, "connect", addr)
 
@@ -512,11 +484,7 @@ class SocketBase:
                     break
         if listener is None:
             raise ZMQError(_errno.ENOENT, f"{addr}: not bound")
-        listener.close()
-        # libzmq also drops the connections accepted through that endpoint.
-        for pipe in list(self._pipes):
-            if pipe.endpoint == listener.endpoint and not pipe.connect_side:
-                self._drop_pipe(pipe)
+        listener.close()     # (and the connections accepted through it: libzmq drops them)
 
     def disconnect(self, addr):
         self._check_open()
@@ -535,10 +503,9 @@ class SocketBase:
                 pipe.drop_inbound()
                 self._drop_pipe(pipe)
 
-    # -- pipes (called by the engine) ---------------------------------------------------------
+    # -- pipes ------------------------------------------------------------------------------------
     def _new_pipe(self, endpoint, connect_side, attach):
-        """A pipe pair for one tcp/ipc/pgm peer: returns our end; its peer end is for the
-        session (or multicast link) that carries the messages."""
+        """A pipe pair for a multicast link: returns our end; the link takes the other."""
         o = self._options
         pipe, _ = pipe_pair(self, self._mailbox, None, self._mailbox, o[O.SNDHWM], o[O.RCVHWM],
                             endpoint, conflate_ba=self._conflate_inbound())
@@ -558,60 +525,41 @@ class SocketBase:
         """CONFLATE: keep only the newest received message (socket types that support it)."""
         return False
 
-    def _pipe_ready(self, pipe, session):
-        """A session finished its handshake on `pipe`. Returns False to refuse the peer."""
-        if self._closed:
-            # Closed with LINGER: a connect-side pipe may still deliver what was queued.
-            if pipe.connect_side and pipe.pending_out() and session is not None:
-                session._closing = True
-                return True
-            return False
-        if session is not None:
-            self._sessions.add(session)
-        if pipe not in self._pipes:
-            self._attach_pipe(pipe)
+    def attach_pipe(self, pipe):
+        """(engine, through the mailbox) A peer finished its handshake: its pipe joins the
+        socket, or is refused (PAIR already paired): then the pipe is terminated, which ends
+        the connection for good."""
+        if self._closed or pipe.terminated or not pipe.alive:
+            return     # closed meanwhile (its engine only flushes), or dropped already
+        self._attach_pipe(pipe)
         pipe.ready = True
         if not self._xready(pipe):
             pipe.ready = False
-            if not pipe.connect_side or self._options[O.IMMEDIATE]:
-                self._detach_pipe(pipe)
-            return False
-        return True
+            self._drop_pipe(pipe)
 
-    def _spawn_session(self, sock, endpoint, transport):
-        pipe = self._new_pipe(endpoint, connect_side=False, attach=False)
-        session = Session(self, sock, pipe, endpoint, transport, False)
-        self._sessions.add(session)
-        gevent.spawn(session.run)
-
-    def _session_ended(self, session, reason):
-        self._sessions.discard(session)
-        pipe = session.pipe
-        # libzmq reports DISCONNECTED when a connection it had is lost, not when the socket
-        # itself closes, and not for a protocol error during the handshake.
-        if not self._closed and not session.failed_handshake:
-            self._event(C.Event.DISCONNECTED, session.fd, session.endpoint)
-        if not pipe.connect_side or self._options[O.IMMEDIATE] or self._closed:
-            self._detach_pipe(pipe)
-        else:
-            # Connect side: the pipe outlives the connection; messages keep queueing for the
-            # reconnect. Undelivered replies/subscriptions state resets like libzmq's hiccup.
-            pipe.ready = False
+    def hiccuped(self, pipe):
+        """(pipe) A connect()ed peer's connection was lost; the pipe stays and messages keep
+        queueing for the reconnect. Half-delivered state (subscriptions) resets."""
+        pipe.ready = False
+        if pipe.alive and not self._closed:
             self._xhiccup(pipe)
-        self.context._resource_done()
 
-    def _xhiccup(self, pipe):
-        pass
-
-    def _abandon_connecter(self, connecter, pipe):
-        """A connect()ed endpoint broke the protocol: forget it (no reconnect, pipe gone)."""
-        links = self._connecters.get(connecter.endpoint)
-        if links and connecter in links:
-            links.remove(connecter)
-            if not links:
-                del self._connecters[connecter.endpoint]
+    def pipe_terminated(self, pipe):
+        """(pipe) The other end is gone for good: the connection ended (or a connecter gave
+        up). What the peer delivered stays readable; what we queued for it is dropped."""
         pipe.drop_outbound()
         self._detach_pipe(pipe)
+        if pipe.connect_side:
+            self._forget_connection(pipe)
+
+    def _forget_connection(self, pipe):
+        for endpoint, links in list(self._connecters.items()):
+            kept = [link for link in links if getattr(link, "pipe", None) is not pipe]
+            if len(kept) != len(links):
+                if kept:
+                    self._connecters[endpoint] = kept
+                else:
+                    del self._connecters[endpoint]
 
     def _detach_pipe(self, pipe):
         if not pipe.alive:
@@ -626,13 +574,14 @@ class SocketBase:
         # the pipe leaves the fair queue once drained.
 
     def _drop_pipe(self, pipe):
-        session = pipe.session
-        if session is not None:
-            session.kill("dropped by the socket")
+        """Drop a peer (disconnect, ROUTER handover, refused): its connection ends."""
         self._detach_pipe(pipe)
-        if pipe.inproc_peer is not None:
-            from ..transports import inproc
-            inproc.unlink(pipe)
+        pipe.terminate()
+
+    @property
+    def _sessions(self):
+        """The live connections of this socket's engine (for tests and diagnostics)."""
+        return self._engine.sessions
 
     # -- the pipes' events (gzmq.engine.pipe), on this socket's thread ----------------------
     def read_activated(self, pipe):
@@ -648,9 +597,6 @@ class SocketBase:
             return
         self._xwritable(pipe)
         self._notify_out()
-
-    def _pipe_subscription(self, pipe, topic, subscribe):
-        self._xsubscription(pipe, topic, subscribe)
 
     def _notify_in(self):
         if self._in_signal.waiters:
@@ -674,21 +620,10 @@ class SocketBase:
             gevent.sleep(0)
 
     def _retry_full(self, full, msg):
-        """Pipes that missed msg at SNDHWM. libzmq's I/O thread drains pipes while the
-        application publishes; here the writers are greenlets, so a pipe may be full only
-        because its writer has not run yet. Give them one turn (a yield, not a block) and drop
-        only for subscribers that are really behind, whose writer is stuck on a full kernel
-        buffer."""
-        for pipe in full:
-            session = pipe.session
-            if session is not None:
-                session.flush_inline()   # we are the producer and the writer sleeps: write now
-        still_full = [p for p in full if p.full()]
-        if any(p.session is not None and p.session._writable_soon() for p in still_full):
-            for p in still_full:
-                if p.session is not None:
-                    p.session.kick()
-            gevent.sleep(0)
+        """Pipes that missed msg at SNDHWM: the engine may drain them at once (in-hub, their
+        writers may simply not have run yet; gzmq.engine.session.relieve), then they get a
+        second try; a subscriber that is really behind misses the message, as in libzmq."""
+        relieve(full)
         for pipe in full:
             if pipe.alive:
                 pipe.write(msg)
@@ -707,7 +642,8 @@ class SocketBase:
         if self.context._terminated:
             raise ContextTerminated()
 
-    def _event(self, event, value, endpoint):
+    def monitor_event(self, event, value, endpoint):
+        """Report a connection event to this socket's monitor (see monitor())."""
         monitor = self._monitor
         if monitor is not None:
             monitor.emit(int(event), value, endpoint)
@@ -1066,49 +1002,66 @@ class SocketBase:
         else:
             self._options[O.LINGER] = linger
         self._notify_term()    # wake blocked calls: they raise ENOTSOCK
-        for listener in list(self._listeners.values()):
-            listener.close()
+        # tcp/ipc: the engine closes its listeners; its connections linger or end.
+        self._io.call(self._engine.close, linger)
+        for handle in list(self._listeners.values()):
+            if not isinstance(handle, _EngineBinding):
+                handle.close()          # pgm/epgm links (they linger on their own)
         self._listeners.clear()
         if self._inproc_bound:
             from ..transports import inproc
             for name in list(self._inproc_bound):
                 inproc.unbind(self, name)
-        lingering = []
         for links in self._connecters.values():
             for link in links:
+                if isinstance(link, _EngineConnection):
+                    continue
                 pipe = getattr(link, "pipe", None)
-                if linger != 0 and pipe is not None and pipe.pending_out():
-                    if isinstance(link, Connecter):
-                        lingering.append(link)
-                        continue
-                    if pipe.inproc_peer is not None:
-                        # An inproc connect still waiting for its bind keeps its queued messages
-                        # registered, so a later bind receives them (as libzmq).
-                        continue
-                # Anything else (pgm/epgm links) stops itself, lingering on its own if need be.
-                link.stop()
+                if (linger != 0 and pipe is not None and pipe.pending_out()
+                        and pipe.inproc_peer is not None):
+                    # An inproc connect keeps its queued messages for its peer; one still
+                    # waiting for its bind stays registered, so a later bind receives them
+                    # (as libzmq).
+                    continue
+                link.stop()             # pgm/epgm links linger on their own
         self._connecters.clear()
         for pipe in list(self._pipes):
             if pipe.inproc_peer is not None:
                 from ..transports import inproc
                 inproc.close_pipe(pipe, linger)
-                continue
-            session = pipe.session
-            if session is not None and linger != 0 and pipe.pending_out():
-                session.linger()
-                lingering.append(session)
-            elif session is not None:
-                session.kill("socket closed")
-        for session in list(self._sessions):
-            if session not in lingering and session.pipe.session is not session:
-                session.kill("socket closed")
         if self._monitor is not None:
             self._monitor.stop()
-        self.context._socket_closed(self, lingering, linger)
+        self.context._socket_closed(self)
         self._xclose()
 
     def _xclose(self):
         pass
+
+
+class _EngineBinding:
+    """What a tcp/ipc bind() leaves in the socket's endpoint table: the engine's listener."""
+
+    def __init__(self, socket, endpoint):
+        self.socket = socket
+        self.endpoint = endpoint
+
+    def close(self):
+        socket = self.socket
+        socket._io.call(socket._engine.unbind, self.endpoint)
+
+
+class _EngineConnection:
+    """What a tcp/ipc connect() leaves in the socket's endpoint table: the pipe it made (None
+    with IMMEDIATE) and, in the engine, its connecter."""
+
+    def __init__(self, socket, endpoint, pipe):
+        self.socket = socket
+        self.endpoint = endpoint
+        self.pipe = pipe
+
+    def stop(self):
+        socket = self.socket
+        socket._io.call(socket._engine.disconnect, self.endpoint)
 
 
 class _SocketContext:

@@ -2,8 +2,12 @@
 
 Subscribers tell publishers what they want (SUBSCRIBE/CANCEL commands to ZMTP 3.1 peers,
 0x01/0x00-prefixed messages to 3.0 peers; both accepted from anyone), so a message nobody
-asked for never crosses the wire. The publisher keeps topic -> pipes in a PipeTrie and
-encodes each message once for all matching peers. At SNDHWM a publisher drops the message
+asked for never crosses the wire. Subscription changes travel through the pipes in order
+with the messages, as Subscribe/Cancel objects (a session turns them into commands or back,
+an inproc peer reads them as they are): the subscriber writes them, the publisher reads
+every pipe that has something as soon as it has something (libzmq's xpub read_activated),
+whether or not the application ever calls recv(). The publisher keeps topic -> pipes in a
+PipeTrie and encodes each message once for all matching peers. At SNDHWM a publisher drops the message
 for that one subscriber (XPUB_NODROP: the send blocks / raises Again instead).
 
 The subscriber counts its own subscriptions (two subscribes need two unsubscribes: only the
@@ -19,6 +23,7 @@ from ..error import ZMQError
 from ..routing.distribute import Distributor
 from ..routing.fair_queue import FairQueue
 from ..routing.trie import CountedTrie, PipeTrie
+from ..zmtp.events import Cancel, Subscribe
 from ..zmtp.frames import Encoded
 from .base import SocketBase
 
@@ -32,29 +37,14 @@ class XPub(SocketBase):
     def _init_routing(self):
         self._trie = PipeTrie()
         self._dist = Distributor()  # every attached subscriber
-        self._fq = FairQueue()      # upstream (non-subscription) messages from subscribers
-        self._pending = deque()     # subscription notices for the application
+        self._pending = deque()     # (message, pipe): notices and upstream data, in order
+        self._last = None           # the pipe the last received message came from
         self._manual_pipe = None    # XPUB_MANUAL: the pipe the last notice came from
-        self._in_filter = self._filter_incoming
 
-    # Subscription messages from 3.0 peers arrive as ordinary messages: divert them here.
-    def _filter_incoming(self, pipe, msg):
-        if len(msg) == 1:
-            data = msg[0]
-            if data[:1] == b"\x01":
-                self._xsubscription(pipe, data[1:], True)
-                return False
-            if data[:1] == b"\x00":
-                self._xsubscription(pipe, data[1:], False)
-                return False
-        return self._upstream_allowed
-
-    _upstream_allowed = True
+    _upstream_allowed = True        # XPUB hands upstream messages to the application; PUB drops
 
     def _xattach(self, pipe):
-        self._fq.attach(pipe)
-        if pipe.ready:
-            self._xready(pipe)
+        self._read_pipe(pipe)       # (an inproc subscriber may have written already)
 
     def _xready(self, pipe):
         self._dist.attach(pipe)
@@ -64,7 +54,6 @@ class XPub(SocketBase):
         return True
 
     def _xdetach(self, pipe):
-        self._fq.detach(pipe)
         self._dist.detach(pipe)
         for topic in self._trie.remove_pipe(pipe):
             if not self._options[O.XPUB_MANUAL]:
@@ -80,14 +69,34 @@ class XPub(SocketBase):
                 self._notify(b"\x00" + topic)
 
     def _xreadable(self, pipe):
-        self._fq.activate(pipe)
+        self._read_pipe(pipe)
+
+    def _read_pipe(self, pipe):
+        """Take everything a subscriber sent: subscription changes (objects from the pipe, or
+        a 3.0 peer's 0x01/0x00 messages) and, for XPUB, upstream messages."""
+        while True:
+            msg = pipe.read()
+            if msg is None:
+                return              # (read() armed the pipe: its next message wakes us)
+            kind = type(msg)
+            if kind is Subscribe or kind is Cancel:
+                self._subscription(pipe, msg.topic, kind is Subscribe)
+                continue
+            if len(msg) == 1:
+                first = msg[0][:1]
+                if first == b"\x01" or first == b"\x00":
+                    self._subscription(pipe, bytes(msg[0][1:]), first == b"\x01")
+                    continue
+            if self._upstream_allowed:
+                self._pending.append((msg, pipe))
+                self._notify_in()
 
     def _notify(self, msg):
         if self._can_recv:
-            self._pending.append([msg])
+            self._pending.append(([msg], None))
             self._notify_in()
 
-    def _xsubscription(self, pipe, topic, subscribe):
+    def _subscription(self, pipe, topic, subscribe):
         opts = self._options
         if opts[O.XPUB_MANUAL]:
             self._manual_pipe = pipe
@@ -145,14 +154,15 @@ class XPub(SocketBase):
 
     def _xrecv(self):
         if self._pending:
-            return self._pending.popleft()
-        return self._fq.recv()
+            msg, self._last = self._pending.popleft()
+            return msg
+        return None
 
     def _last_pipe(self):
-        return self._fq.last
+        return self._last
 
     def _xhas_in(self):
-        return bool(self._pending) or self._fq.has_in()
+        return bool(self._pending)
 
 
 class Pub(XPub):
@@ -187,13 +197,15 @@ class XSub(SocketBase):
     def _xattach(self, pipe):
         self._fq.attach(pipe)
         self._out_pipes.append(pipe)
+        self._send_all_subscriptions(pipe)
 
-    def _xready(self, pipe):
-        if pipe.inproc_peer:
-            # Over tcp/ipc the session sends the set after the handshake (_greeting_commands).
-            for topic in self._subs.topics():
-                self._send_subscription(pipe, topic, True)
-        return True
+    def _xhiccup(self, pipe):
+        # Reconnecting: the publisher starts from a clean slate (libzmq xsub_t::xhiccuped).
+        self._send_all_subscriptions(pipe)
+
+    def _send_all_subscriptions(self, pipe):
+        for topic in self._subs.topics():
+            pipe.write_control(Subscribe(topic))
 
     def _xdetach(self, pipe):
         self._fq.detach(pipe)
@@ -205,19 +217,9 @@ class XSub(SocketBase):
     def _xreadable(self, pipe):
         self._fq.activate(pipe)
 
-    def _greeting_commands(self, pipe):
-        conn = pipe.session.conn
-        return [conn.subscription(topic, True) for topic in self._subs.topics()]
-
     def _send_subscription(self, pipe, topic, subscribe):
-        session = pipe.session
-        if session is not None and pipe.ready:
-            session._ctrl.append(session.conn.subscription(topic, subscribe))
-            session._wake.set()
-        elif pipe.inproc_peer is not None:
-            from ..transports import inproc
-            inproc.subscription(pipe, topic, subscribe)
-        # Not connected yet: the whole set goes out after the handshake.
+        # In order with the messages, never lost to SNDHWM; a pipe not connected yet keeps it.
+        pipe.write_control(Subscribe(topic) if subscribe else Cancel(topic))
 
     def _subscribe(self, topic, subscribe):
         if subscribe:

@@ -80,16 +80,9 @@ class Req(Dealer):
     def _xready(self, pipe):
         return True
 
-    def _in_filter(self, pipe, msg):
-        """Checked by the session as each reply arrives (libzmq's req_session_t): a reply
-        without the empty delimiter (and, with REQ_CORRELATE, the 4-byte request id before it)
-        is a protocol error that drops the connection, with no reconnect."""
-        if self._options[O.REQ_CORRELATE]:
-            if len(msg) < 3 or len(msg[0]) != 4 or msg[1] != b"":
-                raise ZMTPError("REQ: reply without request id and empty delimiter frames")
-        elif len(msg) < 2 or msg[0] != b"":
-            raise ZMTPError("REQ: reply without an empty delimiter frame")
-        return True
+    def _reply_check(self):
+        # Applied by the session as each reply arrives (libzmq's req_session_t).
+        return _check_correlated_reply if self._options[O.REQ_CORRELATE] else _check_reply
 
     def _xsend(self, msg):
         if self._expect_reply:
@@ -150,6 +143,19 @@ class Req(Dealer):
         # The request in flight on a dropped connection cannot be answered any more; libzmq
         # lets the app wait (lazy pirate), REQ_RELAXED lets it send a new request.
         pass
+
+
+def _check_reply(msg):
+    """A reply without the empty delimiter is a protocol error that drops the connection,
+    with no reconnect (libzmq's req_session_t)."""
+    if len(msg) < 2 or msg[0] != b"":
+        raise ZMTPError("REQ: reply without an empty delimiter frame")
+
+
+def _check_correlated_reply(msg):
+    """REQ_CORRELATE: the 4-byte request id, then the empty delimiter."""
+    if len(msg) < 3 or len(msg[0]) != 4 or msg[1] != b"":
+        raise ZMTPError("REQ: reply without request id and empty delimiter frames")
 
 
 class Rep(SocketBase):

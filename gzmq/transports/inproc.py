@@ -65,8 +65,7 @@ def connect(sock, name):
     pipe.inproc_peer = False  # a placeholder until the bind side exists
     link = InprocLink(sock, name, pipe)
     binder = ctx._inproc_lookup(name, link)
-    sock._pipes.append(pipe)
-    sock._xattach(pipe)
+    sock._attach_pipe(pipe)
     if binder is not None:
         _complete(link, binder, name)
     return link
@@ -93,72 +92,22 @@ def _complete(link, binder, name):
                       "peer-address": b""}
     cpipe.metadata = {"socket-type": binder._type_name.encode(), "identity": _identity(binder),
                       "peer-address": b""}
-    bpipe.ready = True
-    cpipe.ready = True
-    binder._mailbox.call(_attach_bound, binder, bpipe)
-    csock._mailbox.call(_ready_connected, csock, cpipe)
-
-
-def _attach_bound(binder, bpipe):
-    if binder._closed:
-        return
-    binder._pipes.append(bpipe)
-    binder._xattach(bpipe)
-    if not binder._xready(bpipe):
-        binder._detach_pipe(bpipe)
-        return
-    if bpipe.pending_in():
-        binder.read_activated(bpipe)
-    binder._notify_out()
-
-
-def _ready_connected(csock, cpipe):
+    # Each socket takes its end on its own thread (they may be different threads).
+    binder._mailbox.call(binder.attach_pipe, bpipe)
+    csock._mailbox.call(csock.attach_pipe, cpipe)
     if csock._closed:
-        return
-    if not csock._xready(cpipe):
-        csock._detach_pipe(cpipe)
-        return
-    if cpipe.pending_in():
-        csock.read_activated(cpipe)
-    csock._notify_out()
-
-
-def subscription(pipe, topic, subscribe):
-    """A SUB/XSUB tells its inproc publisher about a subscription change."""
-    peer = pipe.inproc_peer
-    if not peer:
-        return
-    owner = peer.sink
-    owner._mailbox.call(owner._pipe_subscription, peer, bytes(topic), subscribe)
+        # Closed before the bind with messages still queued (LINGER): the binder gets them,
+        # then sees the peer gone.
+        cpipe.terminate()
 
 
 def close_pipe(pipe, linger):
     """The socket owning `pipe` closes. Messages it already sent stay readable by the peer
-    (unless LINGER is 0); the peer's side goes away once drained."""
-    peer = pipe.inproc_peer
+    (unless LINGER is 0); the peer's end leaves its socket once drained."""
     if linger == 0:
         pipe.drop_outbound()
     pipe.alive = False
-    if peer:
-        owner = peer.sink
-        owner._mailbox.call(_peer_closed, owner, peer)
-
-
-def unlink(pipe):
-    close_pipe(pipe, -1)
-
-
-def _peer_closed(owner, pipe):
-    if owner._closed or not pipe.alive:
-        return
-    # Stop sending to a gone peer; keep receiving what it left behind.
-    owner._detach_pipe(pipe)
-    if pipe.pending_in():
-        # Still readable: re-add to the fair queue so the remaining messages are delivered.
-        fq = getattr(owner, "_fq", None)
-        if fq is not None:
-            fq.activate(pipe)
-            owner._notify_in()
+    pipe.terminate()
 
 
 def check_name(name):

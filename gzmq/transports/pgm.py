@@ -198,7 +198,7 @@ class _Link:
                 raise ZMQError(code, f"{endpoint}: raw PGM sockets need root or CAP_NET_RAW; "
                                      "epgm:// works without") from None
             raise ZMQError(code, f"{endpoint}: {exc.strerror or exc}") from None
-        sock._pipe_ready(self.pipe, None)
+        sock.attach_pipe(self.pipe)
         self._ready()
 
     def _ready(self):
@@ -255,6 +255,13 @@ class _Link:
 
     def write_activated(self, end):
         pass
+
+    def hiccuped(self, end):
+        pass
+
+    def pipe_terminated(self, end):
+        """The socket dropped the pipe (disconnect, unbind)."""
+        self.stop()
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.endpoint}>"
@@ -383,18 +390,22 @@ class SenderLink(_Link):
         linger = sock._options[O.LINGER]
         ctx = sock.context
         pending = self.pipe.pending_out() or len(self.writer)
-        if (sock._closed and linger != 0 and pending
-                and hasattr(ctx, "_linger_watch") and hasattr(ctx, "_lingering")):
-            # Socket closed with LINGER: deliver what is queued first. The context's linger
-            # watch waits for the writer (it returns once flushed, or LINGER expires), then
-            # calls _Flush.stop(), which ends the link; term() waits for all that.
+        if sock._closed and linger != 0 and pending:
+            # Socket closed with LINGER: deliver what is queued first. The writer returns once
+            # it has flushed; LINGER bounds the wait; term() waits for all of it.
             self._closing = True
             self._wake.set()
-            flush = _Flush(self)
-            ctx._lingering.add(flush)
-            gevent.spawn(ctx._linger_watch, [flush], linger)
+            ctx._linger_begin(self)
+            gevent.spawn(self._linger, linger)
             return
         self._terminate()
+
+    def _linger(self, linger):
+        try:
+            self.greenlet.join(None if linger is None or linger < 0 else linger / 1000.0)
+        finally:
+            self._terminate()
+            self.sock.context._linger_end(self)
 
     def _terminate(self):
         if self.stopped:
@@ -408,18 +419,6 @@ class SenderLink(_Link):
             self._send(packet)
         self._close_sockets()
         self.sock._detach_pipe(self.pipe)
-
-
-class _Flush:
-    """A lingering sender as the context's linger watch sees it: the writer greenlet to wait
-    for, and stop() to end the link when it is done (or LINGER expired)."""
-
-    def __init__(self, link):
-        self.link = link
-        self.greenlet = link.greenlet
-
-    def stop(self):
-        self.link._terminate()
 
 
 class ReceiverLink(_Link):

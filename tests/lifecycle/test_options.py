@@ -66,7 +66,7 @@ def test_without_immediate_messages_wait_for_the_absent_peer(ctx, deadline):
 
 
 def session_socket(sock):
-    sessions = [p.session for p in sock._pipes if p.session is not None]
+    sessions = list(sock._sessions)     # the live connections of the socket's engine
     assert len(sessions) == 1
     return sessions[0].sock
 
