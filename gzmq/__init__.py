@@ -5,9 +5,9 @@ pyzmq's API, so `import gzmq as zmq` runs ordinary pyzmq code under gevent. Ever
 call (send, recv, poll, term) waits cooperatively on gevent primitives, with or without
 gevent.monkey.patch_all().
 """
-__version__ = "0.1.0"
-__revision__ = ""  # pyzmq: the git revision of a development build
-
+from .version import (VERSION, VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH,  # noqa: F401
+                      __revision__, __version__, _LIBZMQ_VERSION, pyzmq_version,
+                      pyzmq_version_info, pyzmq_version_info_tuple, zmq_version, zmq_version_info)
 from . import constants  # noqa: E402
 from .constants import *  # noqa: E402,F401,F403
 from .constants import (ContextOption, DeviceType, Errno, Event, Flag, MessageOption, NormMode,  # noqa: E402,F401
@@ -22,30 +22,6 @@ from .proxy import device, proxy, proxy_steerable  # noqa: E402
 from .socket import Socket  # noqa: E402
 from .security.keys import curve_keypair, curve_public  # noqa: E402,F401  (PyNaCl imported lazily)
 from . import devices  # noqa: E402,F401  (pyzmq's zmq.devices)
-
-# The libzmq behaviour level gzmq implements (what libzmq-version checks in pyzmq code see).
-_LIBZMQ_VERSION = (4, 3, 5)
-VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = _LIBZMQ_VERSION
-VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
-pyzmq_version_info_tuple = (27, 0, 0)
-
-
-def zmq_version_info():
-    """(4, 3, 5): the libzmq version whose behaviour gzmq implements."""
-    return _LIBZMQ_VERSION
-
-
-def zmq_version():
-    return "%d.%d.%d" % _LIBZMQ_VERSION
-
-
-def pyzmq_version():
-    """The pyzmq API level gzmq follows (code that checks it sees a modern pyzmq)."""
-    return "%d.%d.%d" % pyzmq_version_info_tuple
-
-
-def pyzmq_version_info():
-    return pyzmq_version_info_tuple
 
 
 def has(capability):

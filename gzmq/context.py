@@ -10,126 +10,19 @@ import atexit
 import os
 import sys
 import threading
-import time
 import warnings
 import weakref
 from types import GenericAlias
 
-import gevent
-import gevent.monkey
-from gevent.lock import Semaphore
-
 from .constants import ContextOption, Errno, SocketOption
-from .engine.wait import Signal, thread_ident, wait_until
+from .engine import process
+from .engine.wait import Signal, wait_until
 from .error import ContextTerminated, ZMQError
 from .shadow import Shadow, make_shadow, register as register_address
-
-# Guard the creation of the shared Context.instance(). A subclass's __init__ may switch
-# greenlets (time.sleep under patch_all, I/O) while the native lock is held; a second greenlet of
-# the same OS thread blocking on that lock would then freeze the hub for good. So greenlets of
-# one thread queue on a gevent Semaphore (that thread's gate) first, and only one of them at a
-# time contends for the native lock with other OS threads.
-_instance_lock = gevent.monkey.get_original("_thread", "allocate_lock")()
-_instance_gates = gevent.monkey.get_original("_thread", "_local")()
-
-
-def _instance_gate():
-    gate = getattr(_instance_gates, "gate", None)
-    if gate is None:
-        gate = _instance_gates.gate = Semaphore()
-    return gate
-
+from .socket import Socket
+from .sockets.base import set_default_context
 
 _LIVE_CONTEXTS = weakref.WeakSet()
-EXIT_FLUSH_SECONDS = 1.0
-
-
-def _flush_at_exit():
-    """Give connected writers a last turn when the interpreter exits.
-
-    With libzmq, a message sent just before the program ends usually still leaves: the I/O
-    thread writes it while Python shuts down. gzmq's writers are greenlets of this thread, so
-    without this a final `send()` followed by the end of the program would never reach the
-    kernel. We run the hub until every *connected* peer's queue is written, as long as the
-    peers keep reading: a writer behind a full kernel buffer still counts while the queues
-    shrink, and we give up after EXIT_FLUSH_SECONDS without progress. That is libzmq's practical
-    behaviour (a peer that reads gets everything, as with pyzmq's default infinite LINGER),
-    without Context.term()'s unbounded wait for peers that are not there or do not read.
-    """
-    me = thread_ident()
-    deadline = time.monotonic() + EXIT_FLUSH_SECONDS
-    least = None
-    try:
-        while True:
-            pending = False
-            queued = 0
-            for ctx in list(_LIVE_CONTEXTS):
-                engines = {sock._engine for sock in list(ctx._sockets)}
-                engines.update(item for item in list(ctx._lingering) if hasattr(item, "unflushed"))
-                for engine in engines:
-                    if engine.io.thread != me:
-                        continue
-                    busy, count = engine.unflushed()
-                    if busy:
-                        pending = True
-                        queued += count
-            if not pending:
-                return
-            # Judged after each turn, however long the writers kept the hub busy.
-            if least is None or queued < least:  # progress: the peers are reading
-                least = queued
-                deadline = time.monotonic() + EXIT_FLUSH_SECONDS
-            elif time.monotonic() >= deadline:
-                return
-            gevent.sleep(0.001)  # bounded, exit-time only: lets the writer greenlets run
-    except Exception:  # pragma: no cover - never let exit-time flushing raise
-        pass
-
-
-atexit.register(_flush_at_exit)
-
-
-def _serve_until_threads_end():
-    """Keep this thread's sockets working while the interpreter waits for other threads.
-
-    When the main thread's code ends, Python joins the non-daemon threads before anything else
-    (threading._shutdown, before atexit). With libzmq the I/O thread goes on meanwhile, so a
-    worker thread still receives what the main thread sent last and can still talk to the main
-    thread's sockets. gzmq's I/O for those sockets runs on this thread's hub, which a native
-    join would freeze. So, if this thread owns open sockets, we join the other non-daemon
-    threads from a helper thread and keep the hub running meanwhile. Under
-    patch_all the join is cooperative already and nothing needs doing.
-    """
-    try:
-        if gevent.monkey.is_module_patched("threading"):
-            return
-        me = thread_ident()
-        owns_sockets = any(not s.closed and s._mailbox.thread == me
-                           for ctx in list(_LIVE_CONTEXTS) for s in list(ctx._sockets))
-        if not owns_sockets:
-            return
-        current = threading.current_thread()
-        others = [t for t in threading.enumerate()
-                  if t is not current and not t.daemon and t.is_alive()]
-        if others:
-            # A plain native thread joins them (no pool: nothing may be imported or registered
-            # with threading this late) and wakes this hub when they have ended.
-            joined = []
-            done = Signal()
-
-            def join_all():
-                try:
-                    for t in others:
-                        t.join()
-                finally:
-                    joined.append(True)
-                    done.fire()
-
-            gevent.monkey.get_original("_thread", "start_new_thread")(join_all, ())
-            wait_until(lambda: joined, None, (done,))
-        _flush_at_exit()
-    except Exception:  # pragma: no cover - never let exit-time serving raise
-        pass
 
 
 def _forked_to_exec():
@@ -163,29 +56,23 @@ def _after_fork_in_child():
     inherited = list(_LIVE_CONTEXTS)
     if not inherited or _forked_to_exec():
         return
-    me = thread_ident()
-    ours = False
     for ctx in inherited:
         _LIVE_CONTEXTS.discard(ctx)
         ctx._closed = ctx._terminated = True
         for sock in list(ctx._sockets):
             sock._closed = True
-            ours = ours or sock._mailbox.thread == me
         ctx._sockets.clear()
-    if ours:
-        from gevent._hub_local import get_hub_if_exists
-        hub = get_hub_if_exists()
-        if hub is not None and gevent.getcurrent() is not hub:
-            hub.destroy(destroy_loop=True)
+    process.forget_after_fork()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+atexit.register(process.flush_at_exit)
 if hasattr(threading, "_register_atexit"):
     # Runs at the start of threading._shutdown, before the non-daemon threads are joined.
-    threading._register_atexit(_serve_until_threads_end)
+    threading._register_atexit(process.serve_until_threads_end)
 
 
 class Context:
@@ -208,13 +95,12 @@ class Context:
         if not isinstance(io_threads, int) or io_threads < 0:
             raise ZMQError(Errno.EINVAL, f"io_threads must be an int >= 0, not {io_threads!r}")
         self._sockets = weakref.WeakSet()
-        self._inproc = {}            # name -> bound socket
+        self._inproc = {}            # name -> its binding (gzmq.transports.inproc)
         self._inproc_pending = {}    # name -> [InprocLink] connected before the bind
         self._terminated = False
         self._closed = False
         self._lingering = set()      # closed sockets' engines still delivering (see _linger_begin)
         self._changed = Signal()     # a socket closed or stopped lingering (term() waits)
-        self._threads = set()        # OS threads that own (or owned) sockets of this context
         self._options = {ContextOption.IO_THREADS: io_threads, ContextOption.MAX_SOCKETS: 1023,
                          ContextOption.SOCKET_LIMIT: 65535,
                          ContextOption.MAX_MSGSZ: 0x7FFFFFFF, ContextOption.MSG_T_SIZE: 64,
@@ -228,9 +114,8 @@ class Context:
     @classmethod
     def instance(cls, io_threads=1):
         """The process-wide shared context (re-created after fork or after it was closed)."""
-        import os
         if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
-            with _instance_gate(), _instance_lock:
+            with process.instance_lock():
                 if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
                     cls._instance = cls(io_threads=io_threads)
                     cls._instance_pid = os.getpid()
@@ -265,7 +150,6 @@ class Context:
             raise ZMQError(Errno.ENOTSUP, "Context is closed")   # pyzmq's check
         if self._terminated:
             raise ZMQError(Errno.ETERM, "Context was terminated")
-        from .socket import Socket
         cls = socket_class or self._socket_class or Socket
         sock = cls(self, socket_type, **kwargs)
         for option, value in self._sockopts.items():
@@ -375,7 +259,6 @@ class Context:
         if self._terminated:
             raise ContextTerminated()
         self._sockets.add(sock)
-        self._threads.add(sock._mailbox.thread)
 
     def _idle(self):
         # gzmq's own sockets (the ZAP client pool) close themselves when term() reaches their
@@ -403,28 +286,37 @@ class Context:
         if self._changed.waiters:
             self._changed.fire()
 
-    # inproc registry ---------------------------------------------------------------------
-    def _inproc_bind(self, name, sock):
+    # inproc registry (gzmq.transports.inproc) -------------------------------------------
+    def _inproc_bind(self, name, binding):
+        """Register a bound name; returns the connects that were waiting for it."""
         if name in self._inproc:
             raise ZMQError(Errno.EADDRINUSE, f"inproc://{name}: address already in use")
-        self._inproc[name] = sock
+        self._inproc[name] = binding
         return self._inproc_pending.pop(name, [])
 
-    def _inproc_unbind(self, name, sock):
-        if self._inproc.get(name) is sock:
+    def _inproc_unbind(self, name, binding):
+        if self._inproc.get(name) is binding:
             del self._inproc[name]
 
     def _inproc_lookup(self, name, link):
-        sock = self._inproc.get(name)
-        if sock is None or sock.closed:
+        """The binding of `name`, or None: then `link` waits for a bind."""
+        binding = self._inproc.get(name)
+        if binding is None or binding.socket.closed:
             self._inproc_pending.setdefault(name, []).append(link)
             return None
-        return sock
+        return binding
 
     def _inproc_cancel(self, name, link):
         pending = self._inproc_pending.get(name)
         if pending and link in pending:
             pending.remove(link)
 
-    def _thread(self):
-        return thread_ident()
+    def _inproc_socket(self, name):
+        """The open socket bound at inproc://name, or None."""
+        binding = self._inproc.get(name)
+        if binding is None or binding.socket.closed:
+            return None
+        return binding.socket
+
+
+set_default_context(Context.instance)

@@ -17,8 +17,6 @@ is cooperative on the caller's hub whichever thread it is.
 import time
 import weakref
 
-from gevent.event import Event
-
 from .constants import MessageOption
 from .engine.latch import Latch
 from .error import NotDone, ZMQError
@@ -42,8 +40,8 @@ class MessageTracker:
                 if obj.tracker is None:
                     raise ValueError("Not a tracked message")
                 self.peers.add(obj.tracker)
-            elif isinstance(obj, Event):
-                self.events.add(obj)
+            elif hasattr(obj, "is_set") and hasattr(obj, "wait"):
+                self.events.add(obj)      # an Event (gevent's or threading's)
             else:
                 raise TypeError(f"Require Events or Message Frames, not {type(obj)}")
 
@@ -189,3 +187,50 @@ class Frame:
 
 
 Message = Frame
+
+# Frames smaller than this are copied even with copy=False (pyzmq's zmq.COPY_THRESHOLD).
+COPY_THRESHOLD = 65536
+
+
+def frame_data(data, copy, threshold=COPY_THRESHOLD):
+    """What a socket queues for one frame sent: bytes (copied), or a memoryview the engine
+    holds until it has written it (copy=False, `threshold` bytes or more)."""
+    if isinstance(data, Frame):
+        # A fresh view, never the Frame's own .buffer: trackers follow the engine's views.
+        return data.bytes if copy else memoryview(data._data)
+    if isinstance(data, str):
+        raise TypeError("unicode not allowed, use send_string")
+    if copy:
+        try:
+            return bytes(memoryview(data).cast("B")) if not isinstance(data, (bytearray,)) else bytes(data)
+        except TypeError:
+            raise TypeError(f"{type(data).__name__} does not support the buffer interface") from None
+    view = memoryview(data)
+    if view.nbytes < threshold:
+        return bytes(view)
+    return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
+
+
+def tracked_frame(data, copy, tracker, threshold=COPY_THRESHOLD):
+    """send(track=True): (frame data, tracker). A frame sent without copying is a fresh
+    memoryview that only the engine references, so the tracker can follow its release; a
+    copied frame needs no tracking. A tracked Frame brings its own tracker."""
+    fresh = False
+    if tracker is None:
+        if isinstance(data, Frame):
+            if data.tracker is None:
+                raise ValueError("Not a tracked message")   # pyzmq: track=True needs a tracked Frame
+            tracker = data.tracker
+        else:
+            tracker = MessageTracker()
+            fresh = True
+    if type(data) is bytes:
+        if not copy and len(data) >= threshold:
+            data = memoryview(data)
+    else:
+        data = frame_data(data, copy, threshold)
+    if type(data) is memoryview:
+        tracker._watch(data)
+    elif fresh:
+        tracker = _FINISHED_TRACKER   # copied: nothing to wait for (pyzmq's shared tracker)
+    return data, tracker

@@ -5,23 +5,18 @@ is gzmq.engine.wait.wait_until on the sockets' Signals (fired when they gain mes
 and on one more Signal fired by a libev io watcher per file descriptor: no busy loop, no timer
 polling, and other greenlets run meanwhile.
 """
-from gevent import get_hub
-
 from .constants import Errno, PollEvent
-from .engine.wait import Signal, wait_until
+from .engine.wait import FdWatch, Signal, poll_fds_now, wait_until
 from .error import ContextTerminated, ZMQError
 
 POLLIN = int(PollEvent.POLLIN)
 POLLOUT = int(PollEvent.POLLOUT)
 POLLERR = int(PollEvent.POLLERR)
 
-_LIBEV_READ = 1
-_LIBEV_WRITE = 2
 
 
 def _is_zmq_socket(obj):
-    from .sockets.base import SocketBase
-    return isinstance(obj, SocketBase)
+    return getattr(obj, "_gzmq_socket", False)
 
 
 def _fileno(obj):
@@ -87,9 +82,9 @@ class Poller:
         if timeout is not None and timeout < 0:
             timeout = None
         fd_events = {}
-        fds = [(s, f) for s, f in self.sockets if not _is_zmq_socket(s)]
+        fds = [(_fileno(s), f) for s, f in self.sockets if not _is_zmq_socket(s)]
         if fds:
-            fd_events = _select_now(fds)
+            fd_events = poll_fds_now(fds)
         ready = self._ready(fd_events)
         if ready or timeout == 0:
             return ready
@@ -101,56 +96,18 @@ class Poller:
                     signals.append(sock._in_signal)
                 if flags & POLLOUT:
                     signals.append(sock._out_signal)
-        watchers = []
+        watch = None
         if fds:
             fd_signal = Signal()
             signals.append(fd_signal)
-            loop = get_hub().loop
+            watch = FdWatch(fds, fd_signal, fd_events)
         try:
-            for sock, flags in fds:
-                mask = (_LIBEV_READ if flags & POLLIN else 0) | (_LIBEV_WRITE if flags & POLLOUT else 0)
-                watcher = loop.io(_fileno(sock), mask or _LIBEV_READ)
-                watcher.start(_fd_ready, fd_signal, fd_events, _fileno(sock), pass_events=True)
-                watchers.append(watcher)
             seconds = None if timeout is None else timeout / 1000.0
             ready = wait_until(lambda: self._ready(fd_events), seconds, signals)
             return ready if ready is not None else self._ready(fd_events)
         finally:
-            for watcher in watchers:
-                watcher.stop()
-                watcher.close()
-
-
-def _fd_ready(revents, signal, fd_events, fd):
-    events = 0
-    if revents & _LIBEV_READ:
-        events |= POLLIN
-    if revents & _LIBEV_WRITE:
-        events |= POLLOUT
-    fd_events[fd] = fd_events.get(fd, 0) | events
-    signal.fire()
-
-
-def _select_now(fds):
-    """Non-blocking readiness check for plain file descriptors."""
-    import select as _select
-    from gevent.monkey import get_original
-    poll_cls = get_original("select", "poll")
-    p = poll_cls()
-    for sock, flags in fds:
-        mask = (_select.POLLIN if flags & POLLIN else 0) | (_select.POLLOUT if flags & POLLOUT else 0)
-        p.register(_fileno(sock), mask)
-    out = {}
-    for fd, revents in p.poll(0):
-        ev = 0
-        if revents & (_select.POLLIN | _select.POLLHUP):
-            ev |= POLLIN
-        if revents & _select.POLLOUT:
-            ev |= POLLOUT
-        if revents & _select.POLLERR:
-            ev |= POLLERR
-        out[fd] = ev
-    return out
+            if watch is not None:
+                watch.close()
 
 
 def select(rlist, wlist, xlist, timeout=None):

@@ -53,8 +53,7 @@ def _payload(msg):
 
 
 def _check_socket(sock, role):
-    from .sockets.base import SocketBase
-    if not isinstance(sock, SocketBase):
+    if not getattr(sock, "_gzmq_socket", False):
         raise TypeError(f"proxy {role} must be a gzmq socket, not {type(sock).__name__}")
     if sock.closed:
         raise ZMQError(Errno.ENOTSOCK, f"proxy {role} socket is closed")

@@ -47,6 +47,20 @@ def chromium_bin():
     return path
 
 
+@pytest.fixture(scope="session")
+def mcnet():
+    """Two namespaced test hosts on one veth segment (tests/multicast/mcnet.py), made once per
+    session (for the multicast tests and the transport conformance suite), removed after."""
+    from tests.multicast import mcnet as mcnet_module
+    missing = mcnet_module.missing_tools()
+    require_peer(", ".join(missing), not missing)
+    net = mcnet_module.MulticastNet()
+    try:
+        yield net
+    finally:
+        net.close()
+
+
 @pytest.fixture
 def deadline():
     """A gevent.Timeout that bounds the test body: `with deadline(5): ...`."""

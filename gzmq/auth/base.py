@@ -22,6 +22,7 @@ directly and may block cooperatively.
 import logging
 
 from ..constants import SocketOption, SocketType
+from ..context import Context
 from ..utils import z85
 from .certs import load_certificates
 
@@ -35,7 +36,6 @@ class Authenticator:
 
     def __init__(self, context=None, encoding="utf-8", log=None):
         if context is None:
-            from ..context import Context
             context = Context.instance()
         self.context = context
         self.encoding = encoding

@@ -14,8 +14,7 @@ for the next request. If the Context is terminated while it runs, it closes its 
 that term() can finish. ThreadAuthenticator (gzmq.auth.thread) is this class under pyzmq's
 name.
 """
-import gevent
-
+from ..engine import tasks
 from ..error import ContextTerminated, ZMQError
 from .base import Authenticator
 
@@ -30,12 +29,12 @@ class GreenletAuthenticator(Authenticator):
     def start(self):
         """Bind the ZAP socket and start answering requests."""
         super().start()
-        self.greenlet = gevent.spawn(self._run, self.zap_socket)
+        self.greenlet = tasks.spawn(self._run, self.zap_socket)
 
     def stop(self):
         """Stop answering and close the ZAP socket. Safe to call more than once."""
         greenlet, self.greenlet = self.greenlet, None
-        if greenlet is not None and greenlet is not gevent.getcurrent():
+        if greenlet is not None and greenlet is not tasks.current():
             greenlet.kill(block=True)
         super().stop()
 

@@ -26,11 +26,9 @@ from ..error import ZMQBindError  # noqa: F401  (pyzmq keeps it here too)
 import atexit
 import logging
 
-import gevent
-from gevent.monkey import get_original
-
 from ..constants import DeviceType, Errno, SocketType
 from ..context import Context
+from ..engine import tasks
 from ..engine.latch import Latch
 from ..error import ZMQError
 from ..proxy import proxy
@@ -237,7 +235,7 @@ class BackgroundDevice(Device):
         on this thread's hub, so keep it turning until they are done, as libzmq's I/O
         threads would."""
         self._run_logged()
-        gevent.get_hub().join()
+        tasks.run_until_idle()
 
     def _finished(self, *_):
         self._running.discard(self)
@@ -250,7 +248,7 @@ class GreenletDevice(BackgroundDevice):
     """A Device running in a new greenlet of the caller's hub (gzmq's own addition)."""
 
     def _launch(self):
-        self.launcher = gevent.spawn(self._run_logged)
+        self.launcher = tasks.spawn(self._run_logged)
         self.launcher.link(self._finished)
 
 
@@ -268,9 +266,8 @@ class ThreadDevice(BackgroundDevice):
     _live = set()
 
     def _launch(self):
-        start_new_thread = get_original("_thread", "start_new_thread")
         ThreadDevice._live.add(self)
-        self.launcher = start_new_thread(self._thread_main, ())
+        self.launcher = tasks.start_native_thread(self._thread_main, ())
 
     def _thread_main(self):
         try:
@@ -303,13 +300,12 @@ class ProcessDevice(BackgroundDevice):
         process.daemon = self.daemon
         self.launcher = process
         process.start()
-        watcher = gevent.spawn(self._reap, process)
+        watcher = tasks.spawn(self._reap, process)
         watcher.link(self._finished)
 
     @staticmethod
     def _reap(process):
-        from gevent.socket import wait_read
-        wait_read(process.sentinel)   # readable once the child has exited; no polling
+        tasks.wait_readable(process.sentinel)   # readable once the child has exited; no polling
         process.join()
 
     def stop(self):

@@ -12,6 +12,7 @@ import logging
 import random
 
 import gevent
+from gevent import socket as gsocket
 
 from ..constants import Event as MonitorEvent
 from .session import Session
@@ -23,11 +24,13 @@ class Listener:
     def __init__(self, engine, endpoint, lsock, transport, unlink=None):
         self.engine = engine
         self.endpoint = endpoint
-        self.lsock = lsock
+        # The transport opened a plain OS socket on the socket's thread; accept on it here,
+        # on the engine's hub.
+        self.lsock = gsocket.socket(fileno=lsock.detach())
         self.transport = transport
         self.unlink = unlink
         self.closed = False
-        self.fd = lsock.fileno()
+        self.fd = self.lsock.fileno()
         self.greenlet = gevent.spawn(self._accept_loop)
 
     def _accept_loop(self):

@@ -35,6 +35,7 @@ from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
 from ..zmtp.mechanisms import NullMechanism
 from ..zmtp.mechanisms.base import HandshakeRefused
 from ..zmtp.recycle import BodyRecycler
+from . import zap
 from .wait import set_before_block, yield_turn
 
 log = logging.getLogger("gzmq")
@@ -392,7 +393,7 @@ class Session:
 
     def _ask_zap(self, ev):
         try:
-            reply = self.host.zap_request(self, ev)
+            reply = zap.ask(self, ev)
             events = self.conn.zap_reply(*reply)
             if self.conn.has_data_to_send():
                 self.sock.sendall(self.conn.data_to_send())

@@ -22,6 +22,7 @@ from typing import Protocol
 import gevent
 
 from ..constants import Event as MonitorEvent
+from . import process
 from .endpoints import Connecter, Listener
 from .pipe import pipe_pair
 from .session import Session
@@ -33,15 +34,12 @@ class SocketSide(Protocol):
     """What a socket offers its engine. attach_pipe() and the pipe events arrive through the
     socket's mailbox (on the socket's thread); monitor_event() may be called from any thread."""
 
-    def attach_pipe(self, pipe) -> None:
+    def pipe_ready(self, pipe) -> None:
         """A peer finished its handshake: its pipe joins the socket (or is refused, by
         terminating it)."""
 
     def monitor_event(self, event: int, value: int, endpoint: str) -> None:
         """Report a connection event to the socket's monitor."""
-
-    def zap_request(self, session, request) -> tuple:
-        """Ask the ZAP handler about a handshake (status, text, user id, metadata)."""
 
 
 class SessionHost(Protocol):
@@ -49,11 +47,11 @@ class SessionHost(Protocol):
 
     options: object     # EngineOptions
     io: object          # the HubLink of the hub the session runs on
+    context: object     # for the ZAP handler (its inproc registry)
 
     def monitor_event(self, event: int, value: int, endpoint: str) -> None: ...
     def session_ready(self, session) -> None: ...
     def session_ended(self, session, reason) -> None: ...
-    def zap_request(self, session, request) -> tuple: ...
 
 
 class SocketEngine:
@@ -69,6 +67,7 @@ class SocketEngine:
         self.connecters = {}        # endpoint -> [Connecter]
         self.sessions = set()
         self.closing = False
+        process.register(self)      # (the exit-time flush, fork)
 
     # -- the socket's calls ------------------------------------------------------------------
     def listen(self, endpoint, lsock, transport, unlink=None):
@@ -162,7 +161,7 @@ class SocketEngine:
             # was queued (a lingering connecter), and the socket takes no new peer.
             session.linger()
             return
-        self.mailbox.call(self.socket.attach_pipe, session.pipe)
+        self.mailbox.call(self.socket.pipe_ready, session.pipe)
 
     def session_ended(self, session, reason):
         self.sessions.discard(session)
@@ -174,9 +173,6 @@ class SocketEngine:
             session.end.terminate()   # the peer is gone: its pipe leaves the socket
         # (A connecter decides for its own pipe: reconnect or give up.)
         self.context._resource_done()
-
-    def zap_request(self, session, request):
-        return self.socket.zap_request(session, request)
 
     # -- the exit-time flush (gzmq.context) ---------------------------------------------------
     def unflushed(self):

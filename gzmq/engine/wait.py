@@ -23,6 +23,7 @@ poll, term, the proxy and MessageTracker.wait all wait this way. An interrupted 
 interruption.
 """
 import logging
+import select as _select
 import time
 import weakref
 from collections import deque
@@ -35,6 +36,7 @@ log = logging.getLogger("gzmq")
 
 # The real thread id even under monkey.patch_all() (patched get_ident returns greenlet ids).
 thread_ident = get_original("_thread", "get_ident")
+_original_poll = get_original("select", "poll")
 _monotonic = time.monotonic
 
 
@@ -212,3 +214,54 @@ class Mailbox:
                 fn(*args)
             except Exception:  # pragma: no cover - a command must never kill its caller
                 log.exception("gzmq: socket command failed")
+
+
+# -- file descriptors (gzmq.poll) ---------------------------------------------------------------
+FD_IN = 1        # (gzmq's POLLIN / POLLOUT / POLLERR values)
+FD_OUT = 2
+FD_ERR = 4
+
+
+def poll_fds_now(fds):
+    """{fd: events} for the (fd, events wanted) pairs ready right now (never blocks)."""
+    poller = _original_poll()
+    for fd, wanted in fds:
+        poller.register(fd, (_select.POLLIN if wanted & FD_IN else 0)
+                        | (_select.POLLOUT if wanted & FD_OUT else 0))
+    ready = {}
+    for fd, revents in poller.poll(0):
+        events = 0
+        if revents & (_select.POLLIN | _select.POLLHUP):
+            events |= FD_IN
+        if revents & _select.POLLOUT:
+            events |= FD_OUT
+        if revents & _select.POLLERR:
+            events |= FD_ERR
+        ready[fd] = events
+    return ready
+
+
+class FdWatch:
+    """Watch (fd, events wanted) pairs on this hub: each readiness is or-ed into `ready`
+    ({fd: events}) and fires `signal`. close() when done."""
+
+    def __init__(self, fds, signal, ready):
+        loop = get_hub().loop
+        self._watchers = []
+        for fd, wanted in fds:
+            mask = (1 if wanted & FD_IN else 0) | (2 if wanted & FD_OUT else 0)
+            watcher = loop.io(fd, mask or 1)
+            watcher.start(self._ready, signal, ready, fd, pass_events=True)
+            self._watchers.append(watcher)
+
+    @staticmethod
+    def _ready(revents, signal, ready, fd):
+        events = (FD_IN if revents & 1 else 0) | (FD_OUT if revents & 2 else 0)
+        ready[fd] = ready.get(fd, 0) | events
+        signal.fire()
+
+    def close(self):
+        for watcher in self._watchers:
+            watcher.stop()
+            watcher.close()
+        self._watchers = []

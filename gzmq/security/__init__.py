@@ -20,6 +20,12 @@ Called by gzmq.engine.session (make_mechanism) and gzmq.sockets (setsockopt).
 import logging
 
 from ..constants import SecurityMechanism, SocketOption
+from ..zmtp.mechanisms.plain import PlainClient, PlainServer
+
+try:
+    from ..zmtp.mechanisms.curve import CurveClient, CurveServer
+except ImportError:     # no PyNaCl: CURVE options are refused at setsockopt (security.options)
+    CurveClient = CurveServer = None
 
 log = logging.getLogger("gzmq")
 
@@ -36,12 +42,10 @@ def make_mechanism(options):
     """
     o = options.values
     if options.mechanism == SecurityMechanism.PLAIN:
-        from ..zmtp.mechanisms.plain import PlainClient, PlainServer
         if o[O.PLAIN_SERVER]:
             return PlainServer()
         return PlainClient(o[O.PLAIN_USERNAME], o[O.PLAIN_PASSWORD])
     if options.mechanism == SecurityMechanism.CURVE:
-        from ..zmtp.mechanisms.curve import CurveClient, CurveServer
         if o[O.CURVE_SERVER]:
             return CurveServer(_key(options, O.CURVE_SECRETKEY))
         return CurveClient(_key(options, O.CURVE_PUBLICKEY), _key(options, O.CURVE_SECRETKEY),

@@ -1,8 +1,10 @@
-"""SocketBase: the machinery every socket type shares, and pyzmq's Socket API on top of it.
+"""SocketBase: the socket core every socket type shares (libzmq's socket_base_t).
 
-A socket owns pipes (one per peer, gzmq.engine.pipe), the endpoints it bound or connected
-(listeners, connecters, inproc links) and its options. Socket types (one small module each)
-plug routing into a few hooks:
+The core holds the socket's pipes (one per peer, gzmq.engine.pipe), moves whole messages
+through them (send, recv and their waits), takes the pipes' events and closes. Options
+(gzmq.sockets.options), endpoints (.endpoints) and pyzmq's conveniences (.sugar) are mixed
+in from their own modules; the socket's engine (gzmq.engine.socket_engine) runs its
+connections. Socket types (one small module each) plug routing into a few hooks:
 
     _init_routing()         set up LoadBalancer / FairQueue / routing ids
     _xattach(pipe)          a pipe joined (at connect time, on accept after the handshake)
@@ -13,6 +15,8 @@ plug routing into a few hooks:
     _xrecv() -> msg|None    take one whole message, or None if none is ready
     _xhas_in(), _xhas_out() for POLLIN / POLLOUT
     _xreadable(pipe), _xwritable(pipe)   a pipe got messages / room again
+    _xhiccup(pipe)          a connect()ed peer's connection was lost (the pipe stays)
+    _xsubscribe_all(pipe)   a multicast pipe that takes every message (PUB/XPUB)
 
 Blocking calls wait with gzmq.engine.wait.wait_until on the socket's two Signals (messages
 in, room out), which the pipes' events fire only when someone waits, and only once per
@@ -20,27 +24,20 @@ batch. A wait ends with a message, Again (DONTWAIT or RCVTIMEO/SNDTIMEO expired)
 (socket closed) or ContextTerminated. An interrupted wait (gevent.Timeout, kill)
 takes nothing out of a queue, so nothing is lost and the socket stays usable.
 """
-import errno as _errno
-import json
 import logging
-import pickle
-import time
 from types import GenericAlias
 
-import gevent
-
-from .. import constants as C
-from ..constants import Errno, Flag, OPTION_TYPES, PollEvent, SocketOption, SocketType
-from ..engine.options import EngineOptions, mechanism_of
+from ..constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from ..engine.pipe import pipe_pair
 from ..engine.session import relieve
 from ..engine.socket_engine import SocketEngine
-from ..engine.wait import Mailbox, Signal, hub_link, wait_until
+from ..engine.wait import Mailbox, Signal, hub_link, wait_until, yield_turn
 from ..error import Again, ContextTerminated, ZMQError
-from ..message import _FINISHED_TRACKER, Frame, MessageTracker
+from ..message import COPY_THRESHOLD, Frame, MessageTracker, frame_data, tracked_frame
 from ..shadow import make_shadow, register as register_address
-from ..security.options import CURVE_KEYS, SECURITY_OPTIONS, check_option, curve_key_text
-from ..transports import split_endpoint, stream_transport
+from .endpoints import EndpointsMixin
+from .options import DEFAULTS, OptionsMixin
+from .sugar import SugarMixin, install_option_properties
 
 log = logging.getLogger("gzmq")
 
@@ -55,56 +52,20 @@ TYPE_NAMES = {
 }
 
 O = SocketOption
-DEFAULTS = {
-    O.SNDHWM: 1000, O.RCVHWM: 1000, O.LINGER: -1, O.RCVTIMEO: -1, O.SNDTIMEO: -1,
-    O.RECONNECT_IVL: 100, O.RECONNECT_IVL_MAX: 0, O.BACKLOG: 100, O.MAXMSGSIZE: -1,
-    O.IMMEDIATE: 0, O.HANDSHAKE_IVL: 30000, O.HEARTBEAT_IVL: 0, O.HEARTBEAT_TTL: 0,
-    O.HEARTBEAT_TIMEOUT: -1, O.TCP_KEEPALIVE: -1, O.TCP_KEEPALIVE_CNT: -1,
-    O.TCP_KEEPALIVE_IDLE: -1, O.TCP_KEEPALIVE_INTVL: -1, O.IPV6: 0, O.IPV4ONLY: 1,
-    O.ROUTER_MANDATORY: 0, O.ROUTER_HANDOVER: 0, O.PROBE_ROUTER: 0, O.REQ_CORRELATE: 0,
-    O.REQ_RELAXED: 0, O.CONFLATE: 0, O.ROUTING_ID: b"", O.CONNECT_ROUTING_ID: b"",
-    O.CONNECT_TIMEOUT: 0, O.SNDBUF: -1, O.RCVBUF: -1, O.TOS: 0, O.AFFINITY: 0, O.RATE: 100,
-    O.RECOVERY_IVL: 10000, O.MULTICAST_HOPS: 1, O.MULTICAST_LOOP: 1, O.MULTICAST_MAXTPDU: 1500,
-    O.ZAP_DOMAIN: b"", O.ZAP_ENFORCE_DOMAIN: 0, O.PLAIN_SERVER: 0, O.PLAIN_USERNAME: b"",
-    O.PLAIN_PASSWORD: b"", O.CURVE_SERVER: 0, O.CURVE_PUBLICKEY: b"", O.CURVE_SECRETKEY: b"",
-    O.CURVE_SERVERKEY: b"", O.XPUB_VERBOSE: 0, O.XPUB_VERBOSER: 0, O.XPUB_MANUAL: 0,
-    O.XPUB_NODROP: 0, O.XPUB_WELCOME_MSG: b"", O.INVERT_MATCHING: 0, O.TCP_MAXRT: 0,
-    O.LAST_ENDPOINT: b"", O.STREAM_NOTIFY: 1, O.ROUTER_NOTIFY: 0, O.MULTICAST_LOOP: 1,
-    O.ONLY_FIRST_SUBSCRIBE: 0, O.XSUB_VERBOSE_UNSUBSCRIBE: 0, O.LOOPBACK_FASTPATH: 0,
-    O.ROUTER_RAW: 0, O.BLOCKY: 1, O.USE_FD: -1, O.BINDTODEVICE: b"", O.METADATA: b"",
-    # Readable as in libzmq 4.3.5 (pyzmq code reads them), though gzmq does not act on them.
-    O.RECONNECT_STOP: 0, O.SOCKS_PROXY: b"", O.SOCKS_USERNAME: b"", O.SOCKS_PASSWORD: b"",
-}
-_READ_ONLY = {O.TYPE, O.RCVMORE, O.EVENTS, O.FD, O.LAST_ENDPOINT, O.MECHANISM, O.THREAD_SAFE}
-_WRITE_ONLY = {O.SUBSCRIBE, O.UNSUBSCRIBE}
+
+_default_context = None
 
 
-def _as_bytes_option(option, value):
-    if isinstance(value, str):
-        raise TypeError(f"unicode not allowed for {option.name}, use setsockopt_string")
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{option.name} takes bytes, not {type(value).__name__}")
-    return bytes(value)
+def set_default_context(factory):
+    """What Socket(None, type) uses (gzmq.context registers Context.instance)."""
+    global _default_context
+    _default_context = factory
 
 
-class _AssignableMethod:
-    """A method that assignment calls instead of replacing: pyzmq lets `sock.subscribe = b"x"`
-    mean `sock.subscribe(b"x")` (the option), although `subscribe` is also a method."""
+class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
+    """The socket core; see the module docstring. Public API is pyzmq's."""
 
-    def __init__(self, fn):
-        self.fn = fn
-        self.__doc__ = fn.__doc__
-
-    def __get__(self, obj, owner=None):
-        return self.fn if obj is None else self.fn.__get__(obj, owner)
-
-    def __set__(self, obj, value):
-        self.fn(obj, value)
-
-
-class SocketBase:
-    """Common socket machinery; see the module docstring. Public API is pyzmq's."""
-
+    _gzmq_socket = True        # (how gzmq.poll tells a gzmq socket from a file descriptor)
     _type = None
     _shadow = False
     _internal = False          # a socket gzmq made for itself: Context.term() does not wait for it
@@ -117,15 +78,13 @@ class SocketBase:
 
     def __init__(self, context=None, socket_type=None, **kwargs):
         if context is None:
-            from ..context import Context
-            context = Context.instance()
+            context = _default_context()
         self.context = context
         self._options = dict(DEFAULTS)
         self._app_metadata = {}    # METADATA: X- properties sent in our handshake
         self._pipes = []
-        self._listeners = {}      # endpoint -> Listener
-        self._connecters = {}     # endpoint -> [Connecter | inproc link]
-        self._inproc_bound = []
+        self._bound = {}          # endpoint -> Binding (gzmq.transports)
+        self._connected = {}      # endpoint -> [Link]
         self._closed = False
         self._in_signal = Signal()    # fired when messages may have arrived
         self._out_signal = Signal()   # fired when room may have appeared
@@ -222,316 +181,58 @@ class SocketBase:
     def _xhiccup(self, pipe):
         pass
 
+    def _xsubscribe_all(self, pipe):
+        pass
+
     def _reply_check(self):
         """A check a session applies to each message it receives, raising ZMTPError for one
         that must drop the peer (REQ: replies without an envelope), or None."""
         return None
 
-    # -- options ----------------------------------------------------------------------------
-    def setsockopt(self, option, value):
-        self._check_open()
-        try:
-            option = SocketOption(option)
-        except ValueError:
-            if not isinstance(value, int):  # pyzmq passes only ints through to libzmq
-                raise TypeError(f"unknown socket option {option} takes an int") from None
-            raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
-        if option in _READ_ONLY:
-            raise ZMQError(Errno.EINVAL, f"{option.name} is read-only")
-        kind = OPTION_TYPES.get(option, "int")
-        if kind == "bytes":
-            value = _as_bytes_option(option, value)
-        else:
-            if isinstance(value, bool):
-                value = int(value)
-            if not isinstance(value, int):
-                raise TypeError(f"{option.name} takes an int, not {type(value).__name__}")
-        if option in SECURITY_OPTIONS:
-            value = check_option(option, value)   # CURVE keys: Z85 or raw in, raw stored
-        if option == O.HWM:
-            self.setsockopt(O.SNDHWM, value)
-            self.setsockopt(O.RCVHWM, value)
-            return
-        if option in (O.SNDHWM, O.RCVHWM) and value < 0:
-            raise ZMQError(Errno.EINVAL, f"{option.name} must be >= 0")
-        if option in (O.ROUTING_ID, O.CONNECT_ROUTING_ID) and value:
-            if len(value) > 255:
-                raise ZMQError(Errno.EINVAL, f"{option.name} must be at most 255 bytes")
-        if option == O.METADATA:
-            self._add_metadata(value)
-        if self._xsetsockopt(option, value):
-            return
-        self._options[option] = value
-        self._engine.options = self._engine_options()
-        if option == O.SNDTIMEO:
-            self._sndtimeo = None if value < 0 else value / 1000.0
-        elif option == O.RCVTIMEO:
-            self._rcvtimeo = None if value < 0 else value / 1000.0
-        elif option == O.SNDHWM:
-            # libzmq applies HWM changes to pipes created later; existing pipes keep theirs,
-            # except that raising it helps blocked senders right away (harmless, simpler).
-            for pipe in self._pipes:
-                if pipe.inproc_peer is None:
-                    pipe.set_sndhwm(value)
-        elif option == O.RCVHWM:
-            for pipe in self._pipes:
-                if pipe.inproc_peer is None:
-                    pipe.set_rcvhwm(value)
+    # -- TransportHost (gzmq.transports) and SocketSide (gzmq.engine.socket_engine) -----------
+    @property
+    def engine(self):
+        """This socket's engine: its connections, on its I/O hub."""
+        return self._engine
 
-    def _xsetsockopt(self, option, value):
-        """Socket types intercept options they act on (SUBSCRIBE...). True if handled."""
-        if option in _WRITE_ONLY:
-            raise ZMQError(Errno.EINVAL, f"{option.name} is not valid on a {self._type_name} socket")
-        return False
+    @property
+    def engine_options(self):
+        return self._engine.options
 
-    def getsockopt(self, option):
-        if option == O.EVENTS:
-            self._check_open()
-            return self._events()
-        if option == O.RCVMORE:
-            self._check_open()
-            return 1 if self._rcv_parts is not None else 0
-        if option == O.TYPE:
-            return int(self._type)
-        self._check_open()
-        try:
-            option = SocketOption(option)
-        except ValueError:
-            raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
-        if option in _WRITE_ONLY:
-            raise ZMQError(Errno.EINVAL, f"{option.name} is write-only")
-        if option == O.MECHANISM:
-            return self._mechanism_number()
-        if option == O.FD:
-            raise ZMQError(Errno.ENOTSUP, "gzmq sockets have no FD; use gzmq.Poller or Socket.poll()")
-        if option == O.THREAD_SAFE:
-            return 0
-        if option == O.HWM:
-            return self._options[O.SNDHWM]
-        if option in CURVE_KEYS:
-            return curve_key_text(self._options[option])
-        if option in self._options:
-            return self._options[option]
-        raise ZMQError(Errno.EINVAL, f"option {option.name} is not supported by gzmq")
+    @property
+    def mailbox(self):
+        return self._mailbox
 
-    def _mechanism_number(self):
-        return int(mechanism_of(self._options))
-
-    def _add_metadata(self, value):
-        """METADATA "X-name:value" (libzmq: names must start with X-; EINVAL otherwise)."""
-        name, sep, data = value.partition(b":")
-        if not sep or not name.lower().startswith(b"x-") or len(name) > 255:
-            raise ZMQError(Errno.EINVAL, "METADATA must be 'X-name:value'")
-        try:
-            key = name.decode("ascii")
-        except UnicodeDecodeError:
-            raise ZMQError(Errno.EINVAL, "METADATA names are ASCII") from None
-        self._app_metadata[key] = data
-
-    def _engine_options(self):
-        """The copy of the options this socket's engine works with (see EngineOptions)."""
-        return EngineOptions(self._options, self._type_name, self._peer_types,
-                             self._app_metadata.items(), self._conflate_inbound(),
-                             self._reply_check())
-
-    set = setsockopt
-    get = getsockopt
-
-    def setsockopt_string(self, option, value, encoding="utf-8"):
-        if not isinstance(value, str):
-            raise TypeError(f"str required, not {type(value).__name__}")
-        self.setsockopt(option, value.encode(encoding))
-
-    def getsockopt_string(self, option, encoding="utf-8"):
-        if OPTION_TYPES.get(SocketOption(option)) != "bytes":
-            raise TypeError(f"option {option} will not return a string")
-        return self.getsockopt(option).decode(encoding)
-
-    set_string = setsockopt_unicode = setsockopt_string
-    get_string = getsockopt_unicode = getsockopt_string
-
-    def set_hwm(self, value):
-        self.setsockopt(O.SNDHWM, value)
-        self.setsockopt(O.RCVHWM, value)
-
-    def get_hwm(self):
-        return self.getsockopt(O.SNDHWM)
-
-    hwm = property(get_hwm, set_hwm)
-
-    def zap_request(self, session, request):
-        """(engine) Ask this context's ZAP handler about a peer's handshake."""
-        from ..security.zap import zap_request
-        return zap_request(self, session, request)
-
-    # -- attribute-style options: sock.linger = 0, sock.rcvtimeo, sock.routing_id ... -------
-    def __getattr__(self, name):
-        # Only called when normal lookup fails: map option names (any case) to getsockopt.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            option = getattr(SocketOption, name.upper())
-        except AttributeError:
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
-        return _get_attr_option(self, option)
-
-    @_AssignableMethod
-    def subscribe(self, topic):
-        """SUB/XSUB: subscribe to a topic prefix (str is UTF-8 encoded)."""
-        if isinstance(topic, str):
-            topic = topic.encode("utf-8")
-        self.setsockopt(O.SUBSCRIBE, topic)
-
-    @_AssignableMethod
-    def unsubscribe(self, topic):
-        """SUB/XSUB: drop one reference to a subscription."""
-        if isinstance(topic, str):
-            topic = topic.encode("utf-8")
-        self.setsockopt(O.UNSUBSCRIBE, topic)
-
-    # -- endpoints ----------------------------------------------------------------------------
-    def bind(self, addr):
-        """Bind to an endpoint: tcp://IP:PORT (PORT may be * for a free port), ipc://PATH,
-        inproc://NAME. Returns a _SocketContext usable as a context manager (pyzmq >= 20)."""
-        self._check_open()
-        scheme, address = split_endpoint(addr)
-        if scheme == "inproc":
-            from ..transports import inproc
-            inproc.bind(self, address)
-            endpoint = f"inproc://{address}"
-        elif scheme in ("pgm", "epgm"):
-            from ..transports import pgm
-            endpoint = pgm.bind(self, scheme, address)
-        else:
-            transport = stream_transport(scheme)
-            try:
-                lsock, endpoint, unlink = transport.listen(address, addr,
-                                                           self._engine.options.transport)
-            except ZMQError as exc:
-                self.monitor_event(C.Event.BIND_FAILED, exc.errno, str(addr))
-                raise
-            self._listeners[endpoint] = _EngineBinding(self, endpoint)
-            self._io.call(self._engine.listen, endpoint, lsock, transport, unlink)
-            self.monitor_event(C.Event.LISTENING, lsock.fileno(), endpoint)
-        self._options[O.LAST_ENDPOINT] = endpoint.encode()
-        return _SocketContext(self, "bind", endpoint)
-
-    def bind_to_random_port(self, addr, min_port=49152, max_port=65536, max_tries=100):
-        """Bind `addr` (e.g. 'tcp://127.0.0.1') to a random port; returns the port."""
-        if min_port == 49152 and max_port == 65536:
-            self.bind(f"{addr}:*")
-            return int(self.last_endpoint.decode().rsplit(":", 1)[-1])
-        import random
-        for _ in range(max_tries):
-            port = random.randrange(min_port, max_port)
-            try:
-                self.bind(f"{addr}:{port}")
-            except ZMQError as exc:
-                if exc.errno not in (Errno.EADDRINUSE, 98, 13):
-                    raise
-            else:
-                return port
-        from ..error import ZMQBindError
-        raise ZMQBindError("Could not bind socket to random port.")
-
-    def connect(self, addr):
-        """Connect to an endpoint. Returns at once: the pipe exists straight away (unless
-        IMMEDIATE), so messages sent before the peer is reachable wait for it."""
-        self._check_open()
-        scheme, address = split_endpoint(addr)
-        if isinstance(addr, bytes):
-            addr = addr.decode()
-        if scheme == "inproc":
-            from ..transports import inproc
-            link = inproc.connect(self, address)
-            self._connecters.setdefault(addr, []).append(link)
-        elif scheme in ("pgm", "epgm"):
-            from ..transports import pgm
-            link = pgm.connect(self, scheme, address)
-            self._connecters.setdefault(addr, []).append(link)
-        else:
-            transport = stream_transport(scheme)
-            target = transport.parse_connect(address, addr, self._engine.options.transport)
-            pipe = end = None
-            if not self._options[O.IMMEDIATE]:
-                # libzmq makes the pipe at connect(): messages queue for the peer at once.
-                o = self._options
-                pipe, end = pipe_pair(self, self._mailbox, None, self._io, o[O.SNDHWM],
-                                      o[O.RCVHWM], addr, conflate_ba=self._conflate_inbound())
-                pipe.connect_side = True
-                self._attach_pipe(pipe)
-            self._connecters.setdefault(addr, []).append(_EngineConnection(self, addr, pipe))
-            self._io.call(self._engine.connect, addr, transport, target, end)
-        self._options[O.LAST_ENDPOINT] = addr.encode()
-        return _SocketContext(self, "connect", addr)
-
-    def unbind(self, addr):
-        self._check_open()
-        if isinstance(addr, bytes):
-            addr = addr.decode()
-        scheme, address = split_endpoint(addr)
-        if scheme == "inproc":
-            from ..transports import inproc
-            if not inproc.unbind(self, address):
-                raise ZMQError(_errno.ENOENT, f"{addr}: not bound")
-            return
-        listener = self._listeners.pop(addr, None)
-        if listener is None and scheme == "tcp":
-            # libzmq accepts the resolved form; try matching a wildcard bind by its port.
-            for ep in list(self._listeners):
-                if ep.rsplit(":", 1)[-1] == addr.rsplit(":", 1)[-1]:
-                    listener = self._listeners.pop(ep)
-                    break
-        if listener is None:
-            raise ZMQError(_errno.ENOENT, f"{addr}: not bound")
-        listener.close()     # (and the connections accepted through it: libzmq drops them)
-
-    def disconnect(self, addr):
-        self._check_open()
-        if isinstance(addr, bytes):
-            addr = addr.decode()
-        links = self._connecters.pop(addr, None)
-        if not links:
-            raise ZMQError(_errno.ENOENT, f"{addr}: not connected")
-        for link in links:
-            link.stop()
-            pipe = getattr(link, "pipe", None)
-            if pipe is not None:
-                # RFC 28: a socket that disconnects from a peer destroys that peer's queues and
-                # discards the messages in them (libzmq test_spec_dealer/router). Unlike a peer
-                # that leaves on its own, whose delivered messages stay readable.
-                pipe.drop_inbound()
-                self._drop_pipe(pipe)
-
-    # -- pipes ------------------------------------------------------------------------------------
-    def _new_pipe(self, endpoint, connect_side, attach):
-        """A pipe pair for a multicast link: returns our end; the link takes the other."""
+    def make_pipe(self, endpoint, connect_side, peer_mailbox):
+        """A pipe pair for a new peer: (our end, not attached yet; the other end, whose owner
+        is told through peer_mailbox, None until it has an owner)."""
         o = self._options
-        pipe, _ = pipe_pair(self, self._mailbox, None, self._mailbox, o[O.SNDHWM], o[O.RCVHWM],
-                            endpoint, conflate_ba=self._conflate_inbound())
+        pipe, end = pipe_pair(self, self._mailbox, None, peer_mailbox, o[O.SNDHWM], o[O.RCVHWM],
+                              endpoint, conflate_ba=self._conflate_inbound())
         pipe.connect_side = connect_side
-        if attach:
-            self._attach_pipe(pipe)
-        return pipe
+        return pipe, end
 
-    def _attach_pipe(self, pipe):
+    def attach_pipe(self, pipe, subscribe_to_all=False):
+        """The pipe joins the socket's routing (for connect(), before its peer is known)."""
         if pipe in self._pipes:
             return
         self._pipes.append(pipe)
         self._xattach(pipe)
+        if subscribe_to_all:
+            self._xsubscribe_all(pipe)
         self._notify_out()
 
     def _conflate_inbound(self):
         """CONFLATE: keep only the newest received message (socket types that support it)."""
         return False
 
-    def attach_pipe(self, pipe):
-        """(engine, through the mailbox) A peer finished its handshake: its pipe joins the
-        socket, or is refused (PAIR already paired): then the pipe is terminated, which ends
-        the connection for good."""
+    def pipe_ready(self, pipe):
+        """(through the mailbox) The peer behind a pipe is known (its handshake finished): it
+        joins the socket, or is refused (PAIR already paired); then the pipe is terminated,
+        which ends the connection for good."""
         if self._closed or pipe.terminated or not pipe.alive:
             return     # closed meanwhile (its engine only flushes), or dropped already
-        self._attach_pipe(pipe)
+        self.attach_pipe(pipe)
         pipe.ready = True
         if not self._xready(pipe):
             pipe.ready = False
@@ -551,15 +252,6 @@ class SocketBase:
         self._detach_pipe(pipe)
         if pipe.connect_side:
             self._forget_connection(pipe)
-
-    def _forget_connection(self, pipe):
-        for endpoint, links in list(self._connecters.items()):
-            kept = [link for link in links if getattr(link, "pipe", None) is not pipe]
-            if len(kept) != len(links):
-                if kept:
-                    self._connecters[endpoint] = kept
-                else:
-                    del self._connecters[endpoint]
 
     def _detach_pipe(self, pipe):
         if not pipe.alive:
@@ -616,8 +308,8 @@ class SocketBase:
         libzmq's I/O thread does all that meanwhile. So every 256th such message gives the hub
         a turn (a yield, not a block); a message that goes somewhere costs nothing more."""
         n = self._unwanted = self._unwanted + 1
-        if not n & 255 and gevent.getcurrent() is not gevent.get_hub():
-            gevent.sleep(0)
+        if not n & 255:
+            yield_turn()
 
     def _retry_full(self, full, msg):
         """Pipes that missed msg at SNDHWM: the engine may drain them at once (in-hub, their
@@ -688,11 +380,19 @@ class SocketBase:
         try:
             self._send_msg(parts, flags)
             return tracker
-        except (Again, gevent.Timeout, gevent.GreenletExit):
-            if len(parts) > 1:
-                # Keep the frames already accepted so a retry of the last frame completes it.
-                self._snd_parts = parts[:-1]
+        except Again:
+            self._keep_partial(parts)
             raise
+        except Exception:
+            raise
+        except BaseException:       # an interrupted wait (gevent.Timeout, a kill)
+            self._keep_partial(parts)
+            raise
+
+    def _keep_partial(self, parts):
+        if len(parts) > 1:
+            # Keep the frames already accepted so a retry of the last frame completes it.
+            self._snd_parts = parts[:-1]
 
     def send_multipart(self, msg_parts, flags=0, copy=True, track=False, **kwargs):
         """Send a sequence of frames as one message (all or nothing)."""
@@ -719,47 +419,13 @@ class SocketBase:
 
     # Frames smaller than this are copied even with copy=False (pyzmq's Socket.copy_threshold,
     # zmq.COPY_THRESHOLD): copying a few KiB costs less than keeping and tracking a reference.
-    copy_threshold = 65536
+    copy_threshold = COPY_THRESHOLD
 
     def _frame_data(self, data, copy):
-        if isinstance(data, Frame):
-            # A fresh view, never the Frame's own .buffer: trackers follow the engine's views.
-            return data.bytes if copy else memoryview(data._data)
-        if isinstance(data, str):
-            raise TypeError("unicode not allowed, use send_string")
-        if copy:
-            try:
-                return bytes(memoryview(data).cast("B")) if not isinstance(data, (bytearray,)) else bytes(data)
-            except TypeError:
-                raise TypeError(f"{type(data).__name__} does not support the buffer interface") from None
-        view = memoryview(data)
-        if view.nbytes < self.copy_threshold:
-            return bytes(view)
-        return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
+        return frame_data(data, copy, self.copy_threshold)
 
     def _tracked_frame(self, data, copy, tracker):
-        """send(track=True): (frame data, tracker). A frame sent without copying is a fresh
-        memoryview that only the engine references, so the tracker can follow its release
-        (gzmq.message); a copied frame needs no tracking. A tracked Frame brings its own."""
-        fresh = False
-        if tracker is None:
-            if isinstance(data, Frame):
-                if data.tracker is None:
-                    raise ValueError("Not a tracked message")   # pyzmq: track=True needs a tracked Frame
-                tracker = data.tracker
-            else:
-                tracker = MessageTracker()
-                fresh = True
-        if type(data) is bytes:
-            if not copy and len(data) >= self.copy_threshold:
-                data = memoryview(data)
-        else:
-            data = self._frame_data(data, copy)
-        if type(data) is memoryview:
-            tracker._watch(data)
-        elif fresh:
-            tracker = _FINISHED_TRACKER   # copied: nothing to wait for (pyzmq's shared tracker)
-        return data, tracker
+        return tracked_frame(data, copy, tracker, self.copy_threshold)
 
     def _send_msg(self, parts, flags):
         if self._closed:
@@ -894,41 +560,6 @@ class SocketBase:
             self._mailbox.process()
         return self._xrecv()
 
-    # -- serialization helpers (pyzmq's) -----------------------------------------------------
-    def send_string(self, u, flags=0, copy=True, encoding="utf-8", **kwargs):
-        if not isinstance(u, str):
-            raise TypeError("str objects only")
-        return self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
-
-    send_unicode = send_string
-
-    def recv_string(self, flags=0, encoding="utf-8"):
-        return self.recv(flags=flags).decode(encoding)
-
-    recv_unicode = recv_string
-
-    def send_pyobj(self, obj, flags=0, protocol=pickle.DEFAULT_PROTOCOL, **kwargs):
-        return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
-
-    def recv_pyobj(self, flags=0):
-        return pickle.loads(self.recv(flags))
-
-    def send_json(self, obj, flags=0, **kwargs):
-        send_kwargs = {k: kwargs.pop(k) for k in ("routing_id", "group") if k in kwargs}
-        msg = json.dumps(obj, **kwargs).encode("utf-8")
-        return self.send(msg, flags=flags, **send_kwargs)
-
-    def recv_json(self, flags=0, **kwargs):
-        return json.loads(self.recv(flags), **kwargs)
-
-    def send_serialized(self, msg, serialize, flags=0, copy=True, **kwargs):
-        frames = serialize(msg)
-        return self.send_multipart(frames, flags=flags, copy=copy, **kwargs)
-
-    def recv_serialized(self, deserialize, flags=0, copy=True):
-        frames = self.recv_multipart(flags=flags, copy=copy)
-        return deserialize(frames)
-
     # -- polling ---------------------------------------------------------------------------------
     def _events(self):
         if self._mailbox.commands:
@@ -939,52 +570,6 @@ class SocketBase:
         if self._can_send and (self._snd_parts or self._xhas_out()):
             ev |= PollEvent.POLLOUT
         return ev
-
-    def poll(self, timeout=None, flags=PollEvent.POLLIN):
-        """Wait until the socket has `flags` events; returns the events (0 on timeout).
-        timeout in milliseconds (None or negative: forever)."""
-        self._check_open()
-        from ..poll import Poller
-        p = Poller()
-        p.register(self, flags)
-        evts = dict(p.poll(timeout))
-        return evts.get(self, 0)
-
-    # -- monitoring ---------------------------------------------------------------------------
-    def monitor(self, addr, events=C.Event.ALL):
-        """Report connection events on a PAIR bound to `addr` (inproc); addr None stops it."""
-        self._check_open()
-        if isinstance(addr, bytes):
-            addr = addr.decode()
-        if addr is not None and not addr.startswith("inproc://"):
-            # libzmq (zmq_socket_monitor): monitor endpoints are inproc only.
-            raise ZMQError(Errno.EPROTONOSUPPORT, f"{addr}: a monitor endpoint must be inproc://")
-        if self._monitor is not None:
-            self._monitor.stop()
-            self._monitor = None
-        if addr is None:
-            return
-        from ..monitor import Monitor
-        self._monitor = Monitor(self, addr, int(events))
-
-    def get_monitor_socket(self, events=None, addr=None):
-        """A PAIR socket receiving this socket's events (pyzmq); read with recv_monitor_message."""
-        self._check_open()
-        mon = self._monitor_socket
-        if mon is not None and not mon.closed:
-            return mon          # pyzmq: asking again returns the socket already monitoring
-        if self._monitor is not None and addr is None:
-            raise ZMQError(Errno.EINVAL, "a monitor is already running; disable_monitor() first")
-        if addr is None:
-            addr = f"inproc://monitor.s-{id(self):x}"
-        self.monitor(addr, C.Event.ALL if events is None else events)
-        sock = self._monitor_socket = self.context.socket(SocketType.PAIR)
-        sock.connect(addr)
-        return sock
-
-    def disable_monitor(self):
-        self._monitor_socket = None
-        self.monitor(None, 0)
 
     # -- closing -----------------------------------------------------------------------------
     def _check_open(self):
@@ -1002,33 +587,7 @@ class SocketBase:
         else:
             self._options[O.LINGER] = linger
         self._notify_term()    # wake blocked calls: they raise ENOTSOCK
-        # tcp/ipc: the engine closes its listeners; its connections linger or end.
-        self._io.call(self._engine.close, linger)
-        for handle in list(self._listeners.values()):
-            if not isinstance(handle, _EngineBinding):
-                handle.close()          # pgm/epgm links (they linger on their own)
-        self._listeners.clear()
-        if self._inproc_bound:
-            from ..transports import inproc
-            for name in list(self._inproc_bound):
-                inproc.unbind(self, name)
-        for links in self._connecters.values():
-            for link in links:
-                if isinstance(link, _EngineConnection):
-                    continue
-                pipe = getattr(link, "pipe", None)
-                if (linger != 0 and pipe is not None and pipe.pending_out()
-                        and pipe.inproc_peer is not None):
-                    # An inproc connect keeps its queued messages for its peer; one still
-                    # waiting for its bind stays registered, so a later bind receives them
-                    # (as libzmq).
-                    continue
-                link.stop()             # pgm/epgm links linger on their own
-        self._connecters.clear()
-        for pipe in list(self._pipes):
-            if pipe.inproc_peer is not None:
-                from ..transports import inproc
-                inproc.close_pipe(pipe, linger)
+        self._close_endpoints(linger)
         if self._monitor is not None:
             self._monitor.stop()
         self.context._socket_closed(self)
@@ -1038,83 +597,4 @@ class SocketBase:
         pass
 
 
-class _EngineBinding:
-    """What a tcp/ipc bind() leaves in the socket's endpoint table: the engine's listener."""
-
-    def __init__(self, socket, endpoint):
-        self.socket = socket
-        self.endpoint = endpoint
-
-    def close(self):
-        socket = self.socket
-        socket._io.call(socket._engine.unbind, self.endpoint)
-
-
-class _EngineConnection:
-    """What a tcp/ipc connect() leaves in the socket's endpoint table: the pipe it made (None
-    with IMMEDIATE) and, in the engine, its connecter."""
-
-    def __init__(self, socket, endpoint, pipe):
-        self.socket = socket
-        self.endpoint = endpoint
-        self.pipe = pipe
-
-    def stop(self):
-        socket = self.socket
-        socket._io.call(socket._engine.disconnect, self.endpoint)
-
-
-class _SocketContext:
-    """What bind()/connect() return: usable as a context manager that unbinds/disconnects."""
-
-    def __init__(self, socket, kind, addr):
-        self.socket = socket
-        self.kind = kind
-        self.addr = addr
-
-    def __repr__(self):
-        return f"<SocketContext({self.kind}={self.addr!r})>"
-
-    def __enter__(self):
-        return self.socket
-
-    def __exit__(self, *exc):
-        if self.socket.closed:
-            return
-        if self.kind == "bind":
-            self.socket.unbind(self.addr)
-        else:
-            self.socket.disconnect(self.addr)
-
-
-def _get_attr_option(sock, option):
-    try:
-        return sock.getsockopt(option)
-    except ZMQError as e:
-        # pyzmq: write-only options read as attributes raise AttributeError (so getattr() with
-        # a default, hasattr() and mock.Mock(spec=sock) work); so do options gzmq cannot read.
-        if e.errno in (Errno.EINVAL, Errno.EFAULT, Errno.ENOTSUP):
-            raise AttributeError(f"{option.name.lower()} attribute is not readable: {e}") from None
-        raise
-
-
-def _option_property(option):
-    def fget(self):
-        return _get_attr_option(self, option)
-
-    def fset(self, value):
-        if isinstance(value, str) and OPTION_TYPES.get(option) == "bytes":
-            value = value.encode("utf-8")
-        self.setsockopt(option, value)
-
-    return property(fget, fset, doc=f"The {option.name} socket option.")
-
-
-# Attribute-style options as pyzmq: sock.linger = 0, sock.rcvtimeo, sock.routing_id, sock.SNDHWM.
-# Real properties (not a __setattr__ hook) keep ordinary attribute writes on the hot path fast.
-for _opt in SocketOption:
-    for _name in (_opt.name.lower(), _opt.name):
-        if not hasattr(SocketBase, _name):
-            setattr(SocketBase, _name, _option_property(_opt))
-for _alias, _opt in (("identity", O.ROUTING_ID), ("IDENTITY", O.ROUTING_ID)):
-    setattr(SocketBase, _alias, _option_property(_opt))
+install_option_properties(SocketBase)

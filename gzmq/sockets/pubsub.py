@@ -46,6 +46,9 @@ class XPub(SocketBase):
     def _xattach(self, pipe):
         self._read_pipe(pipe)       # (an inproc subscriber may have written already)
 
+    def _xsubscribe_all(self, pipe):
+        self._trie.add(b"", pipe)   # a multicast pipe: no notice, the subscribers filter
+
     def _xready(self, pipe):
         self._dist.attach(pipe)
         welcome = self._options[O.XPUB_WELCOME_MSG]

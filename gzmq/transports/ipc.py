@@ -31,7 +31,8 @@ def listen(address, endpoint, options):
     if len(address) > IPC_PATH_MAX_LEN:
         raise ZMQError(errno.ENAMETOOLONG,
                        f"ipc://{address}: path too long ({len(address)} > {IPC_PATH_MAX_LEN})")
-    sock = gsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
+    # A plain OS socket: the engine that accepts on it may run on another thread's hub.
+    sock = _stdsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
     unlink = None
     try:
         if not address.startswith("@"):

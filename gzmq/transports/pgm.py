@@ -20,7 +20,9 @@ sent unicast to each source). A malformed datagram is logged and dropped; it nev
 recv(). Socket close with LINGER flushes what is queued at RATE, keeps answering NAKs for
 TAIL_GRACE after the last data (receivers that lost the tail hear of it from the heartbeat
 SPMs), then ends the session with OPT_FIN SPMs; term() waits for that, LINGER bounds it.
-Called by gzmq.sockets.base bind()/connect().
+Registered as the pgm and epgm transports (gzmq.transports): bind() and connect() run on
+the socket's thread and open the OS sockets there (so that errors are theirs); the link's
+greenlets then run on the socket's engine hub.
 """
 import errno as _errno
 import fcntl
@@ -31,11 +33,13 @@ import struct
 import time
 from ipaddress import ip_address
 
+import socket
+
 import gevent
-from gevent import socket
+from gevent import socket as gsocket
 from gevent.event import Event
 
-from ..constants import Errno, SocketOption, SocketType
+from ..constants import Errno, SocketOption
 from ..error import ZMQError
 from ..pgm.framing import ApduWriter
 from ..pgm.packets import PGMError, Tsi
@@ -58,8 +62,8 @@ TAIL_GRACE = 0.5             # a closing publisher answers NAKs this long after 
 SIOCGIFADDR = 0x8915
 IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
-SENDERS = (SocketType.PUB, SocketType.XPUB)
-RECEIVERS = (SocketType.SUB, SocketType.XSUB)
+SENDERS = ("PUB", "XPUB")
+RECEIVERS = ("SUB", "XSUB")
 
 
 class Address:
@@ -129,36 +133,36 @@ def _interface_address(iface, group, endpoint):
         probe.close()
 
 
-def _check_type(sock, endpoint):
-    if sock._type not in SENDERS + RECEIVERS:
-        raise ZMQError(Errno.ENOCOMPATPROTO,
-                       f"{endpoint}: {sock._type_name} socket cannot use pgm (only PUB/XPUB/SUB/XSUB)")
+class MulticastTransport:
+    """bind() is connect() for multicast (libzmq): both join the session."""
+
+    def bind(self, socket, scheme, address):
+        return _open(socket, scheme, address)
+
+    def connect(self, socket, scheme, address):
+        return _open(socket, scheme, address)
 
 
-def _open(sock, scheme, address):
+def _open(host, scheme, address):
     endpoint = f"{scheme}://{address}"
-    _check_type(sock, endpoint)
+    options = host.engine_options
+    kind = options.type_name
+    if kind not in SENDERS + RECEIVERS:
+        raise ZMQError(Errno.ENOCOMPATPROTO,
+                       f"{endpoint}: {kind} socket cannot use pgm (only PUB/XPUB/SUB/XSUB)")
     addr = parse_address(scheme, address)
-    o = sock._options
+    o = options.values
     if o[O.RATE] <= 0 or o[O.RECOVERY_IVL] <= 0:
         raise ZMQError(Errno.EINVAL, f"{endpoint}: RATE and RECOVERY_IVL must be positive")
     if o[O.MULTICAST_MAXTPDU] < 256:
         raise ZMQError(Errno.EINVAL, f"{endpoint}: MULTICAST_MAXTPDU {o[O.MULTICAST_MAXTPDU]} is too small")
-    cls = SenderLink if sock._type in SENDERS else ReceiverLink
-    return cls(sock, endpoint, addr)
+    cls = SenderLink if kind in SENDERS else ReceiverLink
+    return cls(host, endpoint, addr)
 
 
-def bind(sock, scheme, address):
-    """bind() is connect() for multicast (libzmq); returns the endpoint string."""
-    link = _open(sock, scheme, address)
-    # Registered as a listener so unbind() and close() find it.
-    sock._listeners[link.endpoint] = link
-    return link.endpoint
-
-
-def connect(sock, scheme, address):
-    """Join the session; returns the link (with .pipe and .stop()) for the socket's table."""
-    return _open(sock, scheme, address)
+def _cooperative(os_sock):
+    """A gevent socket over a plain one, on the calling (engine) hub."""
+    return gsocket.socket(fileno=os_sock.detach())
 
 
 def _set_buffer(os_sock, option, value):
@@ -169,13 +173,16 @@ def _set_buffer(os_sock, option, value):
 
 
 class _Link:
-    """What a pgm endpoint leaves in the socket: the pipe, OS sockets and greenlets."""
+    """What a pgm endpoint leaves in the socket (both a Binding and a Link, see
+    gzmq.transports): the pipe, OS sockets and greenlets. The greenlets run on the socket's
+    engine hub, and everything the socket asks of the link goes there."""
 
-    def __init__(self, sock, endpoint, addr):
-        self.sock = sock
+    def __init__(self, host, endpoint, addr):
         self.endpoint = endpoint
         self.addr = addr
-        o = sock._options
+        self.engine = engine = host.engine
+        self.options = options = host.engine_options
+        o = options.values
         self.max_tpdu = o[O.MULTICAST_MAXTPDU]
         self.overhead = IP_HEADER + (UDP_HEADER if addr.udp else 0)
         self.max_tsdu = self.max_tpdu - self.overhead - PGM_DATA_OVERHEAD
@@ -183,26 +190,36 @@ class _Link:
         self.stopped = False
         self.greenlet = None
         self._sockets = []
-        self.pipe = sock._new_pipe(endpoint, connect_side=True, attach=True)
         # Our end of the pipe: we read what the socket publishes, write what it receives.
-        self.end = end = self.pipe.peer
-        end.sink = self
-        end.mailbox = sock._mailbox
+        self.pipe, self.end = host.make_pipe(endpoint, True, engine.io)
+        self.end.sink = self
+        # libzmq attaches multicast pipes "subscribed to all": every message goes out once,
+        # subscribers filter (an XPUB reports no subscription for it).
+        host.attach_pipe(self.pipe, subscribe_to_all=self.SENDS)
         try:
             self._setup()
         except OSError as exc:
             self._close_sockets()
-            sock._detach_pipe(self.pipe)
+            self.end.terminate()
             code = exc.errno or Errno.EINVAL
             if code in (_errno.EPERM, _errno.EACCES) and not addr.udp:
                 raise ZMQError(code, f"{endpoint}: raw PGM sockets need root or CAP_NET_RAW; "
                                      "epgm:// works without") from None
             raise ZMQError(code, f"{endpoint}: {exc.strerror or exc}") from None
-        sock.attach_pipe(self.pipe)
-        self._ready()
+        host.pipe_ready(self.pipe)
+        engine.io.call(self._start)
 
-    def _ready(self):
-        pass
+    # -- Binding and Link (on the socket's thread) -------------------------------------------
+    def matches(self, addr):
+        return addr == self.endpoint
+
+    def unbind(self):
+        self.engine.io.call(self.stop, 0)
+
+    disconnect = unbind
+
+    def close(self, linger):
+        self.engine.io.call(self.stop, linger)
 
     def _socket(self):
         if self.addr.udp:
@@ -222,7 +239,7 @@ class _Link:
         return s
 
     def _multicast_out(self, s):
-        o = self.sock._options
+        o = self.options.values
         s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.addr.local))
         s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, max(0, min(255, o[O.MULTICAST_HOPS])))
         s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1 if o[O.MULTICAST_LOOP] else 0)
@@ -245,10 +262,6 @@ class _Link:
                 pass
         self._sockets = []
 
-    def close(self):
-        """unbind() or the socket's close(): same as stop()."""
-        self.stop()
-
     # The pipe's events (gzmq.engine.pipe): messages to send, room to receive into.
     def read_activated(self, end):
         pass
@@ -261,7 +274,7 @@ class _Link:
 
     def pipe_terminated(self, end):
         """The socket dropped the pipe (disconnect, unbind)."""
-        self.stop()
+        self.stop(0)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.endpoint}>"
@@ -270,9 +283,11 @@ class _Link:
 class SenderLink(_Link):
     """PUB/XPUB side: one PGM source per endpoint."""
 
+    SENDS = True
+
     def _setup(self):
         addr = self.addr
-        o = self.sock._options
+        o = self.options.values
         # The port is both PGM's data-destination port and, for epgm, the UDP port NAKs come
         # to. Bound to our own address (not INADDR_ANY) so NAKs reach us rather than a
         # libzmq subscriber on this host bound to INADDR_ANY:port.
@@ -290,15 +305,16 @@ class SenderLink(_Link):
                              time.monotonic(), overhead=self.overhead, max_tpdu=self.max_tpdu)
         self.dest = (addr.group, addr.port if addr.udp else 0)
         self.writer = ApduWriter(self.max_tsdu)
-        self._wake = Event()
         self._closing = False
+
+    def _start(self):
+        if self.stopped:
+            return
+        self.tx = _cooperative(self.tx)
+        self._sockets = [self.tx]
+        self._wake = Event()
         self.greenlet = gevent.spawn(self._write_loop)
         self._reader = gevent.spawn(self._read_loop)
-
-    def _ready(self):
-        # libzmq attaches multicast pipes "subscribed to all": every message goes out once,
-        # subscribers filter. Added to the trie directly, so XPUB reports no subscription.
-        self.sock._trie.add(b"", self.pipe)
 
     def read_activated(self, end):
         self._wake.set()
@@ -383,19 +399,17 @@ class SenderLink(_Link):
             if not self.stopped:
                 log.warning("%s: NAK socket failed: %s", self.endpoint, exc)
 
-    def stop(self):
+    def stop(self, linger=0):
+        """(engine hub) End the link; with LINGER (the socket closed) deliver what is
+        queued first: the writer returns once it has flushed, LINGER bounds the wait, and
+        term() waits for all of it."""
         if self.stopped or self._closing:
             return
-        sock = self.sock
-        linger = sock._options[O.LINGER]
-        ctx = sock.context
-        pending = self.pipe.pending_out() or len(self.writer)
-        if sock._closed and linger != 0 and pending:
-            # Socket closed with LINGER: deliver what is queued first. The writer returns once
-            # it has flushed; LINGER bounds the wait; term() waits for all of it.
+        pending = self.end.pending_in() or len(self.writer)
+        if linger != 0 and pending and self.greenlet is not None:
             self._closing = True
             self._wake.set()
-            ctx._linger_begin(self)
+            self.engine.context._linger_begin(self)
             gevent.spawn(self._linger, linger)
             return
         self._terminate()
@@ -405,7 +419,7 @@ class SenderLink(_Link):
             self.greenlet.join(None if linger is None or linger < 0 else linger / 1000.0)
         finally:
             self._terminate()
-            self.sock.context._linger_end(self)
+            self.engine.context._linger_end(self)
 
     def _terminate(self):
         if self.stopped:
@@ -415,18 +429,21 @@ class SenderLink(_Link):
         for g in (self.greenlet, self._reader):
             if g is not None and g is not current:
                 g.kill(block=False)
-        for packet in self.source.close():
-            self._send(packet)
+        if self.greenlet is not None:
+            for packet in self.source.close():
+                self._send(packet)
         self._close_sockets()
-        self.sock._detach_pipe(self.pipe)
+        self.end.terminate()
 
 
 class ReceiverLink(_Link):
     """SUB/XSUB side: joins the group, receives every source in it, repairs with NAKs."""
 
+    SENDS = False
+
     def _setup(self):
         addr = self.addr
-        o = self.sock._options
+        o = self.options.values
         # Bound to the group: only this group's datagrams, never unicast NAKs meant for a
         # publisher on this host. NAKs leave from a second socket bound to our address.
         self.rx = s = self._socket()
@@ -442,6 +459,13 @@ class ReceiverLink(_Link):
         _set_buffer(s, socket.SO_RCVBUF, o[O.RCVBUF] if o[O.RCVBUF] > 0 else RCVBUF_DEFAULT)
         self.receiver = Receiver(addr.port, addr.group, self.window, maxmsgsize=o[O.MAXMSGSIZE])
         self.nak_port = addr.port if addr.udp else 0
+
+    def _start(self):
+        if self.stopped:
+            return
+        self.rx = _cooperative(self.rx)
+        self.nak = _cooperative(self.nak)
+        self._sockets = [self.rx, self.nak]
         self._resume = Event()
         self.read_activated(self.end)    # arm the pipe
         self.greenlet = gevent.spawn(self._read_loop)
@@ -513,11 +537,11 @@ class ReceiverLink(_Link):
                 return
             self._resume.wait()
 
-    def stop(self):
+    def stop(self, linger=0):
         if self.stopped:
             return
         self.stopped = True
         if self.greenlet is not None and self.greenlet is not gevent.getcurrent():
             self.greenlet.kill(block=False)
         self._close_sockets()
-        self.sock._detach_pipe(self.pipe)
+        self.end.terminate()

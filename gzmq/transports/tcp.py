@@ -62,10 +62,11 @@ def format_endpoint(sockaddr, family):
 
 
 def listen(address, endpoint, options):
-    """Bind and listen; returns (listening socket, endpoint for LAST_ENDPOINT, None)."""
+    """Bind and listen; returns (listening OS socket, endpoint for LAST_ENDPOINT, None)."""
     host, port = _split_host_port(address, endpoint)
     family, sockaddr = _resolve(host, port, endpoint, True, options.get("ipv6", False))
-    sock = gsocket.socket(family, _stdsocket.SOCK_STREAM)
+    # A plain OS socket: the engine that accepts on it may run on another thread's hub.
+    sock = _stdsocket.socket(family, _stdsocket.SOCK_STREAM)
     try:
         sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_REUSEADDR, 1)
         if family == _stdsocket.AF_INET6 and host == "*":

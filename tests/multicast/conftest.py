@@ -1,7 +1,7 @@
 """Fixtures for the multicast (pgm:// and epgm://) tests.
 
-`mcnet`: two namespaced hosts on one veth segment (mcnet.py), made once per test session and
-removed after it. `libzmq_python`: Debian's /usr/bin/python3 with python3-zmq, whose libzmq
+`mcnet` (tests/conftest.py): two namespaced hosts on one veth segment (mcnet.py), made once
+per test session and removed after it. `libzmq_python`: Debian's /usr/bin/python3 with python3-zmq, whose libzmq
 is built with OpenPGM: the real peer. Either one missing is a failure, never a skip
 (`make peers` as root installs python3-zmq and nftables).
 
@@ -13,24 +13,12 @@ import pytest
 
 from tools.peers import require_peer
 
-from . import mcnet as mcnet_module
 from .support import SYSTEM_PYTHON, Peer
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "multicast: runs PGM peers in network namespaces it "
                                        "creates (needs root, ip, nft, Debian python3-zmq)")
-
-
-@pytest.fixture(scope="session")
-def mcnet():
-    missing = mcnet_module.missing_tools()
-    require_peer(", ".join(missing), not missing)
-    net = mcnet_module.MulticastNet()
-    try:
-        yield net
-    finally:
-        net.close()
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def test_gzmq_pub_to_libzmq_sub(scheme, mcnet, libzmq_python, peers, gctx, deadl
         for i in range(count):
             pub.send_multipart(make_message(i))
         report = sub.result()
-    stats = pub._listeners[ep].source.stats
+    stats = pub._bound[ep].source.stats
     dropped = mcnet.dropped()
     assert report == {"received": count, "first": 0, "bad": []}
     # The loss really happened and the source really repaired it.
@@ -101,7 +101,7 @@ def test_libzmq_pub_to_gzmq_sub(scheme, mcnet, libzmq_python, peers, gctx, deadl
         _first_warmup(sub)
         pub.tell("go")
         report = _receive_all(sub, count)
-    stats = sub._connecters[ep][0].receiver.stats
+    stats = sub._connected[ep][0].receiver.stats
     dropped = mcnet.dropped()
     assert report == {"received": count, "first": 0, "bad": []}
     assert sum(dropped.values()) > 0, dropped
@@ -131,7 +131,7 @@ def test_one_pub_three_mixed_subscribers(mcnet, libzmq_python, peers, gctx, dead
         local_report = _receive_all(local, count)
         reports = {"libzmq": libzmq_sub.result(), "gzmq": gzmq_sub.result()}
     reports["local gzmq"] = local_report
-    stats = pub._listeners[ep].source.stats
+    stats = pub._bound[ep].source.stats
     expected = {"received": count, "first": 0, "bad": []}
     assert reports == {name: expected for name in reports}
     # One multicast pipe, one PGM source: each message went onto the wire once for all three.

@@ -82,7 +82,7 @@ def test_close_with_linger_delivers_what_is_queued(mcnet, deadline):
             sub = sub_ctx.socket(gzmq.SUB)
             sub.setsockopt(gzmq.SUBSCRIBE, b"")
             sub.connect(endpoint("epgm", mcnet.a, 5612))
-        link = pub._listeners[endpoint("epgm", mcnet.a, 5612)]
+        link = pub._bound[endpoint("epgm", mcnet.a, 5612)]
         with deadline(20):
             for i in range(100):
                 pub.send(b"%03d" % i + b"x" * 1000)
@@ -99,7 +99,7 @@ def test_unbind_and_disconnect_release_the_endpoint(gctx, mcnet, deadline):
     pub, sub, ep = _pair(gctx, mcnet, 5613)
     pub.unbind(ep)
     sub.disconnect(ep)
-    assert not pub._listeners and not pub._pipes and not sub._pipes
+    assert not pub._bound and not pub._pipes and not sub._pipes
     # The port is free again: the same endpoint binds and works.
     with mcnet.a.enter():
         sub.connect(ep)

@@ -1,0 +1,137 @@
+"""The engine's part in the life of the process: the end of the program, fork(), and the lock
+that guards Context.instance().
+
+At exit, libzmq's I/O thread goes on writing while Python shuts down, so a message sent just
+before the program ends usually still leaves. Engines that run on an application thread's
+hub need that thread to turn its hub for them, which is what the two exit hooks do.
+After fork(), the child must not run the parent's connections (libzmq's I/O threads do not
+survive a fork either).
+"""
+import threading
+import time
+import weakref
+from contextlib import contextmanager
+
+import gevent
+import gevent.monkey
+from gevent.lock import Semaphore
+
+from .wait import Signal, thread_ident, wait_until
+
+EXIT_FLUSH_SECONDS = 1.0
+
+_engines = weakref.WeakSet()     # every SocketEngine alive
+
+
+def register(engine):
+    _engines.add(engine)
+
+
+def _engines_here():
+    me = thread_ident()
+    return [engine for engine in list(_engines) if engine.io.thread == me]
+
+
+def flush_at_exit():
+    """Give this thread's connected writers a last turn when the interpreter exits.
+
+    We run the hub until every *connected* peer's queue is written, as long as the peers keep
+    reading: a writer behind a full kernel buffer still counts while the queues shrink, and we
+    give up after EXIT_FLUSH_SECONDS without progress. That is libzmq's practical behaviour (a
+    peer that reads gets everything, as with pyzmq's default infinite LINGER), without
+    Context.term()'s unbounded wait for peers that are not there or do not read.
+    """
+    deadline = time.monotonic() + EXIT_FLUSH_SECONDS
+    least = None
+    try:
+        while True:
+            pending = False
+            queued = 0
+            for engine in _engines_here():
+                busy, count = engine.unflushed()
+                if busy:
+                    pending = True
+                    queued += count
+            if not pending:
+                return
+            # Judged after each turn, however long the writers kept the hub busy.
+            if least is None or queued < least:  # progress: the peers are reading
+                least = queued
+                deadline = time.monotonic() + EXIT_FLUSH_SECONDS
+            elif time.monotonic() >= deadline:
+                return
+            gevent.sleep(0.001)  # bounded, exit-time only: lets the writer greenlets run
+    except Exception:  # pragma: no cover - never let exit-time flushing raise
+        pass
+
+
+def serve_until_threads_end():
+    """Keep this thread's sockets working while the interpreter waits for other threads.
+
+    When the main thread's code ends, Python joins the non-daemon threads before anything else
+    (threading._shutdown, before atexit). With libzmq the I/O thread goes on meanwhile, so a
+    worker thread still receives what the main thread sent last and can still talk to the main
+    thread's sockets. If this thread's hub runs engines of open sockets, a native join would
+    freeze them: we join the other non-daemon threads from a helper thread and keep the hub
+    running meanwhile. Under patch_all the join is cooperative already and nothing needs doing.
+    """
+    try:
+        if gevent.monkey.is_module_patched("threading"):
+            return
+        if not any(not engine.closing for engine in _engines_here()):
+            return
+        current = threading.current_thread()
+        others = [t for t in threading.enumerate()
+                  if t is not current and not t.daemon and t.is_alive()]
+        if others:
+            # A plain native thread joins them (no pool: nothing may be imported or registered
+            # with threading this late) and wakes this hub when they have ended.
+            joined = []
+            done = Signal()
+
+            def join_all():
+                try:
+                    for t in others:
+                        t.join()
+                finally:
+                    joined.append(True)
+                    done.fire()
+
+            gevent.monkey.get_original("_thread", "start_new_thread")(join_all, ())
+            wait_until(lambda: joined, None, (done,))
+        flush_at_exit()
+    except Exception:  # pragma: no cover - never let exit-time serving raise
+        pass
+
+
+def forget_after_fork():
+    """In a fork()ed child: if this thread's hub ran engines, drop the hub and its loop, so
+    that none of the parent's greenlets, watchers or timers ever runs here (gevent's loop
+    re-arms its watchers after a fork: the parent's listeners would accept connections meant
+    for the parent, its readers would take bytes from the parent's streams). The child's next
+    gevent call starts a fresh hub."""
+    ours = bool(_engines_here())
+    _engines.clear()
+    if ours:
+        from gevent._hub_local import get_hub_if_exists
+        hub = get_hub_if_exists()
+        if hub is not None and gevent.getcurrent() is not hub:
+            hub.destroy(destroy_loop=True)
+
+
+# Guard the creation of the shared Context.instance(). A subclass's __init__ may switch
+# greenlets (time.sleep under patch_all, I/O) while the native lock is held; a second greenlet
+# of the same OS thread blocking on that lock would then freeze the hub for good. So greenlets
+# of one thread queue on a gevent Semaphore (that thread's gate) first, and only one of them
+# at a time contends for the native lock with other OS threads.
+_instance_lock = gevent.monkey.get_original("_thread", "allocate_lock")()
+_instance_gates = gevent.monkey.get_original("_thread", "_local")()
+
+
+@contextmanager
+def instance_lock():
+    gate = getattr(_instance_gates, "gate", None)
+    if gate is None:
+        gate = _instance_gates.gate = Semaphore()
+    with gate, _instance_lock:
+        yield

@@ -1,0 +1,180 @@
+"""Socket options (libzmq's options_t): defaults, validation, conversions.
+
+OptionsMixin is the part of SocketBase that stores and checks options. Values live in the
+socket's _options dict ({SocketOption: value}), read directly on hot paths; setsockopt()
+validates (types, ranges, CURVE keys, METADATA), lets the socket type act on the options it
+owns (SUBSCRIBE...), keeps the derived timeouts in seconds, and gives the socket's engine a
+fresh EngineOptions copy whenever something changed.
+"""
+from ..constants import Errno, OPTION_TYPES, SocketOption
+from ..engine.options import EngineOptions, mechanism_of
+from ..error import ZMQError
+from ..security.options import CURVE_KEYS, SECURITY_OPTIONS, check_option, curve_key_text
+
+O = SocketOption
+DEFAULTS = {
+    O.SNDHWM: 1000, O.RCVHWM: 1000, O.LINGER: -1, O.RCVTIMEO: -1, O.SNDTIMEO: -1,
+    O.RECONNECT_IVL: 100, O.RECONNECT_IVL_MAX: 0, O.BACKLOG: 100, O.MAXMSGSIZE: -1,
+    O.IMMEDIATE: 0, O.HANDSHAKE_IVL: 30000, O.HEARTBEAT_IVL: 0, O.HEARTBEAT_TTL: 0,
+    O.HEARTBEAT_TIMEOUT: -1, O.TCP_KEEPALIVE: -1, O.TCP_KEEPALIVE_CNT: -1,
+    O.TCP_KEEPALIVE_IDLE: -1, O.TCP_KEEPALIVE_INTVL: -1, O.IPV6: 0, O.IPV4ONLY: 1,
+    O.ROUTER_MANDATORY: 0, O.ROUTER_HANDOVER: 0, O.PROBE_ROUTER: 0, O.REQ_CORRELATE: 0,
+    O.REQ_RELAXED: 0, O.CONFLATE: 0, O.ROUTING_ID: b"", O.CONNECT_ROUTING_ID: b"",
+    O.CONNECT_TIMEOUT: 0, O.SNDBUF: -1, O.RCVBUF: -1, O.TOS: 0, O.AFFINITY: 0, O.RATE: 100,
+    O.RECOVERY_IVL: 10000, O.MULTICAST_HOPS: 1, O.MULTICAST_LOOP: 1, O.MULTICAST_MAXTPDU: 1500,
+    O.ZAP_DOMAIN: b"", O.ZAP_ENFORCE_DOMAIN: 0, O.PLAIN_SERVER: 0, O.PLAIN_USERNAME: b"",
+    O.PLAIN_PASSWORD: b"", O.CURVE_SERVER: 0, O.CURVE_PUBLICKEY: b"", O.CURVE_SECRETKEY: b"",
+    O.CURVE_SERVERKEY: b"", O.XPUB_VERBOSE: 0, O.XPUB_VERBOSER: 0, O.XPUB_MANUAL: 0,
+    O.XPUB_NODROP: 0, O.XPUB_WELCOME_MSG: b"", O.INVERT_MATCHING: 0, O.TCP_MAXRT: 0,
+    O.LAST_ENDPOINT: b"", O.STREAM_NOTIFY: 1, O.ROUTER_NOTIFY: 0, O.MULTICAST_LOOP: 1,
+    O.ONLY_FIRST_SUBSCRIBE: 0, O.XSUB_VERBOSE_UNSUBSCRIBE: 0, O.LOOPBACK_FASTPATH: 0,
+    O.ROUTER_RAW: 0, O.BLOCKY: 1, O.USE_FD: -1, O.BINDTODEVICE: b"", O.METADATA: b"",
+    # Readable as in libzmq 4.3.5 (pyzmq code reads them), though gzmq does not act on them.
+    O.RECONNECT_STOP: 0, O.SOCKS_PROXY: b"", O.SOCKS_USERNAME: b"", O.SOCKS_PASSWORD: b"",
+}
+_READ_ONLY = {O.TYPE, O.RCVMORE, O.EVENTS, O.FD, O.LAST_ENDPOINT, O.MECHANISM, O.THREAD_SAFE}
+_WRITE_ONLY = {O.SUBSCRIBE, O.UNSUBSCRIBE}
+
+
+def _as_bytes_option(option, value):
+    if isinstance(value, str):
+        raise TypeError(f"unicode not allowed for {option.name}, use setsockopt_string")
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{option.name} takes bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
+
+class OptionsMixin:
+    """setsockopt/getsockopt and friends for SocketBase (see the module docstring)."""
+
+    def setsockopt(self, option, value):
+        self._check_open()
+        try:
+            option = SocketOption(option)
+        except ValueError:
+            if not isinstance(value, int):  # pyzmq passes only ints through to libzmq
+                raise TypeError(f"unknown socket option {option} takes an int") from None
+            raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
+        if option in _READ_ONLY:
+            raise ZMQError(Errno.EINVAL, f"{option.name} is read-only")
+        kind = OPTION_TYPES.get(option, "int")
+        if kind == "bytes":
+            value = _as_bytes_option(option, value)
+        else:
+            if isinstance(value, bool):
+                value = int(value)
+            if not isinstance(value, int):
+                raise TypeError(f"{option.name} takes an int, not {type(value).__name__}")
+        if option in SECURITY_OPTIONS:
+            value = check_option(option, value)   # CURVE keys: Z85 or raw in, raw stored
+        if option == O.HWM:
+            self.setsockopt(O.SNDHWM, value)
+            self.setsockopt(O.RCVHWM, value)
+            return
+        if option in (O.SNDHWM, O.RCVHWM) and value < 0:
+            raise ZMQError(Errno.EINVAL, f"{option.name} must be >= 0")
+        if option in (O.ROUTING_ID, O.CONNECT_ROUTING_ID) and value:
+            if len(value) > 255:
+                raise ZMQError(Errno.EINVAL, f"{option.name} must be at most 255 bytes")
+        if option == O.METADATA:
+            self._add_metadata(value)
+        if self._xsetsockopt(option, value):
+            return
+        self._options[option] = value
+        self._engine.options = self._engine_options()
+        if option == O.SNDTIMEO:
+            self._sndtimeo = None if value < 0 else value / 1000.0
+        elif option == O.RCVTIMEO:
+            self._rcvtimeo = None if value < 0 else value / 1000.0
+        elif option == O.SNDHWM:
+            # libzmq applies HWM changes to pipes created later; existing pipes keep theirs,
+            # except that raising it helps blocked senders right away (harmless, simpler).
+            for pipe in self._pipes:
+                if pipe.inproc_peer is None:
+                    pipe.set_sndhwm(value)
+        elif option == O.RCVHWM:
+            for pipe in self._pipes:
+                if pipe.inproc_peer is None:
+                    pipe.set_rcvhwm(value)
+
+    def _xsetsockopt(self, option, value):
+        """Socket types intercept options they act on (SUBSCRIBE...). True if handled."""
+        if option in _WRITE_ONLY:
+            raise ZMQError(Errno.EINVAL, f"{option.name} is not valid on a {self._type_name} socket")
+        return False
+
+    def getsockopt(self, option):
+        if option == O.EVENTS:
+            self._check_open()
+            return self._events()
+        if option == O.RCVMORE:
+            self._check_open()
+            return 1 if self._rcv_parts is not None else 0
+        if option == O.TYPE:
+            return int(self._type)
+        self._check_open()
+        try:
+            option = SocketOption(option)
+        except ValueError:
+            raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
+        if option in _WRITE_ONLY:
+            raise ZMQError(Errno.EINVAL, f"{option.name} is write-only")
+        if option == O.MECHANISM:
+            return self._mechanism_number()
+        if option == O.FD:
+            raise ZMQError(Errno.ENOTSUP, "gzmq sockets have no FD; use gzmq.Poller or Socket.poll()")
+        if option == O.THREAD_SAFE:
+            return 0
+        if option == O.HWM:
+            return self._options[O.SNDHWM]
+        if option in CURVE_KEYS:
+            return curve_key_text(self._options[option])
+        if option in self._options:
+            return self._options[option]
+        raise ZMQError(Errno.EINVAL, f"option {option.name} is not supported by gzmq")
+
+    def _mechanism_number(self):
+        return int(mechanism_of(self._options))
+
+    def _add_metadata(self, value):
+        """METADATA "X-name:value" (libzmq: names must start with X-; EINVAL otherwise)."""
+        name, sep, data = value.partition(b":")
+        if not sep or not name.lower().startswith(b"x-") or len(name) > 255:
+            raise ZMQError(Errno.EINVAL, "METADATA must be 'X-name:value'")
+        try:
+            key = name.decode("ascii")
+        except UnicodeDecodeError:
+            raise ZMQError(Errno.EINVAL, "METADATA names are ASCII") from None
+        self._app_metadata[key] = data
+
+    def _engine_options(self):
+        """The copy of the options this socket's engine works with (see EngineOptions)."""
+        return EngineOptions(self._options, self._type_name, self._peer_types,
+                             self._app_metadata.items(), self._conflate_inbound(),
+                             self._reply_check())
+
+    set = setsockopt
+    get = getsockopt
+
+    def setsockopt_string(self, option, value, encoding="utf-8"):
+        if not isinstance(value, str):
+            raise TypeError(f"str required, not {type(value).__name__}")
+        self.setsockopt(option, value.encode(encoding))
+
+    def getsockopt_string(self, option, encoding="utf-8"):
+        if OPTION_TYPES.get(SocketOption(option)) != "bytes":
+            raise TypeError(f"option {option} will not return a string")
+        return self.getsockopt(option).decode(encoding)
+
+    set_string = setsockopt_unicode = setsockopt_string
+    get_string = getsockopt_unicode = getsockopt_string
+
+    def set_hwm(self, value):
+        self.setsockopt(O.SNDHWM, value)
+        self.setsockopt(O.RCVHWM, value)
+
+    def get_hwm(self):
+        return self.getsockopt(O.SNDHWM)
+
+    hwm = property(get_hwm, set_hwm)

@@ -1,0 +1,172 @@
+"""pyzmq's conveniences on a socket: serialization (string, pyobj, json, serialized),
+attribute-style options (sock.linger = 0, sock.routing_id, sock.SNDHWM), subscribe() and
+unsubscribe(), poll(), and the monitor helpers. Nothing here knows how messages move.
+"""
+import json
+import pickle
+
+from .. import constants as C
+from ..constants import Errno, OPTION_TYPES, PollEvent, SocketOption, SocketType
+from ..error import ZMQError
+from ..monitor import Monitor
+from ..poll import Poller
+
+O = SocketOption
+
+
+class _AssignableMethod:
+    """A method that assignment calls instead of replacing: pyzmq lets `sock.subscribe = b"x"`
+    mean `sock.subscribe(b"x")` (the option), although `subscribe` is also a method."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj, owner=None):
+        return self.fn if obj is None else self.fn.__get__(obj, owner)
+
+    def __set__(self, obj, value):
+        self.fn(obj, value)
+
+
+class SugarMixin:
+    """pyzmq's conveniences for SocketBase (see the module docstring)."""
+
+    # -- attribute-style options: sock.linger = 0, sock.rcvtimeo, sock.routing_id ... -------
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: map option names (any case) to getsockopt.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            option = getattr(SocketOption, name.upper())
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
+        return _get_attr_option(self, option)
+
+    @_AssignableMethod
+    def subscribe(self, topic):
+        """SUB/XSUB: subscribe to a topic prefix (str is UTF-8 encoded)."""
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.setsockopt(O.SUBSCRIBE, topic)
+
+    @_AssignableMethod
+    def unsubscribe(self, topic):
+        """SUB/XSUB: drop one reference to a subscription."""
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.setsockopt(O.UNSUBSCRIBE, topic)
+
+    # -- serialization helpers (pyzmq's) -----------------------------------------------------
+    def send_string(self, u, flags=0, copy=True, encoding="utf-8", **kwargs):
+        if not isinstance(u, str):
+            raise TypeError("str objects only")
+        return self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
+
+    send_unicode = send_string
+
+    def recv_string(self, flags=0, encoding="utf-8"):
+        return self.recv(flags=flags).decode(encoding)
+
+    recv_unicode = recv_string
+
+    def send_pyobj(self, obj, flags=0, protocol=pickle.DEFAULT_PROTOCOL, **kwargs):
+        return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
+
+    def recv_pyobj(self, flags=0):
+        return pickle.loads(self.recv(flags))
+
+    def send_json(self, obj, flags=0, **kwargs):
+        send_kwargs = {k: kwargs.pop(k) for k in ("routing_id", "group") if k in kwargs}
+        msg = json.dumps(obj, **kwargs).encode("utf-8")
+        return self.send(msg, flags=flags, **send_kwargs)
+
+    def recv_json(self, flags=0, **kwargs):
+        return json.loads(self.recv(flags), **kwargs)
+
+    def send_serialized(self, msg, serialize, flags=0, copy=True, **kwargs):
+        frames = serialize(msg)
+        return self.send_multipart(frames, flags=flags, copy=copy, **kwargs)
+
+    def recv_serialized(self, deserialize, flags=0, copy=True):
+        frames = self.recv_multipart(flags=flags, copy=copy)
+        return deserialize(frames)
+
+    def poll(self, timeout=None, flags=PollEvent.POLLIN):
+        """Wait until the socket has `flags` events; returns the events (0 on timeout).
+        timeout in milliseconds (None or negative: forever)."""
+        self._check_open()
+        p = Poller()
+        p.register(self, flags)
+        evts = dict(p.poll(timeout))
+        return evts.get(self, 0)
+
+    # -- monitoring ---------------------------------------------------------------------------
+    def monitor(self, addr, events=C.Event.ALL):
+        """Report connection events on a PAIR bound to `addr` (inproc); addr None stops it."""
+        self._check_open()
+        if isinstance(addr, bytes):
+            addr = addr.decode()
+        if addr is not None and not addr.startswith("inproc://"):
+            # libzmq (zmq_socket_monitor): monitor endpoints are inproc only.
+            raise ZMQError(Errno.EPROTONOSUPPORT, f"{addr}: a monitor endpoint must be inproc://")
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
+        if addr is None:
+            return
+        self._monitor = Monitor(self, addr, int(events))
+
+    def get_monitor_socket(self, events=None, addr=None):
+        """A PAIR socket receiving this socket's events (pyzmq); read with recv_monitor_message."""
+        self._check_open()
+        mon = self._monitor_socket
+        if mon is not None and not mon.closed:
+            return mon          # pyzmq: asking again returns the socket already monitoring
+        if self._monitor is not None and addr is None:
+            raise ZMQError(Errno.EINVAL, "a monitor is already running; disable_monitor() first")
+        if addr is None:
+            addr = f"inproc://monitor.s-{id(self):x}"
+        self.monitor(addr, C.Event.ALL if events is None else events)
+        sock = self._monitor_socket = self.context.socket(SocketType.PAIR)
+        sock.connect(addr)
+        return sock
+
+    def disable_monitor(self):
+        self._monitor_socket = None
+        self.monitor(None, 0)
+
+
+def _get_attr_option(sock, option):
+    try:
+        return sock.getsockopt(option)
+    except ZMQError as e:
+        # pyzmq: write-only options read as attributes raise AttributeError (so getattr() with
+        # a default, hasattr() and mock.Mock(spec=sock) work); so do options gzmq cannot read.
+        if e.errno in (Errno.EINVAL, Errno.EFAULT, Errno.ENOTSUP):
+            raise AttributeError(f"{option.name.lower()} attribute is not readable: {e}") from None
+        raise
+
+
+def _option_property(option):
+    def fget(self):
+        return _get_attr_option(self, option)
+
+    def fset(self, value):
+        if isinstance(value, str) and OPTION_TYPES.get(option) == "bytes":
+            value = value.encode("utf-8")
+        self.setsockopt(option, value)
+
+    return property(fget, fset, doc=f"The {option.name} socket option.")
+
+
+def install_option_properties(cls):
+    """Attribute-style options as pyzmq: sock.linger = 0, sock.rcvtimeo, sock.routing_id,
+    sock.SNDHWM. Real properties (not a __setattr__ hook) keep ordinary attribute writes on
+    the hot path fast; names the class already has (type, subscribe...) are left alone."""
+    for option in SocketOption:
+        for name in (option.name.lower(), option.name):
+            if not hasattr(cls, name):
+                setattr(cls, name, _option_property(option))
+    for alias in ("identity", "IDENTITY"):
+        setattr(cls, alias, _option_property(O.ROUTING_ID))
