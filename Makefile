@@ -30,7 +30,7 @@ demo: setup
 # Unpatched run of the whole suite, then the socket-level suites again under gevent.monkey.patch_all().
 test: setup peers
 	$(PYTEST) -q tests
-	GZMQ_TEST_MONKEY=1 $(PYTEST) -q -m "not slow" tests/sockets tests/interop tests/lifecycle tests/pubsub tests/security
+	GZMQ_TEST_MONKEY=1 $(PYTEST) -q -m "not slow" tests/sockets tests/interop tests/lifecycle tests/pubsub tests/security tests/transports
 
 test-fast: setup
 	$(PYTEST) -q -x -m "not slow" tests

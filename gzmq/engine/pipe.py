@@ -123,13 +123,15 @@ class Pipe:
         return True
 
     def write_all(self, msgs):
-        """Append a batch decoded from one read of a connection, whatever the HWM; the caller
-        then asks check_write() and stops reading while the queue is full."""
+        """Append a batch decoded from one read of a connection, whatever the HWM. Returns
+        False if the queue is now at its HWM: the caller stops reading, and asks check_write()
+        to be told when there is room."""
         q = self.outq
         q.extend(msgs)
         if q.reader_waits:
             q.reader_waits = False
             q.reader.activate_read()
+        return not q.hwm or len(q) < q.hwm
 
     def write_control(self, msg):
         """Append a message that must not be lost to the HWM (a subscription change)."""

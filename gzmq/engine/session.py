@@ -22,115 +22,25 @@ it may run on another thread than the socket's.
 """
 import logging
 import time
-import weakref
 
 import gevent
 from gevent.event import Event
 
-from ..constants import Event as MonitorEvent, SecurityMechanism, SocketOption
+from ..constants import Event as MonitorEvent
 from ..error import ZMTPError
-from ..security import make_mechanism
-from ..zmtp.connection import ZMTPConnection
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
-from ..zmtp.mechanisms import NullMechanism
 from ..zmtp.mechanisms.base import HandshakeRefused
-from ..zmtp.recycle import BodyRecycler
 from . import zap
-from .wait import set_before_block, yield_turn
+from .codec import make_connection
+from .deferred import deferred_writers
 
 log = logging.getLogger("gzmq")
 
-ZAP_DOMAIN = SocketOption.ZAP_DOMAIN
 _SUBSCRIPTIONS = (Subscribe, Cancel)   # control messages in a pipe, from or to an XSUB
 READ_SIZE = 256 * 1024
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
 LARGE_CHUNK = 64 * 1024       # bodies at least this big are written without joining (no copy)
 _IOV_MAX = 1024
-
-
-_recyclers = weakref.WeakKeyDictionary()
-
-
-def body_recycler():
-    """This thread's BodyRecycler (one per gevent hub: a recycler is never shared by threads)."""
-    hub = gevent.get_hub()
-    recycler = _recyclers.get(hub)
-    if recycler is None:
-        recycler = _recyclers[hub] = BodyRecycler()
-    return recycler
-
-
-class _DeferredWriters:
-    """One hub's sessions whose socket queued messages while their writer slept, and whose
-    writer was not woken yet (see Session._soft_kick)."""
-
-    __slots__ = ("sessions", "scheduled")
-
-    def __init__(self):
-        self.sessions = []
-        self.scheduled = False
-
-    def add(self, session):
-        self.sessions.append(session)
-        if not self.scheduled:
-            self.scheduled = True
-            gevent.get_hub().loop.run_callback(self.kick_all)
-
-    def kick_all(self):
-        """Hub callback: nobody blocked meanwhile, so wake the writers."""
-        self.scheduled = False
-        sessions = self.sessions
-        self.sessions = []
-        for session in sessions:
-            session.kick()
-
-
-_deferred = weakref.WeakKeyDictionary()
-
-
-def _deferred_writers():
-    hub = gevent.get_hub()
-    writers = _deferred.get(hub)
-    if writers is None:
-        writers = _deferred[hub] = _DeferredWriters()
-    return writers
-
-
-def flush_deferred():
-    """A greenlet of this hub is about to block (gzmq.engine.wait.wait_until): write what the
-    sleeping writers have queued, inline, instead of waking them (see Session.flush_inline)."""
-    writers = _deferred.get(gevent.get_hub())
-    if writers is not None:
-        for session in writers.sessions:
-            session.flush_inline()
-
-
-set_before_block(flush_deferred)
-
-
-def relieve(pipes):
-    """A socket found these pipes full (a publisher at SNDHWM). Their writers run on this
-    hub, so a pipe may be full only because its writer has not had a turn yet, where
-    libzmq's I/O thread would have drained it meanwhile: write what is deferred, and give the
-    writers one turn (a yield, not a block) if any of them could make progress."""
-    flush_deferred()
-    waiting = [p for p in pipes if p.full() and type(p.peer.sink) is Session]
-    if any(p.peer.sink.writable_soon() for p in waiting):
-        for pipe in waiting:
-            pipe.peer.sink.kick()
-        yield_turn()
-
-
-def make_connection(options):
-    """The sans-IO ZMTP connection for a new session, from its socket's options."""
-    if options.mechanism == SecurityMechanism.NULL:
-        mechanism = NullMechanism(zap=bool(options.values[ZAP_DOMAIN]))
-    else:
-        mechanism = make_mechanism(options)
-    return ZMTPConnection(options.type_name, peer_types=options.peer_types,
-                          identity=options.routing_id, mechanism=mechanism,
-                          maxmsgsize=options.maxmsgsize, properties=options.metadata,
-                          recycler=body_recycler())
 
 
 class PeerClosed(Exception):
@@ -142,7 +52,7 @@ class Session:
                  "transport", "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader",
                  "_heart", "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap",
                  "_stalled", "_ttl_watch", "fd", "failed_handshake", "protocol_error",
-                 "refused", "_asleep", "_raw", "_rwatch", "__weakref__")
+                 "refused", "_asleep", "_raw", "_rwatch", "_deferred", "__weakref__")
 
     def __init__(self, host, sock, end, endpoint, transport, connect_side):
         """host: the socket's engine; sock: the connected OS stream socket (gevent); end: our
@@ -180,11 +90,13 @@ class Session:
         self._asleep = False         # the writer is parked in wake.wait() (see flush_inline)
         self._raw = getattr(sock, "_sock", sock)  # the non-blocking OS socket under gevent's
         self._rwatch = None          # the reader's own io watcher (see _read_loop)
+        self._deferred = None        # this hub's deferred writers (see _soft_kick)
 
     # -- reader -------------------------------------------------------------------------
     def run(self):
         """Run the connection in the calling greenlet until it ends. Never raises."""
         self._reader = gevent.getcurrent()
+        self._deferred = deferred_writers()
         reason = None
         try:
             self._handshake()
@@ -324,14 +236,12 @@ class Session:
                         batch.append(ev)
                     else:
                         self._on_event(ev)
-                if batch:
-                    end.write_all(batch)
+                if batch and not end.write_all(batch):
+                    # Back-pressure: stop reading until the socket has drained the queue to half.
+                    self._wait_for_room()
             if conn._out:
                 self._ctrl.append(conn.data_to_send())
                 self._wake.set()
-            if not end.check_write():
-                # Back-pressure: stop reading until the socket has drained this queue to half.
-                self._wait_for_room()
 
     def _dispatch(self, events):
         for ev in events:
@@ -358,7 +268,7 @@ class Session:
     def read_activated(self, end):
         """The socket queued messages while the writer sleeps."""
         if self._ready:
-            self._soft_kick()
+            self._deferred.add(self)
 
     def write_activated(self, end):
         """The socket drained its inbound queue: read again."""
@@ -489,8 +399,8 @@ class Session:
         """The socket queued a message while the writer sleeps. Rather than waking the writer
         at once (a greenlet switch each way per message in request/reply), defer it: if a
         greenlet of this hub blocks next (recv, poll), it writes the queue itself
-        (flush_deferred); otherwise a hub callback wakes the writer on the next loop turn."""
-        _deferred_writers().add(self)
+        (gzmq.engine.deferred); otherwise a hub callback wakes the writer on the next loop turn."""
+        self._deferred.add(self)
 
     def kick(self):
         """Wake the writer if it has anything to write (used by the socket's deferred kick).

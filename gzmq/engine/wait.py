@@ -25,7 +25,6 @@ interruption.
 import logging
 import select as _select
 import time
-import weakref
 from collections import deque
 
 from gevent import get_hub, getcurrent, sleep
@@ -43,13 +42,15 @@ _monotonic = time.monotonic
 class HubLink:
     """Runs calls on one hub's thread (see the module docstring)."""
 
-    __slots__ = ("thread", "_calls", "_async", "_holds", "__weakref__")
+    __slots__ = ("thread", "loop", "deferred", "_calls", "_async", "_holds", "__weakref__")
 
     def __init__(self):
         self.thread = thread_ident()
+        self.loop = get_hub().loop
+        self.deferred = None     # the hub's writers waiting to be woken (gzmq.engine.deferred)
         self._calls = deque()
         self._holds = 0
-        watcher = self._async = get_hub().loop.async_()
+        watcher = self._async = self.loop.async_()
         watcher.ref = False          # referenced only while someone waits (hold())
         watcher.start(self._drain)
 
@@ -86,15 +87,18 @@ class HubLink:
                 log.exception("gzmq: cross-thread call failed")
 
 
-_links = weakref.WeakKeyDictionary()
+_local = get_original("_thread", "_local")()   # per OS thread, even under patch_all
 
 
 def hub_link():
-    """This thread's HubLink (made on first use, on this thread)."""
-    hub = get_hub()
-    link = _links.get(hub)
-    if link is None:
-        link = _links[hub] = HubLink()
+    """This thread's HubLink (made on first use, on this thread, and again for a new hub)."""
+    try:
+        link = _local.link
+        if link.loop is get_hub().loop:
+            return link
+    except AttributeError:
+        pass
+    link = _local.link = HubLink()
     return link
 
 
@@ -115,14 +119,19 @@ class Signal:
                 link.call(event.set)
 
 
-def wait_until(ready, timeout=None, signals=(), check=None):
+def wait_until(ready, timeout=None, signals=(), check=None, tried=False):
     """Block cooperatively until ready() is true or `timeout` seconds pass (see the module
-    docstring). Returns ready()'s result, or None on timeout."""
-    if check is not None:
-        check()
-    result = ready()
-    if result:
-        return result
+    docstring). Returns ready()'s result, or None on timeout.
+
+    tried=True: the caller has just tried (a socket's recv or send) and everything that can
+    make ready() true reaches this thread through its hub (a socket's mailbox), never by a
+    direct fire from another thread: ready() is not tried again before the first block."""
+    if not tried:
+        if check is not None:
+            check()
+        result = ready()
+        if result:
+            return result
     if timeout is not None and timeout <= 0:
         return None
     deadline = None if timeout is None else _monotonic() + timeout
@@ -134,18 +143,20 @@ def wait_until(ready, timeout=None, signals=(), check=None):
     link.hold()
     try:
         while True:
+            if check is not None:
+                check()
+            if not tried:
+                event.clear()       # (before trying: a fire from now on is not lost)
+                result = ready()
+                if result:
+                    return result
+            tried = False
             remaining = None
             if deadline is not None:
                 remaining = deadline - _monotonic()
                 if remaining <= 0:
                     return None
-            event.clear()
-            before_block()
-            if check is not None:
-                check()
-            result = ready()
-            if result:
-                return result
+            before_block(link)
             event.wait(remaining)
     finally:
         link.release()
@@ -163,9 +174,9 @@ def yield_turn():
         sleep(0)
 
 
-def before_block():
-    """Work to do before this thread's greenlet blocks (set by the engine: writing what the
-    connections of this hub have queued, instead of waking their writers)."""
+def before_block(link):
+    """Work to do before a greenlet of this hub (its HubLink: link) blocks; set by the engine
+    to write what the connections of this hub have queued, instead of waking their writers."""
 
 
 def set_before_block(fn):

@@ -29,7 +29,7 @@ from types import GenericAlias
 
 from ..constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from ..engine.pipe import pipe_pair
-from ..engine.session import relieve
+from ..engine.deferred import relieve
 from ..engine.socket_engine import SocketEngine
 from ..engine.wait import Mailbox, Signal, hub_link, wait_until, yield_turn
 from ..error import Again, ContextTerminated, ZMQError
@@ -313,7 +313,7 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
 
     def _retry_full(self, full, msg):
         """Pipes that missed msg at SNDHWM: the engine may drain them at once (in-hub, their
-        writers may simply not have run yet; gzmq.engine.session.relieve), then they get a
+        writers may simply not have run yet; gzmq.engine.deferred.relieve), then they get a
         second try; a subscriber that is really behind misses the message, as in libzmq."""
         relieve(full)
         for pipe in full:
@@ -456,7 +456,7 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
                 self._mailbox.process()
             return self._xsend(parts)
 
-        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable):
+        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable, tried=True):
             raise Again()
 
     # -- receiving ---------------------------------------------------------------------------
@@ -550,7 +550,8 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
             if not self._can_recv:
                 raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
             raise Again()
-        msg = wait_until(self._received, self._rcvtimeo, (self._in_signal,), self._check_usable)
+        msg = wait_until(self._received, self._rcvtimeo, (self._in_signal,), self._check_usable,
+                         tried=True)
         if msg is None:
             raise Again()
         return msg

@@ -1,0 +1,75 @@
+"""Waking a hub's connection writers lazily (the in-hub mode's request/reply fast path).
+
+When a socket queues a message while its connection's writer greenlet sleeps, waking the
+writer at once would cost a greenlet switch each way per message in request/reply. Instead
+the session is noted as deferred: if a greenlet of the same hub blocks next (recv, poll: the
+one wait primitive calls before_block first), it writes the queue itself, inline, with one
+non-blocking send (Session.flush_inline); otherwise a hub callback wakes the writers on the
+next loop turn. An engine on a dedicated I/O thread does not defer (nobody would flush).
+"""
+import gevent
+
+from .wait import hub_link, set_before_block, yield_turn
+
+
+class _DeferredWriters:
+    """One hub's sessions whose socket queued messages while their writer slept, and whose
+    writer was not woken yet (see Session._soft_kick)."""
+
+    __slots__ = ("sessions", "scheduled")
+
+    def __init__(self):
+        self.sessions = []
+        self.scheduled = False
+
+    def add(self, session):
+        self.sessions.append(session)
+        if not self.scheduled:
+            self.scheduled = True
+            gevent.get_hub().loop.run_callback(self.kick_all)
+
+    def kick_all(self):
+        """Hub callback: nobody blocked meanwhile, so wake the writers."""
+        self.scheduled = False
+        sessions = self.sessions
+        self.sessions = []
+        for session in sessions:
+            session.kick()
+
+
+def deferred_writers():
+    """This hub's _DeferredWriters (kept with the hub's HubLink: one per hub)."""
+    link = hub_link()
+    writers = link.deferred
+    if writers is None:
+        writers = link.deferred = _DeferredWriters()
+    return writers
+
+
+def flush_deferred(link=None):
+    """A greenlet of this hub is about to block (gzmq.engine.wait.wait_until): write what the
+    sleeping writers have queued, inline, instead of waking them (see Session.flush_inline)."""
+    writers = (link or hub_link()).deferred
+    if writers is not None and writers.sessions:
+        for session in writers.sessions:
+            session.flush_inline()
+
+
+set_before_block(flush_deferred)
+
+
+def relieve(pipes):
+    """A socket found these pipes full (a publisher at SNDHWM). Their writers run on this
+    hub, so a pipe may be full only because its writer has not had a turn yet, where
+    libzmq's I/O thread would have drained it meanwhile: write what is deferred, and give the
+    writers one turn (a yield, not a block) if any of them could make progress."""
+    flush_deferred()
+    waiting = [p for p in pipes if p.full() and _is_session(p.peer.sink)]
+    if any(p.peer.sink.writable_soon() for p in waiting):
+        for pipe in waiting:
+            pipe.peer.sink.kick()
+        yield_turn()
+
+
+def _is_session(sink):
+    return hasattr(sink, "writable_soon")
