@@ -234,6 +234,28 @@ class Pipe:
         self.inq.set_hwm(hwm)
 
 
+def write_each(pipes, msg):
+    """write(msg) to each of `pipes` in one call (a publisher's fan-out); returns the pipes
+    that were at their HWM and got nothing, or None."""
+    full = None
+    for pipe in pipes:
+        q = pipe.outq
+        hwm = q.hwm
+        if hwm and len(q) >= hwm:
+            q.writer_waits = True
+            if len(q) >= hwm:
+                if full is None:
+                    full = []
+                full.append(pipe)
+                continue
+            q.writer_waits = False
+        q.append(msg)
+        if q.reader_waits:
+            q.reader_waits = False
+            q.reader.activate_read()
+    return full
+
+
 def pipe_pair(sink_a, mailbox_a, sink_b, mailbox_b, hwm_ab=1000, hwm_ba=1000, endpoint=None,
               conflate_ab=False, conflate_ba=False):
     """Two joined ends: a writes what b reads (HWM hwm_ab) and b writes what a reads."""

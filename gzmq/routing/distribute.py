@@ -4,6 +4,7 @@ Which pipes get a message is the socket's business (its subscription trie); the
 distributor writes to them. A pipe at SNDHWM misses the message (PUB drops for that one
 subscriber), unless the socket asks first with check_all() and waits (XPUB_NODROP).
 """
+from ..engine.pipe import write_each
 
 
 class Distributor:
@@ -23,13 +24,7 @@ class Distributor:
 
     def send(self, pipes, msg):
         """Write msg to each of `pipes`; returns those that were full (None if none was)."""
-        full = None
-        for pipe in pipes:
-            if not pipe.write(msg):
-                if full is None:
-                    full = []
-                full.append(pipe)
-        return full
+        return write_each(pipes, msg)
 
     def check_all(self, pipes=None):
         """Room in every pipe (of `pipes`, default all)? A full one wakes the socket later."""

@@ -3,9 +3,10 @@ from ..constants import SocketType
 from ..routing.fair_queue import FairQueue
 from ..routing.load_balance import LoadBalancer
 from .base import SocketBase
+from .direct import DirectRoutes
 
 
-class Pair(SocketBase):
+class Pair(DirectRoutes, SocketBase):
     _type = SocketType.PAIR
     _peer_types = frozenset({"PAIR"})
 
@@ -13,6 +14,7 @@ class Pair(SocketBase):
         self._lb = LoadBalancer()
         self._fq = FairQueue()
         self._pair = None
+        self._route()
 
     def _xattach(self, pipe):
         # libzmq terminates any pipe beyond the first; a connect-side pipe claims the slot early.
@@ -20,6 +22,7 @@ class Pair(SocketBase):
             self._pair = pipe
             self._lb.attach(pipe)
             self._fq.attach(pipe)
+            self._route()
 
     def _xready(self, pipe):
         if self._pair is None:
@@ -31,12 +34,7 @@ class Pair(SocketBase):
             self._pair = None
             self._lb.detach(pipe)
             self._fq.detach(pipe)
-
-    def _xsend(self, msg):
-        return self._lb.send(msg) is not None
-
-    def _xrecv(self):
-        return self._fq.recv()
+            self._route()
 
     def _last_pipe(self):
         return self._fq.last
@@ -50,7 +48,9 @@ class Pair(SocketBase):
     def _xreadable(self, pipe):
         if pipe is self._pair:
             self._fq.activate(pipe)
+            self._route()
 
     def _xwritable(self, pipe):
         if pipe is self._pair:
             self._lb.activate(pipe)
+            self._route()

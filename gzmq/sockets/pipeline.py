@@ -7,9 +7,10 @@ from ..constants import SocketType
 from ..routing.fair_queue import FairQueue
 from ..routing.load_balance import LoadBalancer
 from .base import SocketBase
+from .direct import DirectRoutes
 
 
-class Push(SocketBase):
+class Push(DirectRoutes, SocketBase):
     """PUSH: round-robin to PULL peers, blocks at HWM, never receives."""
 
     _type = SocketType.PUSH
@@ -19,13 +20,6 @@ class Push(SocketBase):
     def _init_routing(self):
         self._lb = LoadBalancer()
         self._route()
-
-    def _route(self):
-        # _xsend is the balancer's send() itself (the pipe it returns is true, None false), or
-        # with one peer, the common case, that peer's pipe.write(): a Python call less per
-        # message. Every attach, detach and activation chooses again.
-        active = self._lb.active
-        self._xsend = active[0].write if len(active) == 1 else self._lb.send
 
     def _xattach(self, pipe):
         self._lb.attach(pipe)
@@ -43,7 +37,7 @@ class Push(SocketBase):
         self._route()
 
 
-class Pull(SocketBase):
+class Pull(DirectRoutes, SocketBase):
     """PULL: fair-queues messages from PUSH peers, never sends."""
 
     _type = SocketType.PULL
@@ -53,15 +47,6 @@ class Pull(SocketBase):
     def _init_routing(self):
         self._fq = FairQueue()
         self._route()
-
-    def _route(self):
-        # As Push: the fair queue's recv(), or with one peer that peer's pipe.read().
-        fq = self._fq
-        if len(fq.active) == 1:
-            fq.last = fq.active[0]
-            self._xrecv = fq.last.read
-        else:
-            self._xrecv = fq.recv
 
     def _xattach(self, pipe):
         self._fq.attach(pipe)

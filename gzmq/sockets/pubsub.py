@@ -26,6 +26,7 @@ from ..routing.trie import CountedTrie, PipeTrie
 from ..zmtp.events import Cancel, Subscribe
 from ..zmtp.frames import Encoded
 from .base import SocketBase
+from .direct import DirectRoutes
 
 O = SocketOption
 
@@ -183,7 +184,7 @@ class Pub(XPub):
         return False
 
 
-class XSub(SocketBase):
+class XSub(DirectRoutes, SocketBase):
     _type = SocketType.XSUB
     _peer_types = frozenset({"PUB", "XPUB"})
 
@@ -193,6 +194,7 @@ class XSub(SocketBase):
         self._out_pipes = []
         # libzmq xsub_t: a closing subscriber does not wait to send pending subscriptions.
         self._options[O.LINGER] = 0
+        self._route()
 
     def _conflate_inbound(self):
         return bool(self._options[O.CONFLATE])
@@ -201,6 +203,7 @@ class XSub(SocketBase):
         self._fq.attach(pipe)
         self._out_pipes.append(pipe)
         self._send_all_subscriptions(pipe)
+        self._route()
 
     def _xhiccup(self, pipe):
         # Reconnecting: the publisher starts from a clean slate (libzmq xsub_t::xhiccuped).
@@ -216,9 +219,11 @@ class XSub(SocketBase):
             self._out_pipes.remove(pipe)
         except ValueError:
             pass
+        self._route()
 
     def _xreadable(self, pipe):
         self._fq.activate(pipe)
+        self._route()
 
     def _send_subscription(self, pipe, topic, subscribe):
         # In order with the messages, never lost to SNDHWM; a pipe not connected yet keeps it.
@@ -247,23 +252,42 @@ class XSub(SocketBase):
     def _xhas_out(self):
         return True
 
-    # SUB filters what it receives against its own subscriptions; XSUB passes everything
-    # through (libzmq's options.filter), leaving filtering to the publishers upstream.
-    _filter = False
-    _prefetched = None   # SUB: the matching message _xhas_in() found (libzmq's has_message)
+    # XSUB passes everything through (its _xrecv is a direct route, see DirectRoutes),
+    # leaving filtering to the publishers upstream; SUB filters again (libzmq's options.filter).
+
+    def _last_pipe(self):
+        return self._fq.last
+
+    def _xhas_in(self):
+        return self._fq.has_in()
+
+
+class Sub(XSub):
+    """SUB: subscribe with setsockopt(SUBSCRIBE) / subscribe(); receives only."""
+
+    _type = SocketType.SUB
+    _can_send = False
+    _prefetched = None   # the matching message _xhas_in() found (libzmq's has_message)
+
+    def _route(self):
+        # Sub's _xrecv filters; what it takes messages from is routed as DirectRoutes would.
+        fq = self._fq
+        if len(fq.active) == 1:
+            fq.last = fq.active[0]
+            self._next = fq.last.read
+        else:
+            self._next = fq.recv
 
     def _xrecv(self):
-        if not self._filter:
-            return self._fq.recv()
         msg = self._prefetched
         if msg is not None:
             self._prefetched = None
             return msg
-        fq = self._fq
+        take = self._next
         subs = self._subs
         invert = self._options[O.INVERT_MATCHING]
         while True:
-            msg = fq.recv()
+            msg = take()
             if msg is None:
                 return None
             data = msg[0]
@@ -272,12 +296,7 @@ class XSub(SocketBase):
             if subs.match(data) != bool(invert):
                 return msg
 
-    def _last_pipe(self):
-        return self._fq.last
-
     def _xhas_in(self):
-        if not self._filter:
-            return self._fq.has_in()
         if self._prefetched is not None:
             return True
         # libzmq xsub_t::xhas_in: drop messages no subscription matches (one may still be in
@@ -287,14 +306,6 @@ class XSub(SocketBase):
             return False
         self._prefetched = msg
         return True
-
-
-class Sub(XSub):
-    """SUB: subscribe with setsockopt(SUBSCRIBE) / subscribe(); receives only."""
-
-    _type = SocketType.SUB
-    _can_send = False
-    _filter = True
 
     def _xsetsockopt(self, option, value):
         if option == O.SUBSCRIBE:

@@ -15,11 +15,12 @@ from ..routing.fair_queue import FairQueue
 from ..routing.identity import RoutingIds
 from ..routing.load_balance import LoadBalancer
 from .base import SNDMORE, SocketBase
+from .direct import DirectRoutes
 
 O = SocketOption
 
 
-class Dealer(SocketBase):
+class Dealer(DirectRoutes, SocketBase):
     """DEALER: round-robin sending, fair-queued receiving, no envelope changes."""
 
     _type = SocketType.DEALER
@@ -28,10 +29,12 @@ class Dealer(SocketBase):
     def _init_routing(self):
         self._lb = LoadBalancer()
         self._fq = FairQueue()
+        self._route()
 
     def _xattach(self, pipe):
         self._lb.attach(pipe)
         self._fq.attach(pipe)
+        self._route()
 
     def _xready(self, pipe):
         if self._options[O.PROBE_ROUTER]:
@@ -41,12 +44,7 @@ class Dealer(SocketBase):
     def _xdetach(self, pipe):
         self._lb.detach(pipe)
         self._fq.detach(pipe)
-
-    def _xsend(self, msg):
-        return self._lb.send(msg) is not None
-
-    def _xrecv(self):
-        return self._fq.recv()
+        self._route()
 
     def _last_pipe(self):
         return self._fq.last
@@ -59,9 +57,11 @@ class Dealer(SocketBase):
 
     def _xreadable(self, pipe):
         self._fq.activate(pipe)
+        self._route()
 
     def _xwritable(self, pipe):
         self._lb.activate(pipe)
+        self._route()
 
 
 class Req(Dealer):
@@ -70,6 +70,9 @@ class Req(Dealer):
 
     _type = SocketType.REQ
     _peer_types = frozenset({"REP", "ROUTER"})
+
+    def _route(self):
+        pass            # REQ's send and recv add the envelope: no direct routes
 
     def _init_routing(self):
         super()._init_routing()
