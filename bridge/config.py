@@ -58,7 +58,9 @@ class Limits:
     max_queue_bytes: int = 4 * 1024 * 1024      # handler bytes queued for one slow client
     send_timeout: float = 60.0                  # a client that takes no bytes this long is dropped
     # WebSocket, SSE and long-poll (bridge.front.realtime, bridge.front.outbox, bridge.ws)
-    ws_max_message_bytes: int = 1024 * 1024     # a larger browser message is closed with 1009
+    ws_max_message_bytes: int = 1024 * 1024     # a larger browser message (inflated) is closed with 1009
+    ws_max_send_bytes: int = 1024 * 1024        # a larger pushed message becomes a "dropped" op
+    ws_compression: bool = True                 # accept permessage-deflate offers (RFC 7692)
     stream_queue_messages: int = 1000           # per-connection send queue, in messages...
     stream_queue_bytes: int = 16 * 1024 * 1024  # ...and in bytes
     slow_browser: str = "close"                 # on overflow: "close" or "drop-oldest"
@@ -205,6 +207,13 @@ def load(path):
     return config
 
 
+def _yes_no(text):
+    value = text.strip().lower()
+    if value not in ("yes", "no", "true", "false", "on", "off", "1", "0"):
+        raise argparse.ArgumentTypeError(f"{text!r}: say yes or no")
+    return value in ("yes", "true", "on", "1")
+
+
 def build_parser():
     p = argparse.ArgumentParser(
         prog="gzmq-bridge",
@@ -220,8 +229,8 @@ def build_parser():
     p.add_argument("--static", action="append", default=[], metavar="PREFIX=DIR",
                    help="serve files from DIR under PREFIX (repeatable)")
     for f in fields(Limits):
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None,
-                       help=f"default {f.default}")
+        p.add_argument("--" + f.name.replace("_", "-"), default=None, help=f"default {f.default}",
+                       type=_yes_no if isinstance(f.default, bool) else type(f.default))
     p.add_argument("--log-level", default="INFO")
     return p
 

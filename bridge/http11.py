@@ -24,6 +24,7 @@ NEED_DATA = None
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
 _HEX = re.compile(rb"[0-9A-Fa-f]+\Z")
+_ABSOLUTE = re.compile(r"(?i)(https?)://([^/?#]*)(.*)\Z")
 
 # The same rules as RequestParser._parse_lines, for a head read as latin-1 with its CRLFs made
 # LFs: a request line and header lines that pass every check, matched by three regular
@@ -266,8 +267,20 @@ class RequestParser:
             headers = [(name.lower(), value.rstrip(" \t")) for name, value in _FIELD.findall(fields)]
         else:
             method, target, version, headers = self._parse_lines(head.encode("latin-1").split(b"\n"))
+        authority = None
+        if not target.startswith("/"):
+            absolute = _ABSOLUTE.match(target)
+            if absolute is not None:
+                # RFC 9112 3.2.2: a server MUST accept the absolute-form, and then MUST ignore the
+                # Host header field in favour of the target's authority.
+                authority, rest = absolute.group(2), absolute.group(3)
+                if not authority or "@" in authority:
+                    raise HTTPError(400, f"bad authority in the request target {target[:80]!r}")
+                target = rest if rest.startswith("/") else "/" + rest
         req = Request(method, target, version, headers)
         self._frame(req)
+        if authority is not None:
+            req.headers = [(k, v) for k, v in headers if k != "host"] + [("host", authority)]
         return req
 
     def _parse_lines(self, lines):
@@ -345,9 +358,13 @@ class RequestParser:
         else:
             self._remaining = 0
             self._state = _State.BODY
+        expectations = [m.strip().lower() for m in expect.split(",") if m.strip()]
+        if any(m != "100-continue" for m in expectations):
+            # RFC 9110 10.1.1: 100-continue is the only expectation defined; others get 417.
+            raise HTTPError(417, f"unsupported expectation {expect[:40]!r} (only 100-continue)")
         wants_body = self._state != _State.BODY or self._remaining > 0
         self.expect_continue = (wants_body and req.version == "HTTP/1.1"
-                                and expect.lower() == "100-continue")
+                                and "100-continue" in expectations)
 
 
 class ResponseTracker:

@@ -47,22 +47,43 @@ RCVHWM = 10000
 
 
 class Item:
-    """One delivery: a backend message under one subscribed topic, encoded once."""
+    """One delivery: a backend message under one subscribed topic, encoded once.
 
-    __slots__ = ("seq", "topic", "text", "event_id", "_frame", "_sse")
+    WebSocket browsers get at most ``limit`` bytes per message (``ws_max_send_bytes``): a
+    message op larger than that is replaced, for them, by a ``dropped`` op naming its topic
+    and size (a browser's WebSocket, or a client library such as websockets with its 1 MiB
+    default, would otherwise fail the whole connection). SSE and long-poll get it whole.
+    """
+
+    __slots__ = ("seq", "topic", "text", "event_id", "too_big", "_payload", "_frame", "_sse")
 
     def __init__(self, seq, topic, text, event_id):
         self.seq = seq
         self.topic = topic
         self.text = text            # the message op as JSON text
         self.event_id = event_id
+        self.too_big = False        # known once ws_payload() ran: WebSocket browsers get "dropped"
+        self._payload = None
         self._frame = None
         self._sse = None
 
-    @property
-    def ws_frame(self):
+    def ws_payload(self, limit):
+        """The text message's bytes for a WebSocket: the op, or the dropped op past ``limit``."""
+        if self._payload is None:
+            payload = self.text.encode("utf-8")
+            if len(payload) > limit:
+                self.too_big = True
+                log.info("route topic %r: a %d-byte message exceeds ws_max_send_bytes (%d): "
+                         "WebSocket browsers get a dropped op", self.topic, len(payload), limit)
+                payload = ops.encode_dropped(self.topic, len(payload), limit).encode("utf-8")
+            self._payload = payload
+        return self._payload
+
+    def ws_frame(self, limit):
+        """``ws_payload`` as one uncompressed text frame, shared by every such browser."""
         if self._frame is None:
-            self._frame = frames.encode_text(self.text)
+            payload = self.ws_payload(limit)
+            self._frame = frames.encode_head(True, frames.TEXT, len(payload)) + payload
         return self._frame
 
     @property

@@ -112,10 +112,11 @@ def _topic_websocket(conn, req, route, hub, started):
     bridge = conn.bridge
     requests = SubRequests(bridge)
     host = req.header("host")
+    compression, extensions = handshake.negotiate_compression(req, conn.limits.ws_compression)
     leftover = conn.take_over()
     session = TopicSession(conn.sock, leftover, conn.limits, bridge.stream_stats, route.prefix, hub,
-                           lambda op: requests.run(op, host, conn.remote_addr))
-    session.outbox.put_control(handshake.accepted(accept))
+                           lambda op: requests.run(op, host, conn.remote_addr), compression)
+    session.outbox.put_control(handshake.accepted(accept, extensions=extensions))
     bridge.metrics.request_done(route.prefix, 101, time.monotonic() - started)
     bridge.sessions.add(session)
     try:

@@ -17,9 +17,10 @@ import binascii
 import hashlib
 
 from bridge.http11 import reason_phrase, response_head
+from bridge.ws import deflate
 
 __all__ = ["HandshakeError", "is_upgrade", "check", "accept_key", "accepted", "refusal",
-           "origin_allowed"]
+           "origin_allowed", "negotiate_compression"]
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -86,11 +87,22 @@ def check(req, allowed_origins=()):
     return accept_key(key)
 
 
-def accepted(accept, protocol=None):
+def negotiate_compression(req, enabled=True):
+    """``(PerMessageDeflate, Sec-WebSocket-Extensions value)`` for the client's first acceptable
+    permessage-deflate offer (bridge.ws.deflate), or ``(None, None)``."""
+    if not enabled:
+        return None, None
+    offers = [value for name, value in req.headers if name == "sec-websocket-extensions"]
+    return deflate.negotiate(offers) if offers else (None, None)
+
+
+def accepted(accept, protocol=None, extensions=None):
     """The 101 Switching Protocols response."""
     headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
     if protocol:
         headers.append(("Sec-WebSocket-Protocol", protocol))
+    if extensions:
+        headers.append(("Sec-WebSocket-Extensions", extensions))
     return response_head(101, headers)
 
 

@@ -42,12 +42,14 @@ class WebSocketSession:
     auto_pong = True            # answer pings here (a Mongrel2 pass-through leaves it to the handler)
     send_pings = True
 
-    def __init__(self, sock, leftover, limits, stats, route):
+    def __init__(self, sock, leftover, limits, stats, route, deflate=None):
         self.sock = sock
         self.limits = limits
         self.stats = stats
         self.route = route
-        self.decoder = FrameDecoder(limits.ws_max_message_bytes)
+        self.deflate = deflate          # bridge.ws.deflate.PerMessageDeflate once negotiated
+        self.decoder = FrameDecoder(limits.ws_max_message_bytes, decompressor=deflate and
+                                    deflate.decompressor(limits.ws_max_message_bytes))
         periods = [t for t in (limits.ws_ping_interval if self.send_pings else 0, limits.ws_idle_timeout) if t]
         tick = min(periods) if periods else None
         self.outbox = Outbox(sock, stats, route, max_messages=limits.stream_queue_messages,
@@ -65,10 +67,16 @@ class WebSocketSession:
 
     def send_text(self, text):
         """Queue a text message (str); False if the connection is closing."""
-        return self.outbox.put(frames.encode_text(text))
+        return self.send_message(frames.TEXT, text.encode("utf-8"))
+
+    def send_message(self, opcode, payload):
+        """Queue one data message (compressed if negotiated); False if the connection is closing."""
+        if self.outbox.closing:
+            return False
+        return self.outbox.put(frames.encode_message(opcode, payload, self.deflate))
 
     def send_frame(self, frame):
-        """Queue an already framed message (shared bytes when fanning out)."""
+        """Queue an already framed message (shared bytes when fanning out, uncompressed)."""
         return self.outbox.put(frame)
 
     def close(self, code=frames.NORMAL, reason=""):

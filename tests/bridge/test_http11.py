@@ -171,3 +171,34 @@ def test_tracker_other_cases():
 
 def test_response_head():
     assert response_head(404, [("A", "b")]) == b"HTTP/1.1 404 Not Found\r\nA: b\r\n\r\n"
+
+
+def test_absolute_form_target_is_accepted_and_its_authority_is_the_host():
+    # RFC 9112 3.2.2: servers MUST accept the absolute-form; the Host header is then ignored.
+    p = RequestParser()
+    p.receive_data(b"GET http://Example.com:8080/a/b?x=1 HTTP/1.1\r\nHost: other\r\n\r\n")
+    req = p.next_event()
+    assert (req.path, req.query, req.target) == ("/a/b", "x=1", "/a/b?x=1")
+    assert req.header("host") == "Example.com:8080" and [k for k, _ in req.headers].count("host") == 1
+    p = RequestParser()
+    p.receive_data(b"GET https://h HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert p.next_event().path == "/"
+
+
+@pytest.mark.parametrize("target", [b"http:///x", b"http://user@h/x"])
+def test_absolute_form_without_a_usable_authority_is_400(target):
+    p = RequestParser()
+    p.receive_data(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n")
+    with pytest.raises(HTTPError) as e:
+        p.next_event()
+    assert e.value.status == 400
+
+
+@pytest.mark.parametrize("expect", [b"whatever", b"100-continue, x-more"])
+def test_unknown_expectation_is_417(expect):
+    # RFC 9110 10.1.1: only 100-continue is defined.
+    p = RequestParser()
+    p.receive_data(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: " + expect + b"\r\nContent-Length: 2\r\n\r\nok")
+    with pytest.raises(HTTPError) as e:
+        p.next_event()
+    assert e.value.status == 417
