@@ -35,6 +35,7 @@ from collections import deque
 import gevent
 
 from bridge.adapters import ops
+from bridge.backends.peers import PeerCount
 from bridge.ws import frames
 from bridge.zmqlib import DONTWAIT, zmq
 
@@ -105,7 +106,8 @@ class PubSubHub:
         self._topics = {}           # topic bytes -> {subscriber: None} (insertion-ordered set)
         self._names = {}            # topic bytes -> topic str
         self._lengths = []          # sorted distinct topic lengths
-        self._greenlet = None
+        self._greenlet = self.peers = None
+        self.polls = None           # bridge.front.realtime.PollSessions, made by the first poll
         self.sub = context.socket(zmq.SUB)
         self.pub = context.socket(zmq.PUB) if target.pub else None
         try:
@@ -121,16 +123,29 @@ class PubSubHub:
         except zmq.ZMQError:
             self.close()
             raise
+        self.peers = PeerCount(self.sub)
         stats.topics[route] = 0
 
     def start(self):
+        self.peers.start()
         self._greenlet = gevent.spawn(self._recv_loop)
+
+    def busy(self):
+        """Does a browser still follow a topic here (WebSocket, SSE or a poll session)?"""
+        return bool(self._topics) or bool(self.polls is not None and self.polls.sessions)
+
+    def health(self):
+        if self.peers.count:
+            return {"state": "connected", "publishers": self.peers.count}
+        return {"state": "unavailable", "publishers": 0, "why": f"no publisher at {self.target.sub}"}
 
     def close(self):
         for closer in self.closers:
             closer()
         if self._greenlet is not None:
             self._greenlet.kill()
+        if self.peers is not None:
+            self.peers.close()
         self.sub.close()
         if self.pub is not None:
             self.pub.close()

@@ -62,7 +62,7 @@ def request_message(sender, conn_id, req, pattern, remote_addr, protocol="json",
     return m2wire.encode_request(sender, conn_id, headers["PATH"], headers, req.body, protocol)
 
 
-def upload_messages(sender, conn_id, req, pattern, remote_addr, path, protocol="json"):
+def upload_messages(sender, conn_id, req, pattern, remote_addr, path, protocol="json", scheme="http"):
     """The two messages of a Mongrel2 file upload whose body is already in the file ``path``:
     x-mongrel2-upload-start alone, then with x-mongrel2-upload-done; both with empty bodies.
 
@@ -74,6 +74,6 @@ def upload_messages(sender, conn_id, req, pattern, remote_addr, path, protocol="
     if req.header("content-length") is None:
         done["content-length"] = str(len(req.body))
     return [m2wire.encode_request(sender, conn_id, wire_text(req.path),
-                                  request_headers(req, pattern, remote_addr, extra=extra), b"",
+                                  request_headers(req, pattern, remote_addr, scheme, extra), b"",
                                   protocol)
             for extra in (started, done)]

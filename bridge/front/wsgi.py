@@ -5,11 +5,12 @@ what it returns. Pure apart from what the app itself does; used by bridge.front.
 """
 import io
 import sys
+from urllib.parse import unquote_to_bytes
 
-__all__ = ["make_environ", "call"]
+__all__ = ["make_environ", "call", "collect"]
 
 
-def make_environ(req, script_name, path_info, server_address, remote_address):
+def make_environ(req, script_name, path_info, server_address, remote_address, scheme="http"):
     """The environ for ``req`` (a bridge.http11.Request). ``path_info`` is percent-decoded."""
     environ = {
         "REQUEST_METHOD": req.method,
@@ -22,7 +23,7 @@ def make_environ(req, script_name, path_info, server_address, remote_address):
         "REMOTE_ADDR": remote_address[0],
         "REMOTE_PORT": str(remote_address[1]),
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
+        "wsgi.url_scheme": scheme,
         "wsgi.input": io.BytesIO(req.body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": False,
@@ -65,6 +66,17 @@ def call(app, environ):
     status = int(started["status"].split(" ", 1)[0])
     close = getattr(result, "close", lambda: None)
     return status, list(started["headers"]), chunks, close
+
+
+def collect(app, req, script_name, remote_addr, server_address=("127.0.0.1", 0)):
+    """Run ``app`` for ``req`` and return ``(status, whole body)`` (a browser's request op)."""
+    path_info = unquote_to_bytes(req.path[len(script_name):]).decode("latin-1")
+    environ = make_environ(req, script_name, path_info, server_address, (remote_addr, 0))
+    status, _headers, chunks, close = call(app, environ)
+    try:
+        return status, b"".join(chunks)
+    finally:
+        close()
 
 
 def _chain(head, rest):

@@ -16,7 +16,7 @@ import base64
 import binascii
 import hashlib
 
-from bridge.http11 import reason_phrase, response_head
+from bridge.http11 import error_body, response_head
 from bridge.ws import deflate
 
 __all__ = ["HandshakeError", "is_upgrade", "check", "accept_key", "accepted", "refusal",
@@ -108,7 +108,7 @@ def accepted(accept, protocol=None, extensions=None):
 
 def refusal(status, reason, headers=()):
     """A complete plain-text HTTP error response that closes the connection."""
-    body = f"{status} {reason_phrase(status)}: {reason}\n".encode("utf-8")
+    body = error_body(status, reason)
     head = [*headers, ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
             ("Connection", "close")]
     return response_head(status, head) + body
