@@ -37,12 +37,15 @@ def alive(pid):
         return False
 
 
-def test_demo_starts_everything_and_ctrl_c_stops_it(deadline):
+def test_demo_starts_everything_and_ctrl_c_stops_it(deadline, tmp_path):
     import websocket
 
-    demo = subprocess.Popen([sys.executable, "-m", "bridge.demo", "--listen", "127.0.0.1:0"], cwd=REPO,
+    # From another directory, with the package installed (make setup): the example pages
+    # (BigPipe, jsondb) must still be found.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    demo = subprocess.Popen([sys.executable, "-m", "bridge.demo", "--listen", "127.0.0.1:0"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONPATH=REPO), start_new_session=True)
+                            env=env, start_new_session=True)
     lines, kids = [], []
     try:
         with deadline(90):
@@ -56,6 +59,7 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(deadline):
             for name in ("soccer.html", "chat.html", "/echo/", "/_bridge/metrics"):
                 assert name in text, text
             assert "BigPipe page" in text and "jsondb over HTTP" in text
+            assert "not available" not in text, text
             kids = children_of(demo.pid)
             assert len(kids) >= 4, kids                 # soccer, chat, echo, bridge (+ BigPipe)
             # The pages and bridge.js are served, the echo service answers over HTTP...
