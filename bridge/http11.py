@@ -17,7 +17,7 @@ from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
 __all__ = ["HTTPError", "Request", "RequestParser", "ResponseTracker", "ChunkedDecoder", "NEED_DATA",
-           "response_head", "reason_phrase", "error_body", "chunk"]
+           "response_head", "reason_phrase", "error_body", "chunk", "whole_response"]
 
 NEED_DATA = None
 
@@ -187,6 +187,23 @@ class ChunkedDecoder:
         line = bytes(buf[:end])
         del buf[:end + 2]
         return line
+
+
+def whole_response(req, status, body, headers, keep_alive):
+    """A response with its whole body, as one bytes object: Content-Length, Connection as
+    ``keep_alive`` and the request's version need, a plain-text Content-Type for a body that
+    has none, and no body for HEAD, 204 and 304. ``req`` None: a request that never parsed."""
+    head = [*headers, ("Content-Length", str(len(body)))]
+    if not keep_alive:
+        head.append(("Connection", "close"))
+    elif req is not None and req.version == "HTTP/1.0":
+        head.append(("Connection", "keep-alive"))
+    if body and not any(k.lower() == "content-type" for k, _ in head):
+        head.append(("Content-Type", "text/plain; charset=utf-8"))
+    payload = response_head(status, head)
+    if (req is None or req.method != "HEAD") and status not in (204, 304):
+        payload += body
+    return payload
 
 
 class _State:

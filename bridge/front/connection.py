@@ -41,8 +41,7 @@ from gevent.queue import Queue
 from bridge.adapters import envelope
 from bridge.front import wsgi
 from bridge.front.sending import send_all
-from bridge.http11 import (HTTPError, RequestParser, ResponseTracker, chunk as _chunk, error_body,
-                           response_head)
+from bridge.http11 import HTTPError, RequestParser, ResponseTracker, error_body, whole_response
 from bridge.ws.handshake import is_upgrade
 
 log = logging.getLogger("bridge.connection")
@@ -462,74 +461,23 @@ class Connection:
                  extra=()):
         """Write a whole response in one send."""
         keep = keep_alive and req.keep_alive and not self.closing
-        head = [("Date", http_date()), *headers, *extra, ("Content-Length", str(len(body)))]
-        if not keep:
-            head.append(("Connection", "close"))
-        elif req.version == "HTTP/1.0":
-            head.append(("Connection", "keep-alive"))
-        if not any(k.lower() == "content-type" for k, _ in head) and body:
-            head.append(("Content-Type", "text/plain; charset=utf-8"))
-        payload = response_head(status, head)
-        if req.method != "HEAD" and status not in (204, 304):
-            payload += body
-        self.send(payload)
+        self.send(whole_response(req, status, body, [("Date", http_date()), *headers, *extra], keep))
         if label is not None:
             self.request_done(req, label, status, started if started is not None else time.monotonic())
         if not keep:
             self.closing = True
 
     def _write_wsgi(self, req, status, headers, chunks):
-        body, size = [], 0
-        exhausted = True
-        for chunk in chunks:
-            if chunk:
-                body.append(chunk)
-                size += len(chunk)
-            if size > _SINGLE_SEND:
-                exhausted = False
-                break
-        names = {k.lower() for k, _ in headers}
-        headers = [(k, v) for k, v in headers if k.lower() not in ("connection", "transfer-encoding")]
-        keep = req.keep_alive
-        chunked = False
-        if "content-length" not in names:
-            if exhausted:
-                headers.append(("Content-Length", str(size)))
-            elif req.version == "HTTP/1.1":
-                headers.append(("Transfer-Encoding", "chunked"))
-                chunked = True
-            else:
-                keep = False
-        if "date" not in names:
-            headers.insert(0, ("Date", http_date()))
-        if not keep:
-            headers.append(("Connection", "close"))
-        elif req.version == "HTTP/1.0":
-            headers.append(("Connection", "keep-alive"))
-        no_body = req.method == "HEAD" or status in (204, 304)
-        head = response_head(status, headers)
-        if no_body:
-            self.send(head)
-        elif chunked:
-            self.send(head + _chunk(b"".join(body)))
-            for chunk in chunks:
-                if chunk:
-                    self.send(_chunk(chunk))
-            self.send(b"0\r\n\r\n")
-        else:
-            self.send(head + b"".join(body))
-            for chunk in chunks:
-                self.send(chunk)
+        keep, pieces = wsgi.frame_response(req, status, headers, chunks, http_date(), _SINGLE_SEND)
+        for piece in pieces:
+            self.send(piece)
         if not keep:
             self.closing = True
 
     def _error(self, status, reason):
         """Answer a broken request and close (the body says why)."""
         log.debug("connection %d: %d %s", self.id, status, reason)
-        body = f"{status} {reason}\n".encode("latin-1", "replace")
-        head = [("Date", http_date()), ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(body))), ("Connection", "close")]
-        self.send(response_head(status, head) + body)
+        self.send(whole_response(None, status, error_body(status, reason), [("Date", http_date())], False))
         self.site.metrics.request_done("(invalid)", status, 0.0)
         if self.site.access_log is not None:
             self.site.access_log.write_invalid(self.remote_addr, status, reason)
@@ -590,17 +538,3 @@ class Connection:
             reader.kill(block=True, timeout=1)
         self.sock.close()
 
-
-def _store_upload(template, body):
-    """Write ``body`` to a new file made from ``template`` (Mongrel2's upload.temp_store,
-    ``DIR/upload.XXXXXX``; mode 0600, as mkstemp makes it) and return its path. The handler
-    reads the file and deletes it, as behind Mongrel2."""
-    directory, name = os.path.split(template)
-    fd, path = tempfile.mkstemp(prefix=name.rstrip("X"), dir=directory or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-    except OSError:
-        os.unlink(path)
-        raise
-    return path

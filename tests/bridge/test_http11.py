@@ -202,3 +202,31 @@ def test_unknown_expectation_is_417(expect):
     with pytest.raises(HTTPError) as e:
         p.next_event()
     assert e.value.status == 417
+
+
+def test_whole_response_framing():
+    from bridge.http11 import Request, whole_response
+    get10 = Request("GET", "/", "HTTP/1.0", [])
+    assert whole_response(get10, 200, b"hi", [("Date", "d")], True) == (
+        b"HTTP/1.1 200 OK\r\nDate: d\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nhi")
+    head = Request("HEAD", "/", "HTTP/1.1", [("host", "h")])
+    assert whole_response(head, 200, b"hi", [], False).endswith(b"Connection: close\r\n"
+                                                               b"Content-Type: text/plain; charset=utf-8\r\n\r\n")
+    assert whole_response(None, 400, b"bad", [], False).endswith(b"\r\n\r\nbad")
+
+
+def test_wsgi_framing_single_send_chunked_and_http10():
+    from bridge.front.wsgi import frame_response
+    from bridge.http11 import Request
+    get = Request("GET", "/", "HTTP/1.1", [("host", "h")])
+    keep, pieces = frame_response(get, 200, [("X", "1")], iter([b"ab", b"cd"]), "d", single_send=10)
+    assert keep and list(pieces) == [b"HTTP/1.1 200 OK\r\nDate: d\r\nX: 1\r\nContent-Length: 4\r\n\r\nabcd"]
+    big = iter([b"x" * 8, b"y" * 8, b"z" * 3])       # past single_send: chunked, lazily
+    keep, pieces = frame_response(get, 200, [("Transfer-Encoding", "gzip")], big, "d", single_send=10)
+    first = next(pieces)
+    assert first.endswith(b"Transfer-Encoding: chunked\r\n\r\n10\r\nxxxxxxxxyyyyyyyy\r\n") and b"gzip" not in first
+    assert next(big) == b"z" * 3 and list(pieces) == [b"0\r\n\r\n"]   # the rest was not read ahead
+    get10 = Request("GET", "/", "HTTP/1.0", [])
+    keep, pieces = frame_response(get10, 200, [], iter([b"x" * 20, b"y"]), "d", single_send=10)
+    assert not keep and b"".join(pieces).endswith(b"Connection: close\r\n\r\n" + b"x" * 20 + b"y")

@@ -124,7 +124,7 @@ def test_health_says_which_backend_is_unreachable_and_503_says_why(pyzmq, zctx, 
     down = f"tcp://127.0.0.1:{free_port()}"
     try:
         bridge = processes.start(BridgeProcess("--route", f"/up/=req:{up.endpoint}", "--route", f"/down/=req:{down}",
-                                               "--route", f"/m2/=mongrel2:tcp://127.0.0.1:*,tcp://127.0.0.1:*"))
+                                               "--route", "/m2/=mongrel2:tcp://127.0.0.1:*,tcp://127.0.0.1:*"))
         health = _wait(lambda: (lambda h: h["routes"][0]["backend"]["state"] == "connected" and h)(
             fetch(bridge.port, "GET", "/_bridge/health").json()), "the up backend connected")
         assert health["status"] == "degraded" and sorted(health["degraded_routes"]) == ["/down/", "/m2/"]

@@ -5,7 +5,6 @@ The certificate is made here by the openssl command line (a P-256 key, CN and SA
 localhost and 127.0.0.1), valid for a day. Chromium trusts it through --ignore-certificate-errors
 (a fresh profile each time, as every browser test here)."""
 import json
-import os
 import socket
 import ssl
 import subprocess

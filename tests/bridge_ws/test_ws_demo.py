@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from wskit import REPO, fetch, recv_json, send_json
+from wskit import fetch, recv_json, send_json
 
 pytestmark = pytest.mark.slow
 
