@@ -238,11 +238,9 @@ class FrameDecoder:
             return Pong(payload)
         if opcode == CLOSE:
             return self._close(payload)
-        if opcode != CONTINUATION:
-            self._compressed = bool(header.flags)
-        if self._compressed:
-            payload = self._inflate(payload, header.fin)
         if header.fin and opcode != CONTINUATION:       # a whole message in one frame: most of them
+            if header.flags:                            # RSV1: compressed (checked in the head)
+                payload = self._inflate(payload, True)
             if opcode == BINARY:
                 return Message(BINARY, payload, None)
             try:
@@ -251,9 +249,12 @@ class FrameDecoder:
                 raise FrameError(INVALID_DATA, f"text message is not UTF-8 ({e.reason})") from None
         if opcode != CONTINUATION:                      # first frame of a fragmented message
             self._opcode, self._parts, self._size = opcode, [], 0
+            self._compressed = bool(header.flags)
             if opcode == TEXT:
                 self._text = codecs.getincrementaldecoder("utf-8")()
                 self._chars = []
+        if self._compressed:
+            payload = self._inflate(payload, header.fin)
         self._parts.append(payload)
         self._size += len(payload)
         if self._opcode == TEXT:
