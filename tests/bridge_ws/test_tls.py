@@ -91,6 +91,30 @@ def test_tls_handshake_is_bounded_and_garbage_is_dropped(cert, site, bridge_fact
     assert out.stdout == "over tls"                                 # still serving
 
 
+def test_a_tls_browser_that_stops_reading_is_dropped_after_send_timeout(cert, site, bridge_factory, deadline):
+    crt, key = cert
+    (site / "big.bin").write_bytes(b"\0" * (16 << 20))
+    bridge = bridge_factory("--static", f"/={site}", "--tls-cert", crt, "--tls-key", key, "--send-timeout", "1")
+    context = ssl.create_default_context(cafile=crt)
+    raw = socket.create_connection(("127.0.0.1", bridge.port), timeout=10)
+    tls = context.wrap_socket(raw, server_hostname="localhost")
+    tls.sendall(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")   # and never read
+    tls.recv(100)                                                   # the response has started
+
+    def open_connections():
+        out = subprocess.run(["curl", "-sS", "--cacert", crt, "--resolve", f"localhost:{bridge.port}:127.0.0.1",
+                              f"https://localhost:{bridge.port}/_bridge/metrics"], capture_output=True,
+                             text=True, timeout=30).stdout
+        return int(next(line.split()[1] for line in out.splitlines()
+                        if line.startswith("bridge_open_connections ")))
+
+    end = time.monotonic() + 15
+    while open_connections() > 1:                                   # the metrics request itself
+        assert time.monotonic() < end, "the stalled TLS connection was never dropped"
+        time.sleep(0.2)
+    tls.close()
+
+
 def test_wss_with_compression_from_python_and_chromium(cert, site, pyzmq, zctx, bridge_factory, chromium_bin,
                                                        tmp_path, deadline):
     crt, key = cert
