@@ -56,36 +56,35 @@ class Item:
     default, would otherwise fail the whole connection). SSE and long-poll get it whole.
     """
 
-    __slots__ = ("seq", "topic", "text", "event_id", "too_big", "_payload", "_frame", "_sse")
+    __slots__ = ("seq", "topic", "text", "event_id", "too_big", "_frame", "_head", "_sse")
 
     def __init__(self, seq, topic, text, event_id):
         self.seq = seq
         self.topic = topic
         self.text = text            # the message op as JSON text
         self.event_id = event_id
-        self.too_big = False        # known once ws_payload() ran: WebSocket browsers get "dropped"
-        self._payload = None
-        self._frame = None
+        self.too_big = False        # known once framed: WebSocket browsers get "dropped"
+        self._frame = None          # the uncompressed text frame (its payload serves the others)
+        self._head = 0
         self._sse = None
 
-    def ws_payload(self, limit):
-        """The text message's bytes for a WebSocket: the op, or the dropped op past ``limit``."""
-        if self._payload is None:
+    def ws_frame(self, limit):
+        """The op (or the dropped op past ``limit`` bytes) as one uncompressed text frame,
+        shared by every browser without compression."""
+        if self._frame is None:
             payload = self.text.encode("utf-8")
             if len(payload) > limit:
                 self.too_big = True
-                log.info("route topic %r: a %d-byte message exceeds ws_max_send_bytes (%d): "
+                log.info("topic %r: a %d-byte message exceeds ws_max_send_bytes (%d): "
                          "WebSocket browsers get a dropped op", self.topic, len(payload), limit)
                 payload = ops.encode_dropped(self.topic, len(payload), limit).encode("utf-8")
-            self._payload = payload
-        return self._payload
-
-    def ws_frame(self, limit):
-        """``ws_payload`` as one uncompressed text frame, shared by every such browser."""
-        if self._frame is None:
-            payload = self.ws_payload(limit)
-            self._frame = frames.encode_head(True, frames.TEXT, len(payload)) + payload
+            head = frames.encode_head(True, frames.TEXT, len(payload))
+            self._frame, self._head = head + payload, len(head)
         return self._frame
+
+    def ws_payload(self, limit):
+        """``ws_frame``'s payload, for a browser that compresses (no copy is kept)."""
+        return memoryview(self.ws_frame(limit))[self._head:]
 
     @property
     def sse(self):

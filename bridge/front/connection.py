@@ -40,7 +40,7 @@ from gevent.queue import Queue
 
 from bridge.adapters import envelope
 from bridge.front import wsgi
-from bridge.front.sending import send_all
+from bridge.front.sending import send_all, shut_down
 from bridge.http11 import HTTPError, RequestParser, ResponseTracker, error_body, whole_response
 from bridge.ws.handshake import is_upgrade
 
@@ -130,12 +130,9 @@ class Connection:
             log.warning("connection %d: client too slow, %d handler bytes queued; dropped",
                         self.id, self.queued_bytes)
             self.inbox.put((_OVERFLOW, None))
-            try:
-                # The writer may be stuck in sendall to this very client: shutting the socket
-                # down makes that send fail at once, so the connection closes and frees memory.
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            # The writer may be stuck in sendall to this very client: shutting the socket
+            # down makes that send fail at once, so the connection closes and frees memory.
+            shut_down(self.sock, socket.SHUT_RDWR)
             return
         self.queued_bytes += len(data)
         self.inbox.put((_HANDLER, data))

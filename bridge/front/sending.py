@@ -9,7 +9,7 @@ bridge.front.outbox (WebSocket and SSE writers); ``sock`` is a gevent socket.
 import gevent
 from gevent.ssl import SSLSocket
 
-__all__ = ["send_all"]
+__all__ = ["send_all", "shut_down"]
 
 
 def send_all(sock, data, timeout):
@@ -42,3 +42,17 @@ def send_all(sock, data, timeout):
         raise OSError(f"the browser took no data for {timeout}s") from None
     finally:
         timer.close()
+
+
+def shut_down(sock, how):
+    """``sock.shutdown(how)``, safe while other greenlets are blocked on ``sock``: a blocked
+    send or recv fails with OSError at once. (gevent's TLS shutdown first drops the socket's
+    TLS state, and a greenlet waiting in a TLS read or write then fails with AttributeError;
+    so a TLS socket is shut down below its TLS layer, which ends those waits the same way.)"""
+    try:
+        if isinstance(sock, SSLSocket):
+            super(SSLSocket, sock).shutdown(how)
+        else:
+            sock.shutdown(how)
+    except OSError:
+        pass
