@@ -19,7 +19,10 @@ command -v wrk >/dev/null 2>&1 || add wrk
 /usr/bin/python3 -c "import zmq" >/dev/null 2>&1 || add python3-zmq
 command -v nft >/dev/null 2>&1 || add nftables
 command -v ip >/dev/null 2>&1 || add iproute2
-sh "$(dirname "$0")/wstest.sh" --install || exit 1
+if ! sh "$(dirname "$0")/wstest.sh" --install; then
+    [ "$(id -u)" = 0 ] && exit 1
+    echo "warning: Autobahn's wstest is missing; the test that needs it will fail" >&2
+fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"

@@ -6,13 +6,14 @@
     page.py      BigPipe pages
     static.py    files
     base.py      the interface they share (``Service``), what they are built with
-                 (``Resources``), and the delivery protocols backends reply through
+                 (``Resources``), the delivery protocols backends reply through
+                 (``HandlerOutput``, ``ReplyReceiver``) and ``PendingRequests``
 
 ``parse_target("mongrel2:...")`` turns a route's target text into its target (bridge.routing)
 through the same table, so neither the config parser nor the connection loop names a kind.
 """
 from bridge.routing import ConfigError
-from bridge.services.base import HandlerOutput, ReplyReceiver, Resources, Service, ServiceBase
+from bridge.services.base import HandlerOutput, PendingRequests, ReplyReceiver, Resources, Service, ServiceBase
 from bridge.services.mongrel2 import Mongrel2Service
 from bridge.services.page import PageService
 from bridge.services.pubsub import PubSubService
@@ -20,7 +21,7 @@ from bridge.services.req import ReqService
 from bridge.services.static import StaticService
 
 __all__ = ["SERVICES", "parse_target", "build", "Service", "ServiceBase", "Resources", "HandlerOutput",
-           "ReplyReceiver"]
+           "ReplyReceiver", "PendingRequests"]
 
 SERVICES = {cls.scheme: cls for cls in (Mongrel2Service, ReqService, PubSubService, PageService, StaticService)}
 

@@ -9,13 +9,14 @@ asks which kind a service is. hypercorn's protocol/stream split is the model: th
 HTTP, the service owns what one exchange means.
 
 Backends hand replies to whatever waits for them through the two delivery protocols below
-(a browser connection, a WebSocket session, a sub-request's collector, a BigPipe page).
+(a browser connection, a WebSocket session, a sub-request's collector, a BigPipe page), and
+those that hold requests for a browser let it give them up (``PendingRequests``).
 """
 import itertools
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Protocol
 
-__all__ = ["Service", "ServiceBase", "Resources", "HandlerOutput", "ReplyReceiver"]
+__all__ = ["Service", "ServiceBase", "Resources", "HandlerOutput", "ReplyReceiver", "PendingRequests"]
 
 
 class HandlerOutput(Protocol):
@@ -35,6 +36,15 @@ class ReplyReceiver(Protocol):
 
     def deliver_reply(self, request_id: str, payload: bytes) -> None:
         """The reply (JSON envelope bytes) to ``request_id``."""
+
+
+class PendingRequests(Protocol):
+    """Holds requests sent on behalf of a browser (a req backend, the long-poll sessions): a
+    held exchange whose browser leaves, or whose deadline passes, is forgotten, and a late
+    reply to it is dropped (bridge.front.connection.Connection.hold)."""
+
+    def forget(self, request_id: str) -> None:
+        """Stop waiting for ``request_id``."""
 
 
 @dataclass
