@@ -95,9 +95,16 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(deadline, tmp_path):
                     assert time.monotonic() < end, f"child {pid} still running"
                     time.sleep(0.05)
     finally:
+        # A failed step leaves the demo running: its children have sessions of their own,
+        # so find them first, and let the demo stop them (SIGTERM) before anything is killed.
+        kids = kids or children_of(demo.pid)
         if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.wait(10)
+            demo.send_signal(signal.SIGTERM)
+            try:
+                demo.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait(10)
         for pid in kids:                                # the children have sessions of their own
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
