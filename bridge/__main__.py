@@ -6,7 +6,9 @@ or anything socket-related is imported. Once listening, one line goes to stdout:
     bridge ready {"listen": "127.0.0.1:8080", "uuid": "...", "routes": [...]}
 
 with the bound addresses (useful with ``--listen 127.0.0.1:0`` and ``tcp://127.0.0.1:*``
-endpoints). SIGINT and SIGTERM stop it. Exit status 2 for a bad configuration.
+endpoints). SIGINT and SIGTERM stop it. SIGHUP reads the flags' config file again and swaps in
+its routes and limits (bridge.server.Bridge.reload); open connections carry on, and a config
+that does not load is logged and changes nothing. Exit status 2 for a bad configuration.
 """
 
 
@@ -25,7 +27,7 @@ def main(argv=None):
     from bridge.config import ConfigError, build_parser, from_args
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+    logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         config = from_args(args)
@@ -42,9 +44,18 @@ def main(argv=None):
         return 2
     bridge.start()
     print("bridge ready " + json.dumps(bridge.describe()), flush=True)
+    log = logging.getLogger("bridge")
+
+    def reload():
+        try:
+            bridge.reload(from_args(args))
+        except (ConfigError, OSError, ValueError) as e:
+            log.error("reload refused, the running config stays: %s", e)
+
     # Keep the watchers referenced: a collected gevent signal watcher stops watching.
     watchers = [gevent.signal_handler(signum, bridge.server.close)
                 for signum in (signal.SIGINT, signal.SIGTERM)]
+    watchers.append(gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(reload)))
     try:
         bridge.serve_forever()
     finally:

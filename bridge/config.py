@@ -31,22 +31,20 @@ A route is either the flag string or an object with ``prefix``, ``target`` (the 
 ``PREFIX=``) and an optional ``host`` pattern (see bridge.routing for host matching). Flags
 given on the command line override ``listen``/``uuid``/limits and add routes after the file's.
 
-Pure: reads the file it is given and nothing else. Used by bridge.__main__.
+Reads the files it is given (the config, page files) and nothing else; route targets are
+parsed by their services (bridge.services.SERVICES, keyed by scheme). Used by bridge.__main__.
 """
 import argparse
 import json
+import os
 import uuid as uuidlib
 from dataclasses import dataclass, field, fields
 
-from bridge.bigpipe.page import PageError, load_page
-from bridge.routing import Mongrel2Target, PageTarget, PubSubTarget, ReqTarget, Route, StaticTarget
+from bridge.routing import ConfigError, Route
+from bridge.services import SERVICES, parse_target
 
 __all__ = ["ConfigError", "Limits", "Config", "parse_target", "parse_route", "load", "build_parser",
            "from_args"]
-
-
-class ConfigError(ValueError):
-    """A route or config file that cannot be understood; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,9 @@ class Limits:
     max_queue_bytes: int = 4 * 1024 * 1024      # handler bytes queued for one slow client
     send_timeout: float = 60.0                  # a client that takes no bytes this long is dropped
     # WebSocket, SSE and long-poll (bridge.front.realtime, bridge.front.outbox, bridge.ws)
-    ws_max_message_bytes: int = 1024 * 1024     # a larger browser message is closed with 1009
+    ws_max_message_bytes: int = 1024 * 1024     # a larger browser message (inflated) is closed with 1009
+    ws_max_send_bytes: int = 1024 * 1024        # a larger pushed message becomes a "dropped" op
+    ws_compression: bool = True                 # accept permessage-deflate offers (RFC 7692)
     stream_queue_messages: int = 1000           # per-connection send queue, in messages...
     stream_queue_bytes: int = 16 * 1024 * 1024  # ...and in bytes
     slow_browser: str = "close"                 # on overflow: "close" or "drop-oldest"
@@ -74,16 +74,51 @@ class Limits:
             raise ConfigError(f"slow_browser must be close or drop-oldest, not {self.slow_browser!r}")
 
 
+ACCESS_LOG_FORMATS = ("common", "json")
+
+
 @dataclass
 class Config:
     listen: tuple = ("127.0.0.1", 8080)
     uuid: str = None
     limits: Limits = field(default_factory=Limits)
     routes: list = field(default_factory=list)
+    tls_cert: str = None            # PEM certificate chain: https and wss on ``listen``
+    tls_key: str = None             # its PEM private key (default: in tls_cert)
+    admin: object = "main"          # /_bridge/health and metrics: "main", "off" or (host, port)
+    access_log: str = None          # None: none; "-": stderr; else a file appended to
+    access_log_format: str = "common"
+    path: str = None                # the config file read, if any (SIGHUP reads it again)
 
     def __post_init__(self):
         if self.uuid is None:
             self.uuid = str(uuidlib.uuid4())
+
+    def check(self):
+        """Raise ConfigError for settings that cannot work (the files they name included)."""
+        if self.tls_key and not self.tls_cert:
+            raise ConfigError("tls_key given without tls_cert")
+        for name in ("tls_cert", "tls_key"):
+            path = getattr(self, name)
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"{name} {path!r}: no such file")
+        if self.access_log_format not in ACCESS_LOG_FORMATS:
+            raise ConfigError(f"access_log_format must be one of {ACCESS_LOG_FORMATS}, "
+                              f"not {self.access_log_format!r}")
+        if isinstance(self.admin, tuple) and self.admin == self.listen and self.listen[1] != 0:
+            raise ConfigError("the admin listener cannot share the main listener's address")
+        return self
+
+
+def parse_admin(text):
+    """``main`` (the default: /_bridge/ on the main listener), ``off``, or HOST:PORT."""
+    value = str(text).strip()
+    if value.lower() in ("main", "off"):
+        return value.lower()
+    try:
+        return parse_listen(value)
+    except ConfigError:
+        raise ConfigError(f"admin {text!r} must be main, off or HOST:PORT") from None
 
 
 def parse_listen(text):
@@ -91,75 +126,6 @@ def parse_listen(text):
     if not sep or not port.isdigit():
         raise ConfigError(f"listen address {text!r} must be HOST:PORT")
     return (host.strip("[]") or "127.0.0.1", int(port))
-
-
-def _number(key, value, spec):
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{spec!r}: {key}={value!r} is not a number") from None
-    if number <= 0:
-        raise ConfigError(f"{spec!r}: {key} must be positive")
-    return number
-
-
-def parse_target(text):
-    """Parse ``mongrel2:...``, ``req:...``, ``page:FILE`` or ``static:DIR`` into a target object."""
-    kind, colon, rest = text.partition(":")
-    if not colon:
-        raise ConfigError(f"route target {text!r} must start with mongrel2:, req:, page:, pubsub: or static:")
-    if kind == "static":
-        if not rest:
-            raise ConfigError(f"{text!r}: static needs a directory")
-        return StaticTarget(rest)
-    if kind == "pubsub":
-        endpoints = [item.strip() for item in rest.split(",") if item.strip()]
-        if not 1 <= len(endpoints) <= 2 or not all("://" in e for e in endpoints):
-            raise ConfigError(f"{text!r}: pubsub needs SUB_ENDPOINT[,PUB_ENDPOINT]")
-        return PubSubTarget(*endpoints)
-    if kind == "page":
-        if not rest:
-            raise ConfigError(f"{text!r}: page needs a page file")
-        try:
-            return PageTarget(rest, load_page(rest))
-        except PageError as e:
-            raise ConfigError(str(e)) from None
-    items = [item.strip() for item in rest.split(",") if item.strip()]
-    endpoints = [item for item in items if "://" in item]
-    options = {}
-    for item in items:
-        if "://" in item:
-            continue
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ConfigError(f"{text!r}: {item!r} is neither an endpoint nor key=value")
-        options[key] = value
-    if kind == "mongrel2":
-        if len(endpoints) != 2:
-            raise ConfigError(f"{text!r}: mongrel2 needs SEND_SPEC,RECV_SPEC")
-        unknown = set(options) - {"protocol", "timeout", "uuid", "recv_ident", "upload_store",
-                                  "upload_threshold"}
-        if unknown:
-            raise ConfigError(f"{text!r}: unknown mongrel2 option {sorted(unknown)[0]!r}")
-        protocol = options.get("protocol", "json")
-        if protocol not in ("json", "tnetstring"):
-            raise ConfigError(f"{text!r}: protocol must be json or tnetstring")
-        timeout = _number("timeout", options["timeout"], text) if "timeout" in options else None
-        threshold = options.get("upload_threshold", "20480")
-        if not threshold.isdigit():
-            raise ConfigError(f"{text!r}: upload_threshold must be a number of bytes")
-        return Mongrel2Target(endpoints[0], endpoints[1], protocol, timeout, options.get("uuid"),
-                              options.get("recv_ident"), options.get("upload_store") or None,
-                              int(threshold))
-    if kind == "req":
-        if not endpoints:
-            raise ConfigError(f"{text!r}: req needs at least one endpoint")
-        unknown = set(options) - {"timeout"}
-        if unknown:
-            raise ConfigError(f"{text!r}: unknown req option {sorted(unknown)[0]!r}")
-        timeout = _number("timeout", options.get("timeout", "30"), text)
-        return ReqTarget(tuple(endpoints), timeout)
-    raise ConfigError(f"route target {text!r}: unknown kind {kind!r} (mongrel2, req, page, pubsub or static)")
 
 
 def parse_route(text, host=None):
@@ -190,19 +156,37 @@ def load(path):
         raise ConfigError(f"{path}: {e}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the config must be a JSON object")
-    unknown = set(doc) - {"listen", "uuid", "limits", "routes"}
+    unknown = set(doc) - {"listen", "uuid", "limits", "routes", "tls_cert", "tls_key", "admin",
+                          "access_log", "access_log_format"}
     if unknown:
         raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}")
-    config = Config(uuid=doc.get("uuid"))
+    config = Config(uuid=doc.get("uuid"), path=path)
     if "listen" in doc:
         config.listen = parse_listen(doc["listen"])
+    for key in ("tls_cert", "tls_key", "access_log", "access_log_format"):
+        if key in doc:
+            if not isinstance(doc[key], str):
+                raise ConfigError(f"{path}: {key} must be a string")
+            setattr(config, key, doc[key])
+    if "admin" in doc:
+        config.admin = parse_admin(doc["admin"])
     limits = doc.get("limits", {})
     names = {f.name for f in fields(Limits)}
     if not isinstance(limits, dict) or set(limits) - names:
         raise ConfigError(f"{path}: limits must be an object with keys from {sorted(names)}")
-    config.limits = Limits(**limits)
+    try:
+        config.limits = Limits(**limits)
+    except TypeError as e:
+        raise ConfigError(f"{path}: limits: {e}") from None
     config.routes = [_route_from_json(item) for item in doc.get("routes", [])]
     return config
+
+
+def _yes_no(text):
+    value = text.strip().lower()
+    if value not in ("yes", "no", "true", "false", "on", "off", "1", "0"):
+        raise argparse.ArgumentTypeError(f"{text!r}: say yes or no")
+    return value in ("yes", "true", "on", "1")
 
 
 def build_parser():
@@ -214,16 +198,31 @@ def build_parser():
     p.add_argument("--listen", help="HOST:PORT to accept HTTP on (default 127.0.0.1:8080)")
     p.add_argument("--uuid", help="sender UUID for mongrel2 routes (default: random)")
     p.add_argument("--route", action="append", default=[], metavar="PREFIX=TARGET",
-                   help="PREFIX=mongrel2:SEND,RECV[,protocol=..][,timeout=S] or "
-                        "PREFIX=req:EP[,EP...][,timeout=S] or PREFIX=page:FILE or "
-                        "PREFIX=pubsub:SUB_EP[,PUB_EP] (repeatable)")
+                   help=f"PREFIX=SCHEME:... with SCHEME one of {', '.join(SERVICES)} "
+                        "(see bridge/README.md; repeatable)")
     p.add_argument("--static", action="append", default=[], metavar="PREFIX=DIR",
                    help="serve files from DIR under PREFIX (repeatable)")
     for f in fields(Limits):
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None,
-                       help=f"default {f.default}")
-    p.add_argument("--log-level", default="INFO")
+        p.add_argument("--" + f.name.replace("_", "-"), default=None, help=f"default {f.default}",
+                       type=_yes_no if isinstance(f.default, bool) else type(f.default))
+    p.add_argument("--tls-cert", metavar="PEM", help="serve https and wss with this certificate chain")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (default: in --tls-cert)")
+    p.add_argument("--admin", metavar="main|off|HOST:PORT",
+                   help="where /_bridge/health and /_bridge/metrics answer (default main: the main listener)")
+    p.add_argument("--access-log", metavar="-|FILE", help="log every request: - for stderr, or a file")
+    p.add_argument("--access-log-format", choices=ACCESS_LOG_FORMATS, help="common (default) or json")
+    p.add_argument("--log-level", default="INFO", type=_log_level,
+                   help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL")
     return p
+
+
+def _log_level(text):
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"unknown log level {text!r} (one of {', '.join(LOG_LEVELS)})")
+    return text.upper()
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def from_args(args):
@@ -233,6 +232,11 @@ def from_args(args):
         config.listen = parse_listen(args.listen)
     if args.uuid:
         config.uuid = args.uuid
+    for key in ("tls_cert", "tls_key", "access_log", "access_log_format"):
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
+    if args.admin is not None:
+        config.admin = parse_admin(args.admin)
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)
                  if getattr(args, f.name) is not None}
     if overrides:
@@ -243,4 +247,4 @@ def from_args(args):
         if not eq:
             raise ConfigError(f"--static {text!r} must look like PREFIX=DIR")
         config.routes.append(parse_route(f"{prefix}=static:{directory}"))
-    return config
+    return config.check()

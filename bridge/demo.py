@@ -90,6 +90,9 @@ class Children:
 
 
 def load_hook(module_name):
+    # The hooks live in the repository's examples/ package: importable from any directory.
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
     try:
         module = importlib.import_module(module_name)
         return module, module.backend_commands(), module.bridge_args()

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["HTTPError", "Request", "RequestParser", "ResponseTracker", "NEED_DATA",
-           "response_head", "reason_phrase"]
+__all__ = ["HTTPError", "Request", "RequestParser", "ResponseTracker", "ChunkedDecoder", "NEED_DATA",
+           "response_head", "reason_phrase", "error_body", "chunk", "whole_response"]
 
 NEED_DATA = None
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
 _HEX = re.compile(rb"[0-9A-Fa-f]+\Z")
+_ABSOLUTE = re.compile(r"(?i)(https?)://([^/?#]*)(.*)\Z")
 
 # The same rules as RequestParser._parse_lines, for a head read as latin-1 with its CRLFs made
 # LFs: a request line and header lines that pass every check, matched by three regular
@@ -86,6 +87,11 @@ def reason_phrase(status):
         return "Unknown"
 
 
+def error_body(status, why):
+    """The plain-text body of every error the bridge answers: ``503 Service Unavailable: why``."""
+    return f"{status} {reason_phrase(status)}: {why}\n".encode("utf-8", "replace")
+
+
 def chunk(data):
     """One chunk of a chunked response body (RFC 9112 §7.1); empty data gives nothing, so a
     caller can never end the body by accident (the terminator is b"0\r\n\r\n")."""
@@ -100,8 +106,108 @@ def response_head(status, headers, version="HTTP/1.1"):
     return "".join(lines).encode("latin-1")
 
 
+class ChunkedDecoder:
+    """The chunked transfer coding (RFC 9112 7.1), incremental, for every reader of it: request
+    bodies (RequestParser), Mongrel2 handlers' responses (ResponseTracker only needs to know
+    where they end) and responses collected for a request op (bridge.front.subrequest).
+
+    ``feed(bytes)`` returns the data decoded from them (maybe b""); ``done`` is True once the
+    last chunk and its trailers are in, and whatever came after them is ``unused``. Raises
+    HTTPError: 400 for bad framing, 413 past ``max_body`` bytes of data, 431 for trailers over
+    ``max_trailer_bytes``; the decoder is then broken.
+    """
+
+    _SIZE, _DATA, _CRLF, _TRAILER = range(4)
+
+    def __init__(self, max_body=None, max_trailer_bytes=16384):
+        self.max_body = max_body
+        self.max_trailer_bytes = max_trailer_bytes
+        self.size = 0                   # data bytes decoded so far
+        self.done = False
+        self.unused = b""
+        self._buf = bytearray()
+        self._state = self._SIZE
+        self._remaining = 0
+        self._trailer_bytes = 0
+
+    def feed(self, data):
+        buf = self._buf
+        buf += data
+        out = []
+        while not self.done:
+            state = self._state
+            if state == self._DATA:
+                take = min(self._remaining, len(buf))
+                if take:
+                    out.append(bytes(buf[:take]))
+                    del buf[:take]
+                    self._remaining -= take
+                if self._remaining:
+                    break
+                self._state = self._CRLF
+            elif state == self._SIZE:
+                line = self._line(1024, "chunk size line")
+                if line is None:
+                    break
+                size = line.split(b";", 1)[0].strip(b" \t")
+                if not _HEX.match(size) or len(size) > 16:
+                    raise HTTPError(400, f"bad chunk size {bytes(size[:20])!r}")
+                self._remaining = int(size, 16)
+                self.size += self._remaining
+                if self.max_body is not None and self.size > self.max_body:
+                    raise HTTPError(413, f"chunked body exceeds {self.max_body} bytes")
+                self._state = self._DATA if self._remaining else self._TRAILER
+            elif state == self._CRLF:
+                if buf[:2] != b"\r\n"[:len(buf)]:
+                    raise HTTPError(400, "chunk data not followed by CRLF")
+                if len(buf) < 2:
+                    break
+                del buf[:2]
+                self._state = self._SIZE
+            else:
+                line = self._line(self.max_trailer_bytes, "trailer")
+                if line is None:
+                    break
+                self._trailer_bytes += len(line) + 2
+                if self._trailer_bytes > self.max_trailer_bytes:
+                    raise HTTPError(431, "trailers too large")
+                if not line:
+                    self.done = True
+                    self.unused = bytes(buf)
+                    buf.clear()
+        return b"".join(out)
+
+    def _line(self, limit, what):
+        buf = self._buf
+        end = buf.find(b"\r\n")
+        if end < 0:
+            if len(buf) > limit:
+                raise HTTPError(431 if what == "trailer" else 400, f"{what} too long")
+            return None
+        line = bytes(buf[:end])
+        del buf[:end + 2]
+        return line
+
+
+def whole_response(req, status, body, headers, keep_alive):
+    """A response with its whole body, as one bytes object: Content-Length, Connection as
+    ``keep_alive`` and the request's version need, a plain-text Content-Type for a body that
+    has none, and no body for HEAD, 204 and 304. ``req`` None: a request that never parsed."""
+    head = [*headers, ("Content-Length", str(len(body)))]
+    if not keep_alive:
+        head.append(("Connection", "close"))
+    elif req is not None and req.version == "HTTP/1.0":
+        head.append(("Connection", "keep-alive"))
+    if body and not any(k.lower() == "content-type" for k, _ in head):
+        head.append(("Content-Type", "text/plain; charset=utf-8"))
+    payload = response_head(status, head)
+    if (req is None or req.method != "HEAD") and status not in (204, 304):
+        payload += body
+    return payload
+
+
 class _State:
-    HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_CRLF, TRAILER, ERROR = range(7)
+    HEAD, BODY, CHUNKED, ERROR = range(4)
 
 
 class RequestParser:
@@ -121,7 +227,7 @@ class RequestParser:
         self._req = None
         self._body = bytearray()
         self._remaining = 0
-        self._trailer_bytes = 0
+        self._chunks = None             # ChunkedDecoder of a chunked body in progress
         self.expect_continue = False
 
     @property
@@ -171,55 +277,20 @@ class RequestParser:
                 if self._remaining:
                     return NEED_DATA
             return self._finish()
-        while True:
-            if self._state == _State.CHUNK_SIZE:
-                line = self._line(1024, "chunk size line")
-                if line is None:
-                    return NEED_DATA
-                size = line.split(b";", 1)[0].strip(b" \t")
-                if not _HEX.match(size) or len(size) > 16:
-                    raise HTTPError(400, f"bad chunk size {bytes(size[:20])!r}")
-                self._remaining = int(size, 16)
-                if len(self._body) + self._remaining > self.max_body_bytes:
-                    raise HTTPError(413, f"chunked body exceeds {self.max_body_bytes} bytes")
-                self._state = _State.CHUNK_DATA if self._remaining else _State.TRAILER
-            elif self._state == _State.CHUNK_DATA:
-                take = min(self._remaining, len(self._buf))
-                self._take_body(take)
-                self._remaining -= take
-                if self._remaining:
-                    return NEED_DATA
-                self._state = _State.CHUNK_CRLF
-            elif self._state == _State.CHUNK_CRLF:
-                if self._buf[:2] != b"\r\n"[:len(self._buf)]:
-                    raise HTTPError(400, "chunk data not followed by CRLF")
-                if len(self._buf) < 2:
-                    return NEED_DATA
-                del self._buf[:2]
-                self._state = _State.CHUNK_SIZE
-            elif self._state == _State.TRAILER:
-                line = self._line(self.max_header_bytes, "trailer")
-                if line is None:
-                    return NEED_DATA
-                self._trailer_bytes += len(line) + 2
-                if self._trailer_bytes > self.max_header_bytes:
-                    raise HTTPError(431, "trailers too large")
-                if not line:
-                    return self._finish()
+        # _State.CHUNKED: everything buffered goes to the decoder; what follows the body
+        # (a pipelined request) comes back as ``unused``.
+        data = self._chunks.feed(self._buf)
+        self._buf = bytearray()
+        if data:
+            self._body += data
+        if not self._chunks.done:
+            return NEED_DATA
+        self._buf = bytearray(self._chunks.unused)
+        return self._finish()
 
     def _take_body(self, n):
         self._body += self._buf[:n]
         del self._buf[:n]
-
-    def _line(self, limit, what):
-        end = self._buf.find(b"\r\n")
-        if end < 0:
-            if len(self._buf) > limit:
-                raise HTTPError(431 if what == "trailer" else 400, f"{what} too long")
-            return None
-        line = bytes(self._buf[:end])
-        del self._buf[:end + 2]
-        return line
 
     def _finish(self):
         req, self._req = self._req, None
@@ -227,7 +298,7 @@ class RequestParser:
             req.body = bytes(self._body)
             self._body = bytearray()
         self._state = _State.HEAD
-        self._trailer_bytes = 0
+        self._chunks = None
         self.expect_continue = False
         return req
 
@@ -266,8 +337,20 @@ class RequestParser:
             headers = [(name.lower(), value.rstrip(" \t")) for name, value in _FIELD.findall(fields)]
         else:
             method, target, version, headers = self._parse_lines(head.encode("latin-1").split(b"\n"))
+        authority = None
+        if not target.startswith("/"):
+            absolute = _ABSOLUTE.match(target)
+            if absolute is not None:
+                # RFC 9112 3.2.2: a server MUST accept the absolute-form, and then MUST ignore the
+                # Host header field in favour of the target's authority.
+                authority, rest = absolute.group(2), absolute.group(3)
+                if not authority or "@" in authority:
+                    raise HTTPError(400, f"bad authority in the request target {target[:80]!r}")
+                target = rest if rest.startswith("/") else "/" + rest
         req = Request(method, target, version, headers)
         self._frame(req)
+        if authority is not None:
+            req.headers = [(k, v) for k, v in headers if k != "host"] + [("host", authority)]
         return req
 
     def _parse_lines(self, lines):
@@ -330,7 +413,8 @@ class RequestParser:
                 raise HTTPError(501, f"unsupported transfer coding {','.join(chain)!r}")
             if req.version != "HTTP/1.1":
                 raise HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")
-            self._state = _State.CHUNK_SIZE
+            self._state = _State.CHUNKED
+            self._chunks = ChunkedDecoder(self.max_body_bytes, self.max_header_bytes)
         elif lengths:
             if len(lengths) > 1:
                 raise HTTPError(400, "conflicting Content-Length headers")
@@ -345,9 +429,13 @@ class RequestParser:
         else:
             self._remaining = 0
             self._state = _State.BODY
+        expectations = [m.strip().lower() for m in expect.split(",") if m.strip()]
+        if any(m != "100-continue" for m in expectations):
+            # RFC 9110 10.1.1: 100-continue is the only expectation defined; others get 417.
+            raise HTTPError(417, f"unsupported expectation {expect[:40]!r} (only 100-continue)")
         wants_body = self._state != _State.BODY or self._remaining > 0
         self.expect_continue = (wants_body and req.version == "HTTP/1.1"
-                                and expect.lower() == "100-continue")
+                                and "100-continue" in expectations)
 
 
 class ResponseTracker:
@@ -373,6 +461,7 @@ class ResponseTracker:
         self._buf = bytearray()
         self._mode = "head"
         self._remaining = 0
+        self._chunks = None
 
     def feed(self, data):
         if self.done or self.until_close or self.upgraded:
@@ -425,39 +514,15 @@ class ResponseTracker:
             if not self._remaining:
                 self.done = True
             return not self._remaining
-        if mode == "chunk-size":
-            end = self._buf.find(b"\r\n")
-            if end < 0:
-                if len(self._buf) > 1024:
-                    self.until_close = True
+        if mode == "chunked":
+            try:
+                self._chunks.feed(self._buf)
+            except HTTPError:
+                self.until_close = True         # not our bytes to judge: pass the rest through
                 return False
-            size = bytes(self._buf[:end]).split(b";", 1)[0].strip()
-            del self._buf[:end + 2]
-            if not _HEX.match(size):
-                self.until_close = True
-                return False
-            self._remaining = int(size, 16)
-            self._mode = "chunk-data" if self._remaining else "trailer"
-            if self._remaining:
-                self._remaining += 2           # the CRLF after the data
-            return True
-        if mode == "chunk-data":
-            take = min(self._remaining, len(self._buf))
-            del self._buf[:take]
-            self._remaining -= take
-            if self._remaining:
-                return False
-            self._mode = "chunk-size"
-            return True
-        if mode == "trailer":
-            end = self._buf.find(b"\r\n")
-            if end < 0:
-                return False
-            line = self._buf[:end]
-            del self._buf[:end + 2]
-            if not line:
-                self.done = True
-            return True
+            self._buf.clear()
+            self.done = self._chunks.done
+            return False
         return False
 
     def _head(self, head):
@@ -501,7 +566,8 @@ class ResponseTracker:
         if self.head_request or status in (204, 304):
             self.done = True
         elif coding and b"chunked" in b",".join(coding).lower():
-            self._mode = "chunk-size"
+            self._mode = "chunked"
+            self._chunks = ChunkedDecoder()
         elif length is not None:
             if not length.isdigit():
                 self.until_close = True

@@ -35,6 +35,7 @@ from collections import deque
 import gevent
 
 from bridge.adapters import ops
+from bridge.backends.peers import PeerCount
 from bridge.ws import frames
 from bridge.zmqlib import DONTWAIT, zmq
 
@@ -47,23 +48,43 @@ RCVHWM = 10000
 
 
 class Item:
-    """One delivery: a backend message under one subscribed topic, encoded once."""
+    """One delivery: a backend message under one subscribed topic, encoded once.
 
-    __slots__ = ("seq", "topic", "text", "event_id", "_frame", "_sse")
+    WebSocket browsers get at most ``limit`` bytes per message (``ws_max_send_bytes``): a
+    message op larger than that is replaced, for them, by a ``dropped`` op naming its topic
+    and size (a browser's WebSocket, or a client library such as websockets with its 1 MiB
+    default, would otherwise fail the whole connection). SSE and long-poll get it whole.
+    """
+
+    __slots__ = ("seq", "topic", "text", "event_id", "too_big", "_frame", "_head", "_sse")
 
     def __init__(self, seq, topic, text, event_id):
         self.seq = seq
         self.topic = topic
         self.text = text            # the message op as JSON text
         self.event_id = event_id
-        self._frame = None
+        self.too_big = False        # known once framed: WebSocket browsers get "dropped"
+        self._frame = None          # the uncompressed text frame (its payload serves the others)
+        self._head = 0
         self._sse = None
 
-    @property
-    def ws_frame(self):
+    def ws_frame(self, limit):
+        """The op (or the dropped op past ``limit`` bytes) as one uncompressed text frame,
+        shared by every browser without compression."""
         if self._frame is None:
-            self._frame = frames.encode_text(self.text)
+            payload = self.text.encode("utf-8")
+            if len(payload) > limit:
+                self.too_big = True
+                log.info("topic %r: a %d-byte message exceeds ws_max_send_bytes (%d): "
+                         "WebSocket browsers get a dropped op", self.topic, len(payload), limit)
+                payload = ops.encode_dropped(self.topic, len(payload), limit).encode("utf-8")
+            head = frames.encode_head(True, frames.TEXT, len(payload))
+            self._frame, self._head = head + payload, len(head)
         return self._frame
+
+    def ws_payload(self, limit):
+        """``ws_frame``'s payload, for a browser that compresses (no copy is kept)."""
+        return memoryview(self.ws_frame(limit))[self._head:]
 
     @property
     def sse(self):
@@ -84,7 +105,8 @@ class PubSubHub:
         self._topics = {}           # topic bytes -> {subscriber: None} (insertion-ordered set)
         self._names = {}            # topic bytes -> topic str
         self._lengths = []          # sorted distinct topic lengths
-        self._greenlet = None
+        self._greenlet = self.peers = None
+        self.polls = None           # bridge.front.realtime.PollSessions, made by the first poll
         self.sub = context.socket(zmq.SUB)
         self.pub = context.socket(zmq.PUB) if target.pub else None
         try:
@@ -100,16 +122,29 @@ class PubSubHub:
         except zmq.ZMQError:
             self.close()
             raise
+        self.peers = PeerCount(self.sub)
         stats.topics[route] = 0
 
     def start(self):
+        self.peers.start()
         self._greenlet = gevent.spawn(self._recv_loop)
+
+    def busy(self):
+        """Does a browser still follow a topic here (WebSocket, SSE or a poll session)?"""
+        return bool(self._topics) or bool(self.polls is not None and self.polls.sessions)
+
+    def health(self):
+        if self.peers.count:
+            return {"state": "connected", "publishers": self.peers.count}
+        return {"state": "unavailable", "publishers": 0, "why": f"no publisher at {self.target.sub}"}
 
     def close(self):
         for closer in self.closers:
             closer()
         if self._greenlet is not None:
             self._greenlet.kill()
+        if self.peers is not None:
+            self.peers.close()
         self.sub.close()
         if self.pub is not None:
             self.pub.close()

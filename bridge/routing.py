@@ -8,16 +8,53 @@ specific host pattern that matches its Host header (exact, then the longest wild
 without a host form the default host, used when no pattern matches (Mongrel2's
 default_host). There is no fallback from a host to the default host's routes.
 
+The targets are plain settings, one dataclass per route kind, named by their ``scheme``; the
+services of bridge.services parse them from text and serve them.
+
 Pure. Built by bridge.config, used by bridge.front.connection.
 """
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "PageTarget", "PubSubTarget", "Route", "RouteTable"]
+__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "PageTarget", "PubSubTarget", "Route", "RouteTable",
+           "ConfigError", "number", "split_options"]
+
+
+class ConfigError(ValueError):
+    """A route or config file that cannot be understood; the message says which and why."""
+
+
+def number(key, value, spec):
+    """``value`` as a positive number, for option ``key`` of route ``spec``."""
+    try:
+        result = float(value)
+    except ValueError:
+        raise ConfigError(f"{spec!r}: {key}={value!r} is not a number") from None
+    if result <= 0:
+        raise ConfigError(f"{spec!r}: {key} must be positive")
+    return result
+
+
+def split_options(rest, spec):
+    """``EP,EP,key=value,...`` -> ([endpoints], {key: value})."""
+    items = [item.strip() for item in rest.split(",") if item.strip()]
+    endpoints, options = [], {}
+    for item in items:
+        if "://" in item:
+            endpoints.append(item)
+            continue
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"{spec!r}: {item!r} is neither an endpoint nor key=value")
+        options[key] = value
+    return endpoints, options
 
 
 @dataclass(frozen=True)
 class Mongrel2Target:
     """Mongrel2 handler protocol: bind PUSH on ``send``, SUB on ``recv``."""
+
+    scheme: ClassVar[str] = "mongrel2"
 
     send: str
     recv: str
@@ -33,18 +70,23 @@ class Mongrel2Target:
 class ReqTarget:
     """JSON envelope over DEALER to REP/ROUTER backends (bridge.adapters.envelope)."""
 
+    scheme: ClassVar[str] = "req"
+
     endpoints: tuple
     timeout: float = 30.0
 
 
 @dataclass(frozen=True)
 class StaticTarget:
+    scheme: ClassVar[str] = "static"
     directory: str
 
 
 @dataclass(frozen=True)
 class PageTarget:
     """A BigPipe page (bridge.bigpipe): ``file`` as given, ``page`` the loaded bridge.bigpipe.page.Page."""
+
+    scheme: ClassVar[str] = "page"
 
     file: str
     page: object = field(compare=False, repr=False)
@@ -53,6 +95,8 @@ class PageTarget:
 @dataclass(frozen=True)
 class PubSubTarget:
     """Topic streaming (bridge.pubsub): CONNECT SUB to ``sub`` and, if given, PUB to ``pub``."""
+
+    scheme: ClassVar[str] = "pubsub"
 
     sub: str
     pub: str = None
@@ -66,11 +110,7 @@ class Route:
 
     @property
     def kind(self):
-        return _KINDS[type(self.target)]
-
-
-_KINDS = {Mongrel2Target: "mongrel2", ReqTarget: "req", StaticTarget: "static", PageTarget: "page",
-          PubSubTarget: "pubsub"}
+        return self.target.scheme
 
 
 def normalise_host(value):

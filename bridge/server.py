@@ -1,29 +1,53 @@
-"""The bridge process: route table, backends, the listening socket, and their lifetimes.
+"""The bridge process: services, listeners, reloads, and their lifetimes.
 
-``Bridge(config)`` binds everything at construction (so a bad endpoint fails at once),
-``start()`` starts accepting and the backends' receiving greenlets, ``stop()`` closes it all.
+``Bridge(config)`` builds a service per route (bridge.services, chosen by the route's scheme,
+shared by routes naming the same sockets) and binds everything at construction, so a bad
+endpoint fails at once; ``start()`` starts accepting and the services' receiving greenlets;
+``stop()`` closes it all. ``reload(config)`` swaps in new routes and limits without touching
+the listeners or open connections: services whose sockets stay are kept (with their bound
+ports and connected peers), new ones start, and dropped ones are closed once no exchange uses
+them any more (``RETIRE_SECONDS`` at most). Listener, TLS and admin changes need a restart;
+the certificate files themselves are read again.
+
+Listeners: the main one (https when ``tls_cert`` is set: Python's ssl, TLS 1.2 or later, ALPN
+http/1.1; the handshake must finish within ``header_timeout``), and an optional admin listener
+for /_bridge/health and /_bridge/metrics (``admin``: ``main``, ``off`` or HOST:PORT).
+
 It works unpatched (everything it touches is gevent-native); the command line
 (bridge.__main__) monkey-patches first because bottle's request objects are thread-locals.
 """
-import itertools
 import logging
+import time
 
 import gevent
+import gevent.pool
+from gevent import ssl
 from gevent.server import StreamServer
 
-from bridge.backends.mongrel2 import Mongrel2Backend
-from bridge.backends.req import ReqBackend
-from bridge.front.app import internal_app, static_app
+from bridge.front.accesslog import AccessLog
+from bridge.front.app import internal_app
 from bridge.front.connection import Connection
 from bridge.front.outbox import StreamStats
+from bridge.front.site import Site
 from bridge.metrics import Metrics
-from bridge.pubsub import PubSubHub
-from bridge.routing import Mongrel2Target, PageTarget, PubSubTarget, ReqTarget, RouteTable, StaticTarget
+from bridge.routing import RouteTable
+from bridge.services import Resources, build
 from bridge.zmqlib import zmq
 
 log = logging.getLogger("bridge")
 
-__all__ = ["Bridge"]
+__all__ = ["Bridge", "tls_context", "RETIRE_SECONDS"]
+
+RETIRE_SECONDS = 3600.0
+
+
+def tls_context(cert, key=None):
+    """A server SSLContext with modern defaults: TLS 1.2 or later, ALPN http/1.1 (no h2)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    context.load_cert_chain(cert, key)
+    return context
 
 
 class Bridge:
@@ -32,75 +56,92 @@ class Bridge:
         self.metrics = Metrics()
         self.stream_stats = StreamStats()       # WebSocket/SSE/poll/pubsub series
         self.metrics.collectors.append(self.stream_stats.render)
-        self.sessions = set()                   # open WebSocket sessions (closed with 1001 on stop)
-        self.connections = {}                   # Mongrel2 connection id -> Connection
-        self._ids = itertools.count(1)
-        self.routes = RouteTable(config.routes)
         self._own_context = context is None
         self.context = context or zmq.Context()
-        self.backends = {}                      # key -> backend
-        self.static_apps = {}
-        self.internal_app = internal_app(self)
-        self.server = None
+        self.resources = Resources(self.context, self.metrics, self.stream_stats, config.uuid)
+        self.server = self.admin_server = None
+        self.access_log = None
+        self._retiring = gevent.pool.Group()
         try:
-            for route in self.routes.routes:
-                self._make_backend(route)
+            self.tls = tls_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+            if config.access_log:
+                self.access_log = AccessLog(config.access_log, config.access_log_format)
+            routing = self._build_routing(config.routes)
+            self.site = Site(routing=routing, limits=config.limits, metrics=self.metrics,
+                             stream_stats=self.stream_stats, resources=self.resources,
+                             internal_app=internal_app(self, admin=config.admin == "main"),
+                             access_log=self.access_log, scheme="https" if self.tls else "http",
+                             address=lambda: self.address)
             self.server = StreamServer(config.listen, self._handle, backlog=1024)
             self.server.init_socket()
+            if isinstance(config.admin, tuple):
+                self.admin_site = Site(routing=(RouteTable(), {}), limits=config.limits, metrics=self.metrics,
+                                       stream_stats=self.stream_stats, resources=self.resources,
+                                       internal_app=internal_app(self, admin=True), access_log=self.access_log,
+                                       address=lambda: self.admin_server.address)
+                self.admin_server = StreamServer(config.admin, self._handle_admin, backlog=128)
+                self.admin_server.init_socket()
         except BaseException:
             self.close_backends()
             raise
 
-    def _key(self, target):
-        # Routes naming the same endpoints share one backend, as Mongrel2 routes share a
-        # handler. A wildcard port ("tcp://127.0.0.1:*") binds a new port each time, so such a
-        # target is its own backend.
-        if isinstance(target, Mongrel2Target):
-            if "*" in target.send or "*" in target.recv:
-                return ("mongrel2", id(target))
-            return ("mongrel2", target.send, target.recv)
-        if isinstance(target, PubSubTarget):
-            return ("pubsub", target.sub, target.pub)
-        return ("req", target.endpoints)
+    # ------------------------------------------------------------------ routes and services
 
-    def _make_backend(self, route):
-        target = route.target
-        if isinstance(target, StaticTarget):
-            if target.directory not in self.static_apps:
-                self.static_apps[target.directory] = static_app(target.directory)
-            return
-        if isinstance(target, PageTarget):
-            # Each pagelet is a req backend, shared with routes and pagelets naming the same endpoints.
-            for pagelet in target.page.pagelets:
-                if ("req", pagelet.endpoints) not in self.backends:
-                    self.backends[("req", pagelet.endpoints)] = ReqBackend(
-                        self.context, ReqTarget(pagelet.endpoints, pagelet.timeout), self.metrics)
-            return
-        key = self._key(target)
-        existing = self.backends.get(key)
-        if isinstance(target, Mongrel2Target):
-            uuid = target.uuid or self.config.uuid
-            if existing is not None:
-                if (existing.uuid != uuid or existing.protocol != target.protocol
-                        or existing.recv_ident != target.recv_ident):
-                    raise ValueError(f"routes sharing {target.send},{target.recv} disagree on "
-                                     "uuid/protocol/recv_ident")
-                return
-            self.backends[key] = Mongrel2Backend(self.context, target, uuid, self.connections, self.metrics)
-        elif isinstance(target, PubSubTarget) and existing is None:
-            self.backends[key] = PubSubHub(self.context, target, self.stream_stats, route.prefix)
-        elif isinstance(target, ReqTarget) and existing is None:
-            self.backends[key] = ReqBackend(self.context, target, self.metrics)
+    def _build_routing(self, routes):
+        table = RouteTable(routes)
+        return table, {route: build(route, self.resources) for route in table.routes}
 
-    def backend_for(self, route):
-        return self.backends[self._key(route.target)]
+    @property
+    def routes(self):
+        return self.site.routing[0]
 
-    def pagelet_backends(self, route):
-        """A page route's req backends by pagelet id."""
-        return {p.id: self.backends[("req", p.endpoints)] for p in route.target.page.pagelets}
+    @property
+    def services(self):
+        return self.resources.services
 
-    def next_connection_id(self):
-        return next(self._ids)
+    def reload(self, config):
+        """Swap in ``config``'s routes and limits (SIGHUP). Raises (and changes nothing) if a
+        route cannot be built; open connections and exchanges carry on either way."""
+        resources = self.resources
+        before = dict(resources.services)
+        resources.previous, resources.services = dict(before), {}
+        try:
+            routing = self._build_routing(config.routes)
+            if self.tls is not None and config.tls_cert:
+                self.tls.load_cert_chain(config.tls_cert, config.tls_key)
+        except BaseException:
+            for key, service in resources.services.items():
+                if before.get(key) is not service:
+                    service.close()
+            resources.services, resources.previous = before, {}
+            raise
+        dropped, resources.previous = resources.previous, {}
+        for service in resources.services.values():
+            if not service.started:
+                service.start()
+        self.site.routing = routing
+        self.site.limits = config.limits
+        if self.admin_server is not None:
+            self.admin_site.limits = config.limits
+        for name in ("listen", "tls_cert", "admin", "access_log", "access_log_format"):
+            if getattr(config, name) != getattr(self.config, name) and name != "tls_cert":
+                log.warning("reload: %s changed; that takes a restart (kept %r)", name, getattr(self.config, name))
+        kept = config.__class__(**{**config.__dict__, **{n: getattr(self.config, n) for n in
+                                                          ("listen", "admin", "access_log", "access_log_format")}})
+        self.config = kept
+        for service in dropped.values():
+            self._retiring.spawn(self._retire, service)
+        log.info("reloaded: %d routes, %d services (%d retiring)", len(routing[0].routes),
+                 len(resources.services), len(dropped))
+
+    def _retire(self, service):
+        """Close a service a reload dropped, once no exchange uses it (or after RETIRE_SECONDS)."""
+        end = time.monotonic() + RETIRE_SECONDS
+        while service.busy() and time.monotonic() < end:
+            gevent.sleep(0.5)
+        service.close()
+
+    # ------------------------------------------------------------------ listeners
 
     @property
     def address(self):
@@ -108,32 +149,40 @@ class Bridge:
 
     def describe(self):
         """What runs where (endpoints with their bound ports): for logs, tests and /_bridge/health."""
+        table, services = self.site.routing
         routes = []
-        for route in self.routes.routes:
+        for route in table.routes:
             info = {"prefix": route.prefix, "kind": route.kind, "host": route.host}
-            target = route.target
-            if isinstance(target, Mongrel2Target):
-                backend = self.backend_for(route)
-                info.update(send=backend.send_endpoint, recv=backend.recv_endpoint, uuid=backend.uuid,
-                            protocol=target.protocol, timeout=target.timeout)
-            elif isinstance(target, ReqTarget):
-                info.update(endpoints=list(target.endpoints), timeout=target.timeout)
-            elif isinstance(target, PubSubTarget):
-                info.update(sub=target.sub, pub=target.pub)
-            elif isinstance(target, PageTarget):
-                info.update(file=target.file, mode=target.page.mode,
-                            pagelets=[{"id": p.id, "endpoints": list(p.endpoints), "timeout": p.timeout,
-                                       "required": p.required} for p in target.page.pagelets])
-            else:
-                info.update(directory=target.directory)
+            info.update(services[route].describe(route))
             routes.append(info)
         host, port = self.address[:2]
-        return {"listen": f"{host}:{port}", "uuid": self.config.uuid, "routes": routes}
+        info = {"listen": f"{host}:{port}", "uuid": self.config.uuid, "routes": routes,
+                "scheme": self.site.scheme}
+        if self.admin_server is not None:
+            host, port = self.admin_server.address[:2]
+            info["admin"] = f"{host}:{port}"
+        return info
+
+    def health(self):
+        """describe() with each route's backend state; status "ok" or "degraded"."""
+        info = self.describe()
+        table, services = self.site.routing
+        for entry, route in zip(info["routes"], table.routes):
+            entry["backend"] = services[route].health()
+        bad = [r["prefix"] for r in info["routes"] if r["backend"]["state"] not in ("ok", "connected")]
+        info["status"] = "degraded" if bad else "ok"
+        if bad:
+            info["degraded_routes"] = bad
+        info["open_connections"] = self.metrics.open_connections
+        return info
 
     def start(self):
-        for backend in self.backends.values():
-            backend.start()
+        for service in self.resources.services.values():
+            if not service.started:
+                service.start()
         self.server.start()
+        if self.admin_server is not None:
+            self.admin_server.start()
 
     def serve_forever(self):
         """Run until stop() (from a signal handler or another greenlet)."""
@@ -142,25 +191,49 @@ class Bridge:
         self.server.serve_forever()
 
     def _handle(self, sock, address):
-        Connection(self, sock, address).serve()
+        if self.tls is not None:
+            sock = self._tls_handshake(sock, address)
+            if sock is None:
+                return
+        Connection(self.site, sock, address).serve()
+
+    def _handle_admin(self, sock, address):
+        Connection(self.admin_site, sock, address).serve()
+
+    def _tls_handshake(self, sock, address):
+        # The handshake runs in the connection's greenlet, bounded like a request head.
+        sock.settimeout(self.config.limits.header_timeout)
+        try:
+            tls = self.tls.wrap_socket(sock, server_side=True)
+        except (OSError, ValueError) as e:      # ssl.SSLError and socket.timeout are OSErrors
+            log.debug("%s: TLS handshake failed: %s", address[0] if address else "?", e)
+            sock.close()
+            return None
+        tls.settimeout(None)
+        return tls
 
     def close_sessions(self, timeout=1.0):
         """Close every WebSocket with 1001 (going away); wait up to ``timeout`` for the close
         frames to leave, so browsers reconnect knowing why."""
-        sessions = list(self.sessions)
+        sessions = list(self.resources.sessions)
         for session in sessions:
             session.close(1001, "server shutting down")
         gevent.wait([session.outbox.done for session in sessions], timeout=timeout)
 
     def stop(self, timeout=1.0):
         self.close_sessions(timeout)
-        if self.server is not None:
-            self.server.stop(timeout=timeout)
+        for server in (self.admin_server, self.server):
+            if server is not None:
+                server.stop(timeout=timeout)
         self.close_backends()
 
     def close_backends(self):
-        for backend in self.backends.values():
-            backend.close()
-        self.backends.clear()
+        self._retiring.kill()
+        for service in self.resources.services.values():
+            service.close()
+        self.resources.services.clear()
+        if self.access_log is not None:
+            self.access_log.close()
+            self.access_log = None
         if self._own_context:
             self.context.term()

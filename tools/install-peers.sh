@@ -5,6 +5,8 @@
 #   wrk                             HTTP load for the benchmarks and the reliability suite
 #   python3-zmq                     Debian's libzmq with OpenPGM: the multicast (epgm/pgm) peer
 #   nftables, iproute2              network namespaces and loss injection for multicast tests
+#   autobahntestsuite (wstest)     the Autobahn WebSocket fuzzingclient, from PyPI into pyenv's
+#                                  Python 2.7 (it runs on Python 2 only): see tools/wstest.sh
 # (pyzmq for the other interop tests comes from PyPI through the test extra.)
 # Idempotent; quick when all is present.
 set -u
@@ -17,6 +19,10 @@ command -v wrk >/dev/null 2>&1 || add wrk
 /usr/bin/python3 -c "import zmq" >/dev/null 2>&1 || add python3-zmq
 command -v nft >/dev/null 2>&1 || add nftables
 command -v ip >/dev/null 2>&1 || add iproute2
+if ! sh "$(dirname "$0")/wstest.sh" --install; then
+    [ "$(id -u)" = 0 ] && exit 1
+    echo "warning: Autobahn's wstest is missing; the test that needs it will fail" >&2
+fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"

@@ -62,12 +62,18 @@ def request_message(sender, conn_id, req, pattern, remote_addr, protocol="json",
     return m2wire.encode_request(sender, conn_id, headers["PATH"], headers, req.body, protocol)
 
 
-def upload_messages(sender, conn_id, req, pattern, remote_addr, path, protocol="json"):
+def upload_messages(sender, conn_id, req, pattern, remote_addr, path, protocol="json", scheme="http"):
     """The two messages of a Mongrel2 file upload whose body is already in the file ``path``:
-    x-mongrel2-upload-start alone, then with x-mongrel2-upload-done; both with empty bodies."""
+    x-mongrel2-upload-start alone, then with x-mongrel2-upload-done; both with empty bodies.
+
+    A chunked upload's done message carries the stored length as ``content-length``, as the
+    handlers written for Mongrel2 read it (its examples/http_0mq/upload.py does
+    ``req.headers['content-length']``, a KeyError without it)."""
     started = {"x-mongrel2-upload-start": path}
     done = {"x-mongrel2-upload-done": path, **started}
+    if req.header("content-length") is None:
+        done["content-length"] = str(len(req.body))
     return [m2wire.encode_request(sender, conn_id, wire_text(req.path),
-                                  request_headers(req, pattern, remote_addr, extra=extra), b"",
+                                  request_headers(req, pattern, remote_addr, scheme, extra), b"",
                                   protocol)
             for extra in (started, done)]

@@ -13,6 +13,7 @@ Bridge to browser::
     {"op": "message", "topic": T, "data": D}               (two-frame messages add "full_topic")
     {"op": "reply", "id": N, "status": S, "body": B}
     {"op": "error", "error": "why", ...}                   ("id" and "op" when known)
+    {"op": "dropped", "topic": T, "bytes": N, "limit": L}  (a message too big to send; WebSocket)
 
 Data rules (both directions):
   - To the backend, ``data`` (publish) and ``body`` (request) that are strings leave as their
@@ -39,7 +40,7 @@ from json.encoder import encode_basestring
 
 __all__ = ["OpError", "Subscribe", "Unsubscribe", "Publish", "Request", "parse", "encode",
            "encode_message", "message_fields", "encode_reply", "encode_error", "encode_ack",
-           "MAX_TOPIC_BYTES"]
+           "MAX_TOPIC_BYTES", "encode_dropped"]
 
 MAX_TOPIC_BYTES = 1024
 
@@ -213,6 +214,11 @@ def encode_reply(id, status, body=b""):
 
 def encode_ack(id, status=200):
     return encode_reply(id, status, "")
+
+
+def encode_dropped(topic, size, limit):
+    """What a WebSocket browser gets instead of a message op of ``size`` bytes over ``limit``."""
+    return encode({"op": "dropped", "topic": topic, "bytes": size, "limit": limit})
 
 
 def encode_error(error, id=None, op=None):

@@ -24,6 +24,7 @@ import gevent
 from gevent.lock import Semaphore
 
 from bridge import m2wire
+from bridge.backends.peers import PeerCount
 from bridge.zmqlib import DONTWAIT, zmq
 
 log = logging.getLogger("bridge.mongrel2")
@@ -37,9 +38,11 @@ class Mongrel2Backend:
         self._sender = uuid.encode()
         self.recv_ident = target.recv_ident
         self.protocol = target.protocol
-        self.connections = connections          # the bridge's id -> Connection registry
+        self.connections = connections          # the bridge's id -> HandlerOutput registry
+        self.users = set()                      # ids of connections that sent requests here
         self.metrics = metrics
         self._lock = Semaphore()
+        self._greenlet = self.peers = None      # close() may run before they exist
         self.push = context.socket(zmq.PUSH)
         self.sub = context.socket(zmq.SUB)
         for sock in (self.push, self.sub):
@@ -56,14 +59,17 @@ class Mongrel2Backend:
             raise
         self.send_endpoint = _last_endpoint(self.push)
         self.recv_endpoint = _last_endpoint(self.sub)
-        self._greenlet = None
+        self.peers = PeerCount(self.push)
 
     def start(self):
+        self.peers.start()
         self._greenlet = gevent.spawn(self._recv_loop)
 
     def close(self):
         if self._greenlet is not None:
             self._greenlet.kill()
+        if self.peers is not None:
+            self.peers.close()
         self.push.close()
         self.sub.close()
 
@@ -78,6 +84,7 @@ class Mongrel2Backend:
 
     def notify_disconnect(self, conn_id):
         """Tell handlers that connection ``conn_id`` is gone (path ``@*``, METHOD JSON)."""
+        self.users.discard(conn_id)
         self.send(m2wire.encode_disconnect(self.uuid, conn_id, self.protocol))
 
     def _recv_loop(self):

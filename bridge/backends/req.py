@@ -17,6 +17,7 @@ import os
 import gevent
 from gevent.lock import Semaphore
 
+from bridge.backends.peers import PeerCount
 from bridge.zmqlib import DONTWAIT, zmq
 
 log = logging.getLogger("bridge.req")
@@ -26,7 +27,7 @@ class ReqBackend:
     def __init__(self, context, target, metrics):
         self.target = target
         self.metrics = metrics
-        self.pending = {}                       # request id (bytes) -> Connection
+        self.pending = {}                       # request id (bytes) -> ReplyReceiver
         self._prefix = os.urandom(4).hex()
         self._ids = itertools.count(1)
         self._lock = Semaphore()
@@ -39,15 +40,27 @@ class ReqBackend:
         except zmq.ZMQError:
             self.dealer.close()
             raise
+        self.peers = PeerCount(self.dealer)
         self._greenlet = None
 
     def start(self):
+        self.peers.start()
         self._greenlet = gevent.spawn(self._recv_loop)
 
     def close(self):
         if self._greenlet is not None:
             self._greenlet.kill()
+        self.peers.close()
         self.dealer.close()
+
+    def unavailable_why(self):
+        return f"no backend connected at {', '.join(self.target.endpoints)}"
+
+    def health(self):
+        """Connected backends now (from the DEALER's monitor), for /_bridge/health."""
+        if self.peers.count:
+            return {"state": "connected", "backends": self.peers.count}
+        return {"state": "unavailable", "backends": 0, "why": self.unavailable_why()}
 
     def new_id(self):
         return f"{self._prefix}-{next(self._ids)}"

@@ -7,8 +7,8 @@ Range, content types by extension, ``text/*`` as UTF-8), ``index.html`` for dire
 ``%2e%2e`` and absolute paths all reach the same check: the resolved path must lie inside
 ``root`` or the answer is 403. Only GET and HEAD.
 
-``internal_app(bridge)`` is mounted at /_bridge: ``health`` answers JSON, ``metrics`` the
-Prometheus text of bridge.metrics, ``bigpipe.js`` the BigPipe runtime (bridge.bigpipe.runtime;
+``internal_app(bridge)`` is mounted at /_bridge: ``health`` answers JSON (bridge.server.Bridge.
+health: each route's backend state), ``metrics`` the Prometheus text of bridge.metrics, ``bigpipe.js`` the BigPipe runtime (bridge.bigpipe.runtime;
 skeletons load it with a content hash in the query, so a day's caching is safe), ``bridge.js``
 the browser client of pubsub routes (bridge/static/bridge.js; ETag, revalidated on each use).
 """
@@ -48,19 +48,21 @@ def static_app(root):
     return app
 
 
-def internal_app(bridge):
+def internal_app(bridge, admin=True):
+    """The /_bridge/ app; ``admin`` False leaves out health and metrics (they answer on the
+    admin listener, or nowhere), keeping the scripts pages load."""
     app = bottle.Bottle()
 
-    @app.get("/health")
-    def health():
-        bottle.response.content_type = "application/json"
-        return json.dumps({"status": "ok", **bridge.describe(),
-                           "open_connections": bridge.metrics.open_connections})
+    if admin:
+        @app.get("/health")
+        def health():
+            bottle.response.content_type = "application/json"
+            return json.dumps(bridge.health())
 
-    @app.get("/metrics")
-    def metrics():
-        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
-        return bridge.metrics.render()
+        @app.get("/metrics")
+        def metrics():
+            bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+            return bridge.metrics.render()
 
     @app.get("/bigpipe.js")
     def bigpipe_js():

@@ -10,19 +10,14 @@ only enqueue, with one exception: handler bytes that arrive while the main green
 empty mailbox are sent at once by ``deliver`` (a send that never waits; what the kernel does not
 take is queued as usual), which saves a wake-up per reply (see ``_write_through``).
 
-Per request:
-  - mongrel2 route: the request is PUSHed; handler bytes are written raw as they arrive (any
-    number of pieces), an empty reply closes; a ResponseTracker watches the bytes, and once a
-    response framed by Content-Length (or chunked) is complete the next request may be read
-    (keep-alive). Pipelining is not supported (as in Mongrel2): the next request waits.
-  - req route: the envelope goes out on the DEALER; the reply, a 502 for a bad one or a 504 at
-    the route's timeout, is written in one send.
-  - static and /_bridge/*: bottle apps through bridge.front.wsgi.
-  - page route (BigPipe): bridge.bigpipe.front.serve_page streams the page from this greenlet.
-  - pubsub route, and a WebSocket upgrade on a mongrel2 route: bridge.front.realtime. A
-    WebSocket or SSE stream takes the socket over (``take_over``) until it ends; a long-poll
-    is parked (``hold``) and answered through ``deliver_reply`` like a req route.
-  - 503 when no backend is connected, at once.
+Per request the route table (bridge.front.site) gives the route and its service
+(bridge.services): ``service.serve_websocket`` for an upgrade request, else
+``service.serve_http``. Services call back here: ``respond`` and ``fail`` write a whole
+response, ``serve_wsgi`` runs a WSGI app, ``await_handler`` follows a Mongrel2 handler's raw
+bytes (a ResponseTracker says when the response is complete, for keep-alive; pipelining waits,
+as in Mongrel2), ``hold`` parks a request until ``deliver_reply`` (or 504 at its deadline),
+``take_over`` hands the socket to a WebSocket or SSE stream. /_bridge/ goes to the site's
+internal app. Every exchange ends in ``request_done`` (metrics and the access log).
 
 Limits: the head must arrive within ``header_timeout`` of its first byte (else 408 and close),
 a body must make progress within it, idle keep-alive connections close after
@@ -34,9 +29,7 @@ Mongrel2 does past 16 queued messages), and any send that makes no progress for
 TCP_NODELAY on (gevent issue 1233).
 """
 import logging
-import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
@@ -46,11 +39,10 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from bridge.adapters import envelope
-from bridge.adapters.mongrel2 import request_message, upload_messages
-from bridge.bigpipe.front import serve_page
-from bridge.front import realtime, wsgi
-from bridge.front.sending import send_all
-from bridge.http11 import HTTPError, RequestParser, ResponseTracker, chunk as _chunk, response_head
+from bridge.front import wsgi
+from bridge.front.sending import send_all, shut_down
+from bridge.http11 import HTTPError, RequestParser, ResponseTracker, error_body, whole_response
+from bridge.ws.handshake import is_upgrade
 
 log = logging.getLogger("bridge.connection")
 
@@ -59,6 +51,8 @@ _READ_AHEAD = 64 * 1024            # unparsed bytes the reader buffers before it
 _SINGLE_SEND = 256 * 1024          # bodies up to this size go out with the head in one send
 _LINGER_SECONDS = 2.0
 _LINGER_BYTES = 16 * 1024 * 1024
+# Route errors by status, for bridge_route_errors_total.
+_ERROR_KINDS = {502: "bad_gateway", 503: "unavailable", 504: "timeout"}
 
 
 @dataclass
@@ -86,14 +80,16 @@ def http_date():
 
 
 class Connection:
-    def __init__(self, bridge, sock, address):
-        self.bridge = bridge
+    def __init__(self, site, sock, address):
+        self.site = site
         self.sock = sock
         self.address = address
         self.remote_addr = address[0] if isinstance(address, tuple) else "unix"
-        self.id = bridge.next_connection_id()
-        limits = bridge.config.limits
+        self.id = site.resources.connection_ids()
+        self.scheme = site.scheme
+        limits = site.limits
         self.limits = limits
+        self.origins = [o.strip() for o in (limits.ws_origins or "").split(",") if o.strip()]
         self.parser = RequestParser(limits.max_header_bytes, limits.max_body_bytes)
         self.inbox = Queue()
         self.exchange = None
@@ -102,16 +98,18 @@ class Connection:
         self.overflowed = False
         self.cancelled = False          # a handler said ctl cancel: no disconnect message
         self.m2_backends = set()
+        self.gone = Event()             # set when the browser's side of the connection ends
         self._data_posted = False
         self._reader_gate = Event()
         self._reader_gate.set()
         self._discarding = False
         self._discarded = 0
-        self._eof = Event()
         self._reader = None
         self._continued = False
         self._request_started = None
         self._last_data = time.monotonic()
+        self.bytes_sent = 0
+        self._bytes_at_start = 0        # bytes_sent when the current request arrived
         self._idle_since = time.monotonic()
         self._timer = None              # wakes the loop (a _TICK) at _timer_at; see _arm
         self._timer_at = None
@@ -123,21 +121,18 @@ class Connection:
         """Raw handler bytes for this client; b"" closes the connection after what is queued."""
         if self.overflowed or self.closing:
             return
-        if data and self._parked and self.inbox.empty() and self._write_through(data):
+        if data and self._parked and self.inbox.empty() and self.site.write_through and self._write_through(data):
             return
         if data and self.queued_bytes and self.queued_bytes + len(data) > self.limits.max_queue_bytes:
             self.overflowed = True
             route = self.exchange.route.prefix if self.exchange is not None else "(none)"
-            self.bridge.metrics.error(route, "overflow")
+            self.site.metrics.error(route, "overflow")
             log.warning("connection %d: client too slow, %d handler bytes queued; dropped",
                         self.id, self.queued_bytes)
             self.inbox.put((_OVERFLOW, None))
-            try:
-                # The writer may be stuck in sendall to this very client: shutting the socket
-                # down makes that send fail at once, so the connection closes and frees memory.
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            # The writer may be stuck in sendall to this very client: shutting the socket
+            # down makes that send fail at once, so the connection closes and frees memory.
+            shut_down(self.sock, socket.SHUT_RDWR)
             return
         self.queued_bytes += len(data)
         self.inbox.put((_HANDLER, data))
@@ -162,6 +157,7 @@ class Connection:
             self.queued_bytes += len(data) - sent
             self.inbox.put((_HANDLER, data[sent:]))
             data = data[:sent]
+        self.bytes_sent += len(data)
         self._handler_bytes_sent(data, inline=True)
         return True
 
@@ -174,7 +170,7 @@ class Connection:
     # ------------------------------------------------------------------ main loop
 
     def serve(self):
-        metrics = self.bridge.metrics
+        metrics = self.site.metrics
         metrics.open_connections += 1
         metrics.connections_total += 1
         reader = None
@@ -270,7 +266,7 @@ class Connection:
                 return
             self._end_exchange("timeout", forget=True)
             keep = ex.tracker is None and ex.req.keep_alive
-            self._respond(ex.req, 504, b"Gateway Timeout: no reply from the backend in time\n",
+            self._respond(ex.req, 504, error_body(504, "no reply from the backend in time"),
                           keep_alive=keep, label=ex.route.prefix, started=ex.started)
             if keep:
                 self._drive()
@@ -292,13 +288,14 @@ class Connection:
                 return
             if self.parser.expect_continue and not self._continued:
                 self._continued = True
-                self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
             if req is None:
                 if self.parser.in_progress and self._request_started is None:
                     self._request_started = time.monotonic()
                 break
             self._request_started = None
             self._continued = False
+            self._bytes_at_start = self.bytes_sent
             self._dispatch(req)
             if self.exchange is None:
                 self._idle_since = time.monotonic()
@@ -307,81 +304,58 @@ class Connection:
 
     def _dispatch(self, req):
         started = time.monotonic()
-        bridge = self.bridge
+        site = self.site
         if req.path.startswith("/_bridge/"):
-            self._serve_wsgi(bridge.internal_app, req, "/_bridge", "/_bridge/", started)
+            self.serve_wsgi(site.internal_app, req, "/_bridge", "/_bridge/", started)
             return
-        route = bridge.routes.match(req.header("host"), req.path)
+        route, service = site.match(req.header("host"), req.path)
         if route is None:
-            self._respond(req, 404, b"Not Found\n", label="(none)", started=started)
-            return
-        kind = route.kind
-        if kind == "pubsub" or (kind == "mongrel2" and realtime.is_websocket(req)):
-            realtime.serve(self, req, route, started)
-        elif kind == "static":
-            self._serve_wsgi(bridge.static_apps[route.target.directory], req,
-                             route.prefix.rstrip("/"), route.prefix, started)
-        elif kind == "mongrel2":
-            self._start_mongrel2(req, route, started)
-        elif kind == "page":
-            self._serve_page(req, route, started)
+            self._respond(req, 404, error_body(404, f"no route for {req.path[:200]}"), label="(none)",
+                          started=started)
+        elif is_upgrade(req):
+            service.serve_websocket(self, req, route, started)
         else:
-            self._start_req(req, route, started)
+            service.serve_http(self, req, route, started)
 
-    def _start_mongrel2(self, req, route, started):
-        backend = self.bridge.backend_for(route)
-        target, path = route.target, None
-        # As Mongrel2: a body over the threshold, or any chunked one, goes through the file.
-        if target.upload_store and (len(req.body) > target.upload_threshold
-                                    or req.header("transfer-encoding") is not None):
-            try:
-                path = _store_upload(target.upload_store, req.body)
-            except OSError as e:
-                log.warning("route %s: upload not stored: %s", route.prefix, e)
-                self._respond(req, 500, b"Internal Server Error: upload not stored\n",
-                              label=route.prefix, started=started)
-                return
-            messages = upload_messages(backend.uuid, self.id, req, route.prefix, self.remote_addr,
-                                       path, backend.protocol)
-        else:
-            messages = [request_message(backend.uuid, self.id, req, route.prefix,
-                                        self.remote_addr, backend.protocol)]
-        self.bridge.connections[self.id] = self     # before the send: replies may be quick
-        if not backend.send(messages[0]):
-            if path is not None:
-                os.unlink(path)
-            self._unavailable(req, route, started)
-            return
-        for message in messages[1:]:                # the upload's "done" message
-            backend.send(message)
-        self.m2_backends.add(backend)
-        deadline = started + route.target.timeout if route.target.timeout else None
-        self.exchange = Exchange(route, req, started, deadline, backend=backend,
-                                 tracker=ResponseTracker(head_request=req.method == "HEAD"))
-
-    def _start_req(self, req, route, started):
-        backend = self.bridge.backend_for(route)
-        request_id = backend.new_id()
-        payload = envelope.encode_request(request_id, req, self.remote_addr, route.prefix)
-        if not backend.submit(request_id, payload, self):
-            self._unavailable(req, route, started)
-            return
-        self.exchange = Exchange(route, req, started, started + route.target.timeout,
-                                 request_id=request_id, backend=backend)
-
-    def _serve_page(self, req, route, started):
-        # BigPipe (bridge.bigpipe.front): this writer greenlet streams the page until its
-        # document is closed; the reader's EOF event cancels it when the browser leaves.
-        keep = serve_page(req, route, self.bridge.pagelet_backends(route), self._send, self._eof,
-                          self.remote_addr, self.bridge.metrics, started)
-        if not keep:
-            self.closing = True
-
-    # ------------------------------------------------------------------ for bridge.front.realtime
+    # ------------------------------------------------------------------ for the services
 
     def respond(self, req, status, body, **kwargs):
         """Write a whole response in one send (see _respond)."""
         self._respond(req, status, body, **kwargs)
+
+    def fail(self, req, route, started, status, why, extra=(), keep_alive=True):
+        """Answer ``status`` with the one error body (``503 Service Unavailable: why``), counted
+        as a route error (502, 503, 504) and in the access log."""
+        label = route.prefix if route is not None else "(none)"
+        kind = _ERROR_KINDS.get(status)
+        if kind is not None:
+            self.site.metrics.error(label, kind)
+        self._respond(req, status, error_body(status, why), extra=extra, keep_alive=keep_alive,
+                      label=label, started=started)
+
+    def send(self, data):
+        """sendall, bounded: a client that takes no bytes for send_timeout is dropped."""
+        send_all(self.sock, data, self.limits.send_timeout)
+        self.bytes_sent += len(data)
+
+    def request_done(self, req, label, status, started):
+        """One exchange answered: its metrics and its access-log line."""
+        seconds = time.monotonic() - started
+        self.site.metrics.request_done(label, status, seconds)
+        if self.site.access_log is not None:
+            self.site.access_log.write(self.remote_addr, req, status, self.bytes_sent - self._bytes_at_start,
+                                       seconds, label)
+
+    def await_handler(self, req, route, started, backend, deadline=None):
+        """A Mongrel2 handler has ``req``: its raw bytes come through ``deliver`` until the
+        response they carry is complete (or it closes); past ``deadline`` with no byte, 504."""
+        self.exchange = Exchange(route, req, started, deadline, backend=backend,
+                                 tracker=ResponseTracker(head_request=req.method == "HEAD"))
+
+    def hold(self, req, route, started, backend, request_id, deadline=None):
+        """Park ``req`` until ``deliver_reply(request_id, envelope reply)``; the browser
+        leaving calls ``backend.forget(request_id)``; past ``deadline``, 504."""
+        self.exchange = Exchange(route, req, started, deadline, request_id=request_id, backend=backend)
 
     def take_over(self):
         """Stop HTTP on this connection and return the bytes read past the request.
@@ -394,15 +368,23 @@ class Connection:
             self._reader.kill(block=True)
         return self.parser.take_buffered()
 
-    def hold(self, req, route, started, backend, request_id, deadline=None):
-        """Park ``req`` until ``deliver_reply(request_id, envelope reply)``; the browser
-        leaving calls ``backend.forget(request_id)``; past ``deadline``, 504."""
-        self.exchange = Exchange(route, req, started, deadline, request_id=request_id, backend=backend)
-
-    def _unavailable(self, req, route, started):
-        self.bridge.metrics.error(route.prefix, "unavailable")
-        self._respond(req, 503, b"Service Unavailable: no backend connected\n",
-                      label=route.prefix, started=started, extra=[("Retry-After", "1")])
+    def serve_wsgi(self, app, req, script_name, label, started):
+        """Answer ``req`` with a WSGI app mounted at ``script_name``."""
+        raw_rest = req.path[len(script_name):]
+        path_info = unquote_to_bytes(raw_rest).decode("latin-1")
+        environ = wsgi.make_environ(req, script_name, path_info, self.site.address(), self.address
+                                    if isinstance(self.address, tuple) else ("", 0), self.scheme)
+        try:
+            status, headers, chunks, close = wsgi.call(app, environ)
+        except Exception:                       # a broken app must not take the connection down
+            log.exception("WSGI app for %s failed", label)
+            self._respond(req, 500, error_body(500, "the application failed"), label=label, started=started)
+            return
+        try:
+            self._write_wsgi(req, status, headers, chunks)
+        finally:
+            close()
+        self.request_done(req, label, status, started)
 
     # ------------------------------------------------------------------ backend events
 
@@ -411,7 +393,7 @@ class Connection:
             self._end_exchange(None)
             self.closing = True
             return
-        self._send(data)
+        self.send(data)
         self._handler_bytes_sent(data)
 
     def _handler_bytes_sent(self, data, inline=False):
@@ -446,8 +428,8 @@ class Connection:
             status, headers, body = envelope.decode_reply(payload)
         except envelope.EnvelopeError as e:
             log.warning("route %s: bad reply from backend: %s", ex.route.prefix, e)
-            self.bridge.metrics.error(ex.route.prefix, "bad_gateway")
-            status, headers, body = 502, [], b"Bad Gateway: invalid reply from the backend\n"
+            self.site.metrics.error(ex.route.prefix, "bad_gateway")
+            status, headers, body = 502, [], error_body(502, "invalid reply from the backend")
         self._respond(ex.req, status, body, headers=headers, label=ex.route.prefix, started=ex.started)
         self._idle_since = time.monotonic()
         self._drive()
@@ -460,14 +442,14 @@ class Connection:
         ex, self.exchange = self.exchange, None
         if ex is None:
             return
-        metrics = self.bridge.metrics
+        metrics = self.site.metrics
         if error:
             metrics.error(ex.route.prefix, error)
         if forget and ex.request_id is not None:
             ex.backend.forget(ex.request_id)
         if ex.tracker is not None and error not in ("timeout",):
             code = ex.tracker.status or (499 if error == "cancelled" else 0)
-            metrics.request_done(ex.route.prefix, code, time.monotonic() - ex.started)
+            self.request_done(ex.req, ex.route.prefix, code, ex.started)
         self._idle_since = time.monotonic()
 
     # ------------------------------------------------------------------ writing
@@ -476,97 +458,27 @@ class Connection:
                  extra=()):
         """Write a whole response in one send."""
         keep = keep_alive and req.keep_alive and not self.closing
-        head = [("Date", http_date()), *headers, *extra, ("Content-Length", str(len(body)))]
-        if not keep:
-            head.append(("Connection", "close"))
-        elif req.version == "HTTP/1.0":
-            head.append(("Connection", "keep-alive"))
-        if not any(k.lower() == "content-type" for k, _ in head) and body:
-            head.append(("Content-Type", "text/plain; charset=utf-8"))
-        payload = response_head(status, head)
-        if req.method != "HEAD" and status not in (204, 304):
-            payload += body
-        self._send(payload)
+        self.send(whole_response(req, status, body, [("Date", http_date()), *headers, *extra], keep))
         if label is not None:
-            self.bridge.metrics.request_done(label, status, time.monotonic() - (started or 0))
+            self.request_done(req, label, status, started if started is not None else time.monotonic())
         if not keep:
             self.closing = True
 
-    def _serve_wsgi(self, app, req, script_name, label, started):
-        raw_rest = req.path[len(script_name):]
-        path_info = unquote_to_bytes(raw_rest).decode("latin-1")
-        environ = wsgi.make_environ(req, script_name, path_info, self.bridge.address, self.address
-                                    if isinstance(self.address, tuple) else ("", 0))
-        try:
-            status, headers, chunks, close = wsgi.call(app, environ)
-        except Exception:                       # a broken app must not take the connection down
-            log.exception("WSGI app for %s failed", label)
-            self._respond(req, 500, b"Internal Server Error\n", label=label, started=started)
-            return
-        try:
-            self._write_wsgi(req, status, headers, chunks)
-        finally:
-            close()
-        self.bridge.metrics.request_done(label, status, time.monotonic() - started)
-
     def _write_wsgi(self, req, status, headers, chunks):
-        body, size = [], 0
-        exhausted = True
-        for chunk in chunks:
-            if chunk:
-                body.append(chunk)
-                size += len(chunk)
-            if size > _SINGLE_SEND:
-                exhausted = False
-                break
-        names = {k.lower() for k, _ in headers}
-        headers = [(k, v) for k, v in headers if k.lower() not in ("connection", "transfer-encoding")]
-        keep = req.keep_alive
-        chunked = False
-        if "content-length" not in names:
-            if exhausted:
-                headers.append(("Content-Length", str(size)))
-            elif req.version == "HTTP/1.1":
-                headers.append(("Transfer-Encoding", "chunked"))
-                chunked = True
-            else:
-                keep = False
-        if "date" not in names:
-            headers.insert(0, ("Date", http_date()))
-        if not keep:
-            headers.append(("Connection", "close"))
-        elif req.version == "HTTP/1.0":
-            headers.append(("Connection", "keep-alive"))
-        no_body = req.method == "HEAD" or status in (204, 304)
-        head = response_head(status, headers)
-        if no_body:
-            self._send(head)
-        elif chunked:
-            self._send(head + _chunk(b"".join(body)))
-            for chunk in chunks:
-                if chunk:
-                    self._send(_chunk(chunk))
-            self._send(b"0\r\n\r\n")
-        else:
-            self._send(head + b"".join(body))
-            for chunk in chunks:
-                self._send(chunk)
+        keep, pieces = wsgi.frame_response(req, status, headers, chunks, http_date(), _SINGLE_SEND)
+        for piece in pieces:
+            self.send(piece)
         if not keep:
             self.closing = True
 
     def _error(self, status, reason):
         """Answer a broken request and close (the body says why)."""
         log.debug("connection %d: %d %s", self.id, status, reason)
-        body = f"{status} {reason}\n".encode("latin-1", "replace")
-        head = [("Date", http_date()), ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(body))), ("Connection", "close")]
-        self._send(response_head(status, head) + body)
-        self.bridge.metrics.request_done("(invalid)", status, 0.0)
+        self.send(whole_response(None, status, error_body(status, reason), [("Date", http_date())], False))
+        self.site.metrics.request_done("(invalid)", status, 0.0)
+        if self.site.access_log is not None:
+            self.site.access_log.write_invalid(self.remote_addr, status, reason)
         self.closing = True
-
-    def _send(self, data):
-        """sendall, bounded: a client that takes no bytes for send_timeout is dropped."""
-        send_all(self.sock, data, self.limits.send_timeout)
 
     # ------------------------------------------------------------------ reading and closing
 
@@ -592,7 +504,7 @@ class Connection:
         except OSError:
             pass
         finally:
-            self._eof.set()
+            self.gone.set()
             self.inbox.put((_EOF, None))
 
     def _cleanup(self, reader):
@@ -600,9 +512,9 @@ class Connection:
         if self._timer is not None:
             self._timer.close()
             self._timer = self._timer_at = None
-        bridge = self.bridge
-        if bridge.connections.get(self.id) is self:
-            del bridge.connections[self.id]
+        registry = self.site.resources.connections
+        if registry.get(self.id) is self:
+            del registry[self.id]
         ex, self.exchange = self.exchange, None
         if ex is not None and ex.request_id is not None:
             ex.backend.forget(ex.request_id)
@@ -613,27 +525,13 @@ class Connection:
         # so that a client still uploading can read our answer instead of a reset.
         try:
             self.sock.shutdown(socket.SHUT_WR)
-            if reader is not None and not self._eof.is_set():
+            if reader is not None and not self.gone.is_set():
                 self._discarding, self._discarded = True, 0
                 self._reader_gate.set()
-                self._eof.wait(_LINGER_SECONDS)
+                self.gone.wait(_LINGER_SECONDS)
         except OSError:
             pass
         if reader is not None:
             reader.kill(block=True, timeout=1)
         self.sock.close()
 
-
-def _store_upload(template, body):
-    """Write ``body`` to a new file made from ``template`` (Mongrel2's upload.temp_store,
-    ``DIR/upload.XXXXXX``; mode 0600, as mkstemp makes it) and return its path. The handler
-    reads the file and deletes it, as behind Mongrel2."""
-    directory, name = os.path.split(template)
-    fd, path = tempfile.mkstemp(prefix=name.rstrip("X"), dir=directory or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-    except OSError:
-        os.unlink(path)
-        raise
-    return path

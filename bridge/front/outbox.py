@@ -33,7 +33,7 @@ from collections import defaultdict, deque
 import gevent
 from gevent.event import Event
 
-from bridge.front.sending import send_all
+from bridge.front.sending import send_all, shut_down
 
 __all__ = ["Outbox", "StreamStats", "POLICIES"]
 
@@ -183,10 +183,7 @@ class Outbox:
 
     def abort(self):
         """Shut the socket down now: a blocked send fails and the reader sees the end."""
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        shut_down(self.sock, socket.SHUT_RDWR)
 
     def stop(self):
         """Kill the writer (if still running) and release what is queued."""

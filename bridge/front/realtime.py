@@ -1,5 +1,4 @@
-"""Long-lived browser traffic: what bridge.front.connection hands over for ``pubsub:`` routes and
-for WebSocket upgrades on ``mongrel2:`` routes.
+"""Long-lived browser traffic on ``pubsub:`` routes (bridge.services.pubsub calls ``serve``).
 
 For ``PREFIX=pubsub:...`` (with BASE = PREFIX without a trailing slash):
 
@@ -27,7 +26,6 @@ For ``PREFIX=pubsub:...`` (with BASE = PREFIX without a trailing slash):
                                  WebSocket: answered with the reply (or error) op as JSON
                                  (a publish without ``id``: 204)
 
-A Mongrel2 route's upgrade goes to bridge.ws.mongrel2 (the Mongrel2 WebSocket protocol).
 WebSocket and SSE take the socket over for their whole life (``Connection.take_over``), with
 one writer greenlet and a bounded queue each (bridge.front.outbox); a long-poll is held like
 any backend request (``Connection.hold``) and answered through ``deliver_reply``, so its
@@ -45,34 +43,22 @@ import gevent
 
 from bridge.adapters import ops
 from bridge.front.outbox import Outbox
-from bridge.front.subrequest import SubRequests
-from bridge.http11 import response_head
+from bridge.http11 import error_body, response_head
 from bridge.ws import handshake
-from bridge.ws.mongrel2 import Mongrel2WebSocket
 from bridge.ws.topics import TopicSession
 
-__all__ = ["serve", "is_websocket", "EventStream", "PollSessions"]
+__all__ = ["serve", "EventStream", "PollSessions"]
 
 log = logging.getLogger("bridge.realtime")
-
-is_websocket = handshake.is_upgrade
 
 _JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-cache")]
 
 
-def _origins(limits):
-    return [o.strip() for o in (limits.ws_origins or "").split(",") if o.strip()]
-
-
-def serve(conn, req, route, started):
-    """Answer ``req`` on ``route`` (pubsub, or a mongrel2 upgrade); may take the socket over."""
-    if route.kind == "mongrel2":
-        _mongrel2_websocket(conn, req, route, started)
-        return
-    hub = conn.bridge.backend_for(route)
+def serve(conn, req, route, hub, started):
+    """Answer ``req`` on a pubsub ``route`` whose hub is ``hub``; may take the socket over."""
     base = route.prefix.rstrip("/")
     path = req.path
-    if not handshake.origin_allowed(req.header("origin"), _origins(conn.limits)):
+    if not handshake.origin_allowed(req.header("origin"), conn.origins):
         _fail(conn, req, route, started, 403, f"origin {req.header('origin')!r} is not allowed")
     elif path == route.prefix:
         _topic_websocket(conn, req, route, hub, started)
@@ -90,59 +76,28 @@ def serve(conn, req, route, started):
 
 
 def _fail(conn, req, route, started, status, reason, headers=()):
-    conn.respond(req, status, f"{status} {reason}\n".encode(), extra=headers, label=route.prefix,
+    conn.respond(req, status, error_body(status, reason), extra=headers, label=route.prefix,
                  started=started)
 
 
 # ---------------------------------------------------------------------- WebSocket
 
-def _accept(conn, req, route, started):
-    try:
-        return handshake.check(req, _origins(conn.limits))
-    except handshake.HandshakeError as e:
-        conn.respond(req, e.status, f"{e.status} {e.reason}\n".encode(), extra=e.headers,
-                     keep_alive=False, label=route.prefix, started=started)
-        return None
-
-
 def _topic_websocket(conn, req, route, hub, started):
-    accept = _accept(conn, req, route, started)
-    if accept is None:
+    try:
+        accept = handshake.check(req, conn.origins)
+    except handshake.HandshakeError as e:
+        conn.respond(req, e.status, error_body(e.status, e.reason), extra=e.headers,
+                     keep_alive=False, label=route.prefix, started=started)
         return
-    bridge = conn.bridge
-    requests = SubRequests(bridge)
+    site = conn.site
     host = req.header("host")
+    compression, extensions = handshake.negotiate_compression(req, conn.limits.ws_compression)
     leftover = conn.take_over()
-    session = TopicSession(conn.sock, leftover, conn.limits, bridge.stream_stats, route.prefix, hub,
-                           lambda op: requests.run(op, host, conn.remote_addr))
-    session.outbox.put_control(handshake.accepted(accept))
-    bridge.metrics.request_done(route.prefix, 101, time.monotonic() - started)
-    bridge.sessions.add(session)
-    try:
-        session.run()
-    finally:
-        bridge.sessions.discard(session)
-
-
-def _mongrel2_websocket(conn, req, route, started):
-    accept = _accept(conn, req, route, started)
-    if accept is None:
-        return
-    bridge = conn.bridge
-    backend = bridge.backend_for(route)
-    leftover = conn.take_over()
-    session = Mongrel2WebSocket(conn, leftover, req, route, backend, bridge.stream_stats)
-    if not session.start(accept):
-        bridge.metrics.error(route.prefix, "unavailable")
-        bridge.metrics.request_done(route.prefix, 503, time.monotonic() - started)
-        conn.sock.sendall(handshake.refusal(503, "no handler connected", [("Retry-After", "1")]))
-        return
-    bridge.metrics.request_done(route.prefix, 101, time.monotonic() - started)
-    bridge.sessions.add(session)
-    try:
-        session.run()
-    finally:
-        bridge.sessions.discard(session)
+    session = TopicSession(conn.sock, leftover, conn.limits, site.stream_stats, route.prefix, hub,
+                           lambda op: site.answer_request(op, host, conn.remote_addr), compression)
+    session.outbox.put_control(handshake.accepted(accept, extensions=extensions))
+    conn.request_done(req, route.prefix, 101, started)
+    site.run_session(session)
 
 
 # ---------------------------------------------------------------------- Server-Sent Events
@@ -222,10 +177,9 @@ def _event_stream(conn, req, route, hub, started):
         conn.respond(req, 200, b"", headers=[("Content-Type", "text/event-stream; charset=utf-8")],
                      label=route.prefix, started=started)
         return
-    bridge = conn.bridge
     conn.take_over()
-    stream = EventStream(conn.sock, hub, conn.limits, bridge.stream_stats, route.prefix)
-    bridge.metrics.request_done(route.prefix, 200, time.monotonic() - started)
+    stream = EventStream(conn.sock, hub, conn.limits, conn.site.stream_stats, route.prefix)
+    conn.request_done(req, route.prefix, 200, started)
     # "retry" sets EventSource's reconnection delay; the comment flushes the head through proxies.
     stream.run(head + b"retry: 2000\n\n: ok\n\n", topics, after)
 
@@ -355,9 +309,9 @@ class PollSessions:
 
 
 def _polls(conn, hub):
-    polls = getattr(hub, "polls", None)
+    polls = hub.polls
     if polls is None:
-        polls = hub.polls = PollSessions(hub, conn.limits, conn.bridge.stream_stats)
+        polls = hub.polls = PollSessions(hub, conn.limits, conn.site.stream_stats)
     return polls
 
 
@@ -409,7 +363,7 @@ def _send(conn, req, route, hub, started):
                                 "subscribe" if isinstance(op, ops.Subscribe) else "unsubscribe")
         conn.respond(req, 400, body.encode(), headers=_JSON, label=route.prefix, started=started)
         return
-    stats = conn.bridge.stream_stats
+    stats = conn.site.stream_stats
     stats.messages[(route.prefix, "in")] += 1
     if isinstance(op, ops.Publish):
         if hub.pub is None:
@@ -425,6 +379,6 @@ def _send(conn, req, route, hub, started):
             conn.respond(req, 200, ops.encode_ack(op.id).encode(), headers=_JSON, label=route.prefix,
                          started=started)
         return
-    status, body = SubRequests(conn.bridge).run(op, req.header("host"), conn.remote_addr)
+    status, body = conn.site.answer_request(op, req.header("host"), conn.remote_addr)
     conn.respond(req, 200, ops.encode_reply(op.id, status, body).encode("utf-8"), headers=_JSON,
                  label=route.prefix, started=started)

@@ -1,52 +1,44 @@
 """The ``request`` op: a browser's request over its WebSocket, routed like an HTTP request.
 
-``SubRequests(bridge).run(op, host, remote_addr)`` builds an HTTP request from the op (method
-``op.method``, else POST with a body and GET without; the WebSocket's Host; the op's headers;
-Content-Type application/json for a JSON body), matches it against the same route table as
-HTTP requests on that host, and blocks until the answer: ``(status, body bytes)``.
-
-  - ``req:`` routes: the JSON envelope on the route's DEALER; 504 after the route's timeout.
-  - ``mongrel2:`` routes: the Mongrel2 request message under a connection id of its own; the
-    handler's raw HTTP response is collected until complete (Content-Length, chunked, or the
-    handler closing), then the handler gets the usual disconnect message. 504 after the
-    route's ``timeout=`` (30 s when it has none).
-  - static routes and ``/_bridge/*``: the same bottle apps as HTTP.
-  - no route: 404; no backend connected: 503; other route kinds (pubsub, page): 501.
-Runs in a greenlet owned by the WebSocket session (bridge.ws.topics), which kills it when the
-browser leaves: the pending request is then forgotten.
+``build(op, host)`` makes the HTTP request from the op (method ``op.method``, else POST with
+a body and GET without; the WebSocket's Host; the op's headers; Content-Type application/json
+for a JSON body). bridge.front.site matches it against the same route table as HTTP requests
+on that host and asks the route's service (``answer_request``, bridge.services), which blocks
+until ``(status, body)``: req routes wait for the envelope's reply, mongrel2 routes collect the
+handler's raw response here (``ResponseCapture``, ``parse_response``), static routes and
+/_bridge/ run the same bottle apps as HTTP (``collect_wsgi``); pubsub and page routes answer
+501. Runs in a greenlet owned by the WebSocket session (bridge.ws.topics), which kills it when
+the browser leaves: the pending request is then forgotten.
 """
-import logging
-from urllib.parse import unquote_to_bytes
+from gevent.event import Event
 
-from gevent.event import AsyncResult, Event
-
-from bridge.adapters import envelope
-from bridge.adapters.mongrel2 import request_message
 from bridge.front import wsgi
-from bridge.http11 import Request, ResponseTracker
+from bridge.http11 import ChunkedDecoder, HTTPError, Request, ResponseTracker
 
-__all__ = ["SubRequests", "parse_response"]
+__all__ = ["build", "collect_wsgi", "ResponseCapture", "parse_response", "MAX_RESPONSE_BYTES"]
 
-log = logging.getLogger("bridge.subrequest")
-
-DEFAULT_TIMEOUT = 30.0
 MAX_RESPONSE_BYTES = 16 << 20
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "upgrade", "keep-alive", "te",
         "trailer", "expect"}
 
 
-class _ReplyWaiter:
-    """Stands in for a browser connection where ReqBackend delivers replies."""
+def build(op, host):
+    """The bridge.http11.Request a request op stands for."""
+    headers = [("host", host or "localhost")]
+    headers += [(k, v) for k, v in op.headers if k not in _HOP]
+    if op.content_type and not any(k == "content-type" for k, _ in headers):
+        headers.append(("content-type", op.content_type))
+    if op.body:
+        headers.append(("content-length", str(len(op.body))))
+    method = op.method or ("POST" if op.body else "GET")
+    return Request(method, op.path, "HTTP/1.1", headers, op.body)
 
-    def __init__(self):
-        self.result = AsyncResult()
 
-    def deliver_reply(self, request_id, payload):
-        self.result.set(payload)
+collect_wsgi = wsgi.collect
 
 
-class _ResponseCapture:
-    """Stands in for a browser connection where a Mongrel2 handler writes its response."""
+class ResponseCapture:
+    """A HandlerOutput that collects a Mongrel2 handler's response to a request op."""
 
     def __init__(self, head_request):
         self.tracker = ResponseTracker(head_request=head_request)
@@ -82,104 +74,11 @@ def parse_response(raw):
         headers[name.strip().lower()] = value.strip()
     body = bytes(raw[end + 4:])
     if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-        out, pos = bytearray(), 0
-        while True:
-            eol = body.find(b"\r\n", pos)
-            if eol < 0:
-                break
-            size = int(body[pos:eol].split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                break
-            out += body[eol + 2:eol + 2 + size]
-            pos = eol + 2 + size + 2
-        body = bytes(out)
+        decoder = ChunkedDecoder()
+        try:
+            body = decoder.feed(body)
+        except HTTPError as e:
+            raise ValueError(f"bad chunked body: {e.reason}") from None
     elif headers.get(b"content-length", b"").isdigit():
         body = body[:int(headers[b"content-length"])]
     return int(parts[1]), body
-
-
-class SubRequests:
-    def __init__(self, bridge):
-        self.bridge = bridge
-
-    def build(self, op, host):
-        headers = [("host", host or "localhost")]
-        headers += [(k, v) for k, v in op.headers if k not in _HOP]
-        if op.content_type and not any(k == "content-type" for k, _ in headers):
-            headers.append(("content-type", op.content_type))
-        if op.body:
-            headers.append(("content-length", str(len(op.body))))
-        method = op.method or ("POST" if op.body else "GET")
-        return Request(method, op.path, "HTTP/1.1", headers, op.body)
-
-    def run(self, op, host, remote_addr):
-        """Route ``op`` (bridge.adapters.ops.Request); block until ``(status, body)``."""
-        bridge = self.bridge
-        req = self.build(op, host)
-        if req.path.startswith("/_bridge/"):
-            return self._wsgi(bridge.internal_app, req, "/_bridge", remote_addr)
-        route = bridge.routes.match(host, req.path)
-        if route is None:
-            return 404, b"Not Found\n"
-        kind = route.kind
-        if kind == "static":
-            return self._wsgi(bridge.static_apps[route.target.directory], req,
-                              route.prefix.rstrip("/"), remote_addr)
-        if kind == "req":
-            return self._req(route, req, remote_addr)
-        if kind == "mongrel2":
-            return self._mongrel2(route, req, remote_addr)
-        return 501, f"route kind {kind!r} cannot answer a request op\n".encode()
-
-    def _wsgi(self, app, req, script_name, remote_addr):
-        path_info = unquote_to_bytes(req.path[len(script_name):]).decode("latin-1")
-        environ = wsgi.make_environ(req, script_name, path_info, self.bridge.address, (remote_addr, 0))
-        status, _headers, chunks, close = wsgi.call(app, environ)
-        try:
-            body = b"".join(chunks)
-        finally:
-            close()
-        return status, body
-
-    def _req(self, route, req, remote_addr):
-        backend = self.bridge.backend_for(route)
-        request_id = backend.new_id()
-        waiter = _ReplyWaiter()
-        if not backend.submit(request_id, envelope.encode_request(request_id, req, remote_addr, route.prefix),
-                              waiter):
-            return 503, b"Service Unavailable: no backend connected\n"
-        try:
-            payload = waiter.result.wait(route.target.timeout)
-        finally:
-            backend.forget(request_id)
-        if not waiter.result.ready():
-            return 504, b"Gateway Timeout: no reply from the backend in time\n"
-        try:
-            status, _headers, body = envelope.decode_reply(payload)
-        except envelope.EnvelopeError as e:
-            log.warning("route %s: bad reply from backend: %s", route.prefix, e)
-            return 502, b"Bad Gateway: invalid reply from the backend\n"
-        return status, body
-
-    def _mongrel2(self, route, req, remote_addr):
-        bridge = self.bridge
-        backend = bridge.backend_for(route)
-        conn_id = bridge.next_connection_id()
-        capture = _ResponseCapture(req.method == "HEAD")
-        bridge.connections[conn_id] = capture
-        try:
-            message = request_message(backend.uuid, conn_id, req, route.prefix, remote_addr, backend.protocol)
-            if not backend.send(message):
-                return 503, b"Service Unavailable: no backend connected\n"
-            finished = capture.done.wait(route.target.timeout or DEFAULT_TIMEOUT)
-        finally:
-            if bridge.connections.get(conn_id) is capture:
-                del bridge.connections[conn_id]
-            backend.notify_disconnect(conn_id)
-        if not finished:
-            return 504, b"Gateway Timeout: no reply from the handler in time\n"
-        try:
-            return parse_response(capture.data)
-        except ValueError as e:
-            log.warning("route %s: bad response from handler: %s", route.prefix, e)
-            return 502, b"Bad Gateway: invalid response from the handler\n"

@@ -6,10 +6,11 @@ return the bytes of one unmasked server frame. Malformed input raises ``FrameErr
 close code to answer with and nothing else (compare wsproto's ParseFailed). Driven by
 bridge.ws.session.
 
-What comes from gevent-websocket 0.10.1 and what does not (shared/BRIDGE.md section 5.2):
-  - kept: ``Header.encode_header`` builds every server frame head,
-    ``WebSocket._is_valid_close_code`` judges received close codes (it matches Autobahn's 7.9.x
-    cases);
+What it owes gevent-websocket 0.10.1 (shared/BRIDGE.md section 5.2), and where it parts:
+  - its rules, rewritten here as two small functions: ``encode_head`` builds every server frame
+    head as ``Header.encode_header`` did, and ``valid_close_code`` judges received close codes
+    as ``WebSocket._is_valid_close_code`` did (it matches Autobahn's 7.7.x and 7.9.x cases);
+    the package itself is no longer imported (its private method was called unbound);
   - ``Header.decode_header``'s rules are kept (a fragmented or too long control frame is refused
     from its first two bytes, with its words) but the head is parsed here, straight from our
     buffer: its ``read(n)`` interface needed a reader object and a bytes copy per field, 2.8 us
@@ -18,21 +19,23 @@ What comes from gevent-websocket 0.10.1 and what does not (shared/BRIDGE.md sect
     blocked the hub for seconds) by one big-integer XOR; its pure-Python UTF-8 validator (bug 7)
     by the codec's incremental decoder (C), failing fast per fragment; the unbounded frame and
     message sizes (bug 5) by ``max_message_bytes``, checked from the head before any payload is
-    buffered (close 1009); unmasked client frames, which it accepts (bug 6), now close 1002;
-    RSV bits and reserved opcodes close 1002 (no extension is ever negotiated); close frames,
-    whose status code it drops and whose reason it garbles on Python 3 (bugs 1, 2), are built
-    here with ``struct.pack('!H', code)``.
-Its I/O half (``WebSocket.receive/send``, the pywsgi handler) is not used: see bridge.ws.session.
+    buffered (close 1009), and for compressed messages again on the inflated size; unmasked
+    client frames, which it accepts (bug 6), now close 1002; RSV bits close 1002 unless
+    permessage-deflate was negotiated (RSV1 on a message's first frame, bridge.ws.deflate);
+    reserved opcodes close 1002; close frames, whose status code it drops and whose reason it
+    garbles on Python 3 (bugs 1, 2), are built here with ``struct.pack('!H', code)``.
+Its I/O half (``WebSocket.receive/send``, the pywsgi handler) was never used: see bridge.ws.session.
 """
 import codecs
 import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from geventwebsocket.websocket import Header, WebSocket
+from bridge.ws.deflate import DeflateError
 
 __all__ = ["FrameError", "Message", "Ping", "Pong", "Close", "FrameDecoder", "encode_frame",
-           "encode_text", "encode_binary", "encode_close", "encode_ping", "encode_pong", "unmask",
+           "encode_text", "encode_binary", "encode_close", "encode_ping", "encode_pong", "encode_head",
+           "encode_message", "unmask",
            "CONTINUATION", "TEXT", "BINARY", "CLOSE", "PING", "PONG", "valid_close_code"]
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -80,9 +83,14 @@ class Close:
     payload: bytes = b""
 
 
+RSV1 = 0x40
+
+
 def valid_close_code(code):
-    """May a peer send ``code`` in a close frame? (gevent-websocket's rule, Autobahn 7.7/7.9.)"""
-    return code <= 4999 and WebSocket._is_valid_close_code(None, code)
+    """May a peer send ``code`` in a close frame? (RFC 6455 7.4: 1000-1003 and 1007-1011 are
+    defined for endpoints to send, 3000-4999 belong to libraries and applications; 1004-1006
+    and 1015 must never be sent; the rest of 1000-2999 is reserved. Autobahn 7.7 and 7.9.)"""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999
 
 
 def unmask(payload, mask):
@@ -118,9 +126,11 @@ class FrameDecoder:
     fragment, so invalid UTF-8 fails fast (1007). After a FrameError the decoder stays broken.
     """
 
-    def __init__(self, max_message_bytes=1 << 20, require_mask=True):
+    def __init__(self, max_message_bytes=1 << 20, require_mask=True, decompressor=None):
         self.max_message_bytes = max_message_bytes
         self.require_mask = require_mask
+        self.decompressor = decompressor    # bridge.ws.deflate.Decompressor when negotiated
+        self._compressed = False            # the open message has RSV1 (permessage-deflate)
         self._buf = bytearray()
         self._header = None             # head of the frame whose payload is awaited
         self._opcode = None             # TEXT or BINARY while a fragmented message is open
@@ -199,7 +209,9 @@ class FrameDecoder:
         del buf[:start]
         header = _Head(bool(first & 0x80), opcode, first & 0x70, length, mask)
         if header.flags:
-            raise FrameError(PROTOCOL_ERROR, "RSV bits set but no extension was negotiated")
+            # RFC 7692 6: RSV1 marks a compressed message, on its first frame only.
+            if (header.flags != RSV1 or self.decompressor is None or opcode not in (TEXT, BINARY)):
+                raise FrameError(PROTOCOL_ERROR, "RSV bits set but no extension allows them here")
         if opcode not in (CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG):
             raise FrameError(PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
         if self.require_mask and not header.mask:
@@ -227,6 +239,8 @@ class FrameDecoder:
         if opcode == CLOSE:
             return self._close(payload)
         if header.fin and opcode != CONTINUATION:       # a whole message in one frame: most of them
+            if header.flags:                            # RSV1: compressed (checked in the head)
+                payload = self._inflate(payload, True)
             if opcode == BINARY:
                 return Message(BINARY, payload, None)
             try:
@@ -235,9 +249,12 @@ class FrameDecoder:
                 raise FrameError(INVALID_DATA, f"text message is not UTF-8 ({e.reason})") from None
         if opcode != CONTINUATION:                      # first frame of a fragmented message
             self._opcode, self._parts, self._size = opcode, [], 0
+            self._compressed = bool(header.flags)
             if opcode == TEXT:
                 self._text = codecs.getincrementaldecoder("utf-8")()
                 self._chars = []
+        if self._compressed:
+            payload = self._inflate(payload, header.fin)
         self._parts.append(payload)
         self._size += len(payload)
         if self._opcode == TEXT:
@@ -252,6 +269,15 @@ class FrameDecoder:
         text = "".join(self._chars) if opcode == TEXT else None
         self._opcode, self._parts, self._size, self._text, self._chars = None, [], 0, None, []
         return Message(opcode, data, text)
+
+    def _inflate(self, payload, fin):
+        try:
+            data = self.decompressor.feed(payload)
+            if fin:
+                data += self.decompressor.finish()
+        except DeflateError as e:
+            raise FrameError(e.code, e.reason) from None
+        return data
 
     def _close(self, payload):
         if not payload:
@@ -268,9 +294,29 @@ class FrameDecoder:
         return Close(code, reason, payload)
 
 
-def encode_frame(opcode, payload, fin=True):
-    """One unmasked server frame (the head from gevent-websocket's Header.encode_header)."""
-    return bytes(Header.encode_header(fin, opcode, b"", len(payload), 0)) + payload
+def encode_head(fin, opcode, length, flags=0):
+    """The head of one unmasked server frame: FIN, RSV ``flags``, opcode, then the length in
+    7 bits, or 126 and 16 bits, or 127 and 64 bits (RFC 6455 5.2)."""
+    first = (0x80 if fin else 0) | flags | opcode
+    if length < 126:
+        return bytes((first, length))
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
+
+
+def encode_frame(opcode, payload, fin=True, flags=0):
+    """One unmasked server frame."""
+    return encode_head(fin, opcode, len(payload), flags) + payload
+
+
+def encode_message(opcode, payload, deflate=None):
+    """One whole data message as a frame, compressed (RSV1) when ``deflate`` is given (a
+    bridge.ws.deflate.PerMessageDeflate: its context moves on, so frame each message once)."""
+    if deflate is None:
+        return encode_head(True, opcode, len(payload)) + payload
+    data = deflate.compress(payload)
+    return encode_head(True, opcode, len(data), RSV1) + data
 
 
 def encode_text(text):

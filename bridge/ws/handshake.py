@@ -16,10 +16,11 @@ import base64
 import binascii
 import hashlib
 
-from bridge.http11 import reason_phrase, response_head
+from bridge.http11 import error_body, response_head
+from bridge.ws import deflate
 
 __all__ = ["HandshakeError", "is_upgrade", "check", "accept_key", "accepted", "refusal",
-           "origin_allowed"]
+           "origin_allowed", "negotiate_compression"]
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -86,17 +87,28 @@ def check(req, allowed_origins=()):
     return accept_key(key)
 
 
-def accepted(accept, protocol=None):
+def negotiate_compression(req, enabled=True):
+    """``(PerMessageDeflate, Sec-WebSocket-Extensions value)`` for the client's first acceptable
+    permessage-deflate offer (bridge.ws.deflate), or ``(None, None)``."""
+    if not enabled:
+        return None, None
+    offers = [value for name, value in req.headers if name == "sec-websocket-extensions"]
+    return deflate.negotiate(offers) if offers else (None, None)
+
+
+def accepted(accept, protocol=None, extensions=None):
     """The 101 Switching Protocols response."""
     headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
     if protocol:
         headers.append(("Sec-WebSocket-Protocol", protocol))
+    if extensions:
+        headers.append(("Sec-WebSocket-Extensions", extensions))
     return response_head(101, headers)
 
 
 def refusal(status, reason, headers=()):
     """A complete plain-text HTTP error response that closes the connection."""
-    body = f"{status} {reason_phrase(status)}: {reason}\n".encode("utf-8")
+    body = error_body(status, reason)
     head = [*headers, ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
             ("Connection", "close")]
     return response_head(status, head) + body

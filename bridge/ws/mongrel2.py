@@ -50,12 +50,12 @@ class Mongrel2WebSocket(WebSocketSession):
     auto_pong = False           # the handler answers pings, as behind Mongrel2
     send_pings = False
 
-    def __init__(self, conn, leftover, req, route, backend, stats):
+    def __init__(self, conn, leftover, req, route, backend, stats, registry):
         super().__init__(conn.sock, leftover, conn.limits, stats, route.prefix)
         self.conn = conn
         self.backend = backend
-        self.registry = conn.bridge.connections
-        self._headers = request_headers(req, route.prefix, conn.remote_addr)
+        self.registry = registry                # connection id -> HandlerOutput (bridge.services)
+        self._headers = request_headers(req, route.prefix, conn.remote_addr, conn.scheme)
         self._path = self._headers["PATH"]     # as the client's bytes (adapters.mongrel2.wire_text)
         # Every message carries the handshake's headers, differing only in FLAGS: encoded once
         # per FLAGS value, not once per message (13.5 us a message for a browser's headers).

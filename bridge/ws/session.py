@@ -42,12 +42,14 @@ class WebSocketSession:
     auto_pong = True            # answer pings here (a Mongrel2 pass-through leaves it to the handler)
     send_pings = True
 
-    def __init__(self, sock, leftover, limits, stats, route):
+    def __init__(self, sock, leftover, limits, stats, route, deflate=None):
         self.sock = sock
         self.limits = limits
         self.stats = stats
         self.route = route
-        self.decoder = FrameDecoder(limits.ws_max_message_bytes)
+        self.deflate = deflate          # bridge.ws.deflate.PerMessageDeflate once negotiated
+        self.decoder = FrameDecoder(limits.ws_max_message_bytes, decompressor=deflate and
+                                    deflate.decompressor(limits.ws_max_message_bytes))
         periods = [t for t in (limits.ws_ping_interval if self.send_pings else 0, limits.ws_idle_timeout) if t]
         tick = min(periods) if periods else None
         self.outbox = Outbox(sock, stats, route, max_messages=limits.stream_queue_messages,
@@ -57,6 +59,8 @@ class WebSocketSession:
         self.last_received = time.monotonic()
         self.close_code = None          # the code of the close frame sent (or 1006)
         self.peer_code = None           # the code the browser's close frame carried
+        self._we_closed = False         # our close frame went first: the browser's answers it
+        self._peer_closed = False       # the browser's close frame has arrived
         self._leftover = leftover
         self._done = False
         self._close_timer = None
@@ -65,10 +69,16 @@ class WebSocketSession:
 
     def send_text(self, text):
         """Queue a text message (str); False if the connection is closing."""
-        return self.outbox.put(frames.encode_text(text))
+        return self.send_message(frames.TEXT, text.encode("utf-8"))
+
+    def send_message(self, opcode, payload):
+        """Queue one data message (compressed if negotiated); False if the connection is closing."""
+        if self.outbox.closing:
+            return False
+        return self.outbox.put(frames.encode_message(opcode, payload, self.deflate))
 
     def send_frame(self, frame):
-        """Queue an already framed message (shared bytes when fanning out)."""
+        """Queue an already framed message (shared bytes when fanning out, uncompressed)."""
         return self.outbox.put(frame)
 
     def close(self, code=frames.NORMAL, reason=""):
@@ -76,6 +86,7 @@ class WebSocketSession:
         if self.outbox.closing:
             return
         self.close_code = code
+        self._we_closed = not self._peer_closed
         self.outbox.finish(frames.encode_close(code, reason))
         self._arm_close_timer()
 
@@ -149,6 +160,8 @@ class WebSocketSession:
                 return
             if event is None:
                 return
+            if self._peer_closed:
+                continue                        # nothing after the browser's close frame counts
             if isinstance(event, frames.Message):
                 if not self.outbox.closing:
                     self.stats.messages[(self.route, "in")] += 1
@@ -160,8 +173,12 @@ class WebSocketSession:
             elif isinstance(event, frames.Pong):
                 self.on_pong(event)
             else:
+                # RFC 6455 5.5.1: after its close frame the browser sends nothing more; what
+                # comes anyway (a second close, Autobahn 7.1.2; a ping, 7.1.3) is ignored, so a
+                # close still being answered (by a Mongrel2 handler) still goes out.
+                self._peer_closed = True
                 self.peer_code = event.code
-                if self.close_code is not None:
+                if self._we_closed:
                     self._done = True           # our close, answered: the server closes TCP now
                 else:
                     self.on_close_frame(event)
@@ -186,6 +203,7 @@ class WebSocketSession:
 
     def _on_overflow(self):
         self.close_code = frames.POLICY_VIOLATION
+        self._we_closed = not self._peer_closed
         self._arm_close_timer()
         return frames.encode_close(frames.POLICY_VIOLATION, "send queue overflow: reading too slowly")
 

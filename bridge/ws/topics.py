@@ -25,16 +25,23 @@ MAX_REQUESTS = 64
 
 
 class TopicSession(WebSocketSession):
-    def __init__(self, sock, leftover, limits, stats, route, hub, requester):
-        super().__init__(sock, leftover, limits, stats, route)
+    def __init__(self, sock, leftover, limits, stats, route, hub, requester, deflate=None):
+        super().__init__(sock, leftover, limits, stats, route, deflate)
         self.hub = hub
         self.requester = requester      # (ops.Request) -> (status, body bytes); may block
         self.topics = set()
         self._requests = Group()
 
-    # The hub calls push() for every delivery; it only queues.
+    # The hub calls push() for every delivery; it only queues. Uncompressed browsers share one
+    # frame per item; a compressing one frames it with its own deflate context.
     def push(self, item):
-        self.outbox.put(item.ws_frame)
+        limit = self.limits.ws_max_send_bytes
+        if self.deflate is None:
+            self.outbox.put(item.ws_frame(limit))
+        else:
+            self.outbox.put(frames.encode_message(frames.TEXT, item.ws_payload(limit), self.deflate))
+        if item.too_big:
+            self.stats.dropped[self.route] += 1
 
     def on_message(self, message):
         if message.opcode != frames.TEXT:

@@ -144,7 +144,7 @@ class PageSite:
             self.port = self.bridge.address[1]
             # Pagelet requests go out with DONTWAIT on DEALERs with IMMEDIATE set: wait until
             # each live backend is connected, or the first page would see it "unavailable".
-            dealers = self.bridge.pagelet_backends(self.route)
+            dealers = self.pagelet_backends()
             for pid in self.backends:
                 if not dealers[pid].dealer.poll(5000, zmq.POLLOUT):
                     raise AssertionError(f"the bridge never connected to pagelet backend {pid}")
@@ -152,9 +152,14 @@ class PageSite:
             self.close()
             raise
 
+    def pagelet_backends(self):
+        """The page route's req backends by pagelet id."""
+        table, services = self.bridge.site.routing
+        return {pid: service.backend for pid, service in services[self.route].pagelets.items()}
+
     def pending(self, pid):
         """Requests the bridge still waits for on pagelet ``pid``'s backend."""
-        return len(self.bridge.pagelet_backends(self.route)[pid].pending)
+        return len(self.pagelet_backends()[pid].pending)
 
     def close(self):
         if self.bridge is not None:

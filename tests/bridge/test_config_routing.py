@@ -78,3 +78,30 @@ def test_bad_config_files(tmp_path, doc):
     path.write_text(doc)
     with pytest.raises(ConfigError):
         load(str(path))
+
+
+def test_config_file_operations_keys(tmp_path):
+    cert = tmp_path / "cert.pem"
+    cert.write_text("x")
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"tls_cert": str(cert), "admin": "127.0.0.1:9090", "access_log": "-",
+                                "access_log_format": "json", "limits": {"ws_compression": False,
+                                                                        "ws_max_send_bytes": 10}}))
+    config = load(str(path)).check()
+    assert (config.tls_cert, config.admin, config.access_log, config.access_log_format) == (
+        str(cert), ("127.0.0.1", 9090), "-", "json")
+    assert config.limits.ws_compression is False and config.limits.ws_max_send_bytes == 10
+    for doc, message in [({"admin": "nowhere"}, "admin 'nowhere'"),
+                         ({"access_log_format": "xml"}, "access_log_format"),
+                         ({"tls_key": str(cert)}, "tls_key given without tls_cert"),
+                         ({"limits": {"ws_compresion": True}}, "limits must be an object with keys")]:
+        path.write_text(json.dumps(doc))
+        with pytest.raises(ConfigError, match=message):
+            load(str(path)).check()
+
+
+def test_yes_no_limits_on_the_command_line():
+    args = build_parser().parse_args(["--ws-compression", "no"])
+    assert from_args(args).limits.ws_compression is False
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--ws-compression", "maybe"])

@@ -63,8 +63,8 @@ def test_internal_app_under_validate():
     class FakeBridge:
         metrics = Metrics()
 
-        def describe(self):
-            return {"listen": "127.0.0.1:1", "uuid": "u", "routes": []}
+        def health(self):
+            return {"status": "ok", "listen": "127.0.0.1:1", "uuid": "u", "routes": []}
 
     app = internal_app(FakeBridge())
     status, headers, body = call(app, "/health")
@@ -72,6 +72,10 @@ def test_internal_app_under_validate():
     status, headers, body = call(app, "/metrics")
     assert headers["content-type"].startswith("text/plain")
     assert b"bridge_open_connections 0" in body
+    # Moved to an admin listener (or off): the main listener's app keeps only the scripts.
+    app = internal_app(FakeBridge(), admin=False)
+    assert call(app, "/health")[0] == call(app, "/metrics")[0] == 404
+    assert call(app, "/bridge.js")[0] == 200
 
 
 def test_handler_request():
@@ -124,7 +128,7 @@ def test_small_responses_go_out_in_one_send_with_nodelay(www, deadline):
                                b"GET /_bridge/health HTTP/1.1\r\nHost: h\r\n\r\n"
                                b"GET /nope/../a.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"])
         with deadline(5):
-            gevent.spawn(Connection(bridge, sock, ("127.0.0.1", 1234)).serve).join()
+            gevent.spawn(Connection(bridge.site, sock, ("127.0.0.1", 1234)).serve).join()
         assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in sock.options
         assert len(sock.sent) == 3                 # head and body together, each time
         assert sock.sent[0].startswith(b"HTTP/1.1 200 OK\r\n") and sock.sent[0].endswith(b"\r\n\r\nA")

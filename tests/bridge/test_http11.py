@@ -171,3 +171,62 @@ def test_tracker_other_cases():
 
 def test_response_head():
     assert response_head(404, [("A", "b")]) == b"HTTP/1.1 404 Not Found\r\nA: b\r\n\r\n"
+
+
+def test_absolute_form_target_is_accepted_and_its_authority_is_the_host():
+    # RFC 9112 3.2.2: servers MUST accept the absolute-form; the Host header is then ignored.
+    p = RequestParser()
+    p.receive_data(b"GET http://Example.com:8080/a/b?x=1 HTTP/1.1\r\nHost: other\r\n\r\n")
+    req = p.next_event()
+    assert (req.path, req.query, req.target) == ("/a/b", "x=1", "/a/b?x=1")
+    assert req.header("host") == "Example.com:8080" and [k for k, _ in req.headers].count("host") == 1
+    p = RequestParser()
+    p.receive_data(b"GET https://h HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert p.next_event().path == "/"
+
+
+@pytest.mark.parametrize("target", [b"http:///x", b"http://user@h/x"])
+def test_absolute_form_without_a_usable_authority_is_400(target):
+    p = RequestParser()
+    p.receive_data(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n")
+    with pytest.raises(HTTPError) as e:
+        p.next_event()
+    assert e.value.status == 400
+
+
+@pytest.mark.parametrize("expect", [b"whatever", b"100-continue, x-more"])
+def test_unknown_expectation_is_417(expect):
+    # RFC 9110 10.1.1: only 100-continue is defined.
+    p = RequestParser()
+    p.receive_data(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: " + expect + b"\r\nContent-Length: 2\r\n\r\nok")
+    with pytest.raises(HTTPError) as e:
+        p.next_event()
+    assert e.value.status == 417
+
+
+def test_whole_response_framing():
+    from bridge.http11 import Request, whole_response
+    get10 = Request("GET", "/", "HTTP/1.0", [])
+    assert whole_response(get10, 200, b"hi", [("Date", "d")], True) == (
+        b"HTTP/1.1 200 OK\r\nDate: d\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nhi")
+    head = Request("HEAD", "/", "HTTP/1.1", [("host", "h")])
+    assert whole_response(head, 200, b"hi", [], False).endswith(b"Connection: close\r\n"
+                                                               b"Content-Type: text/plain; charset=utf-8\r\n\r\n")
+    assert whole_response(None, 400, b"bad", [], False).endswith(b"\r\n\r\nbad")
+
+
+def test_wsgi_framing_single_send_chunked_and_http10():
+    from bridge.front.wsgi import frame_response
+    from bridge.http11 import Request
+    get = Request("GET", "/", "HTTP/1.1", [("host", "h")])
+    keep, pieces = frame_response(get, 200, [("X", "1")], iter([b"ab", b"cd"]), "d", single_send=10)
+    assert keep and list(pieces) == [b"HTTP/1.1 200 OK\r\nDate: d\r\nX: 1\r\nContent-Length: 4\r\n\r\nabcd"]
+    big = iter([b"x" * 8, b"y" * 8, b"z" * 3])       # past single_send: chunked, lazily
+    keep, pieces = frame_response(get, 200, [("Transfer-Encoding", "gzip")], big, "d", single_send=10)
+    first = next(pieces)
+    assert first.endswith(b"Transfer-Encoding: chunked\r\n\r\n10\r\nxxxxxxxxyyyyyyyy\r\n") and b"gzip" not in first
+    assert next(big) == b"z" * 3 and list(pieces) == [b"0\r\n\r\n"]   # the rest was not read ahead
+    get10 = Request("GET", "/", "HTTP/1.0", [])
+    keep, pieces = frame_response(get10, 200, [], iter([b"x" * 20, b"y"]), "d", single_send=10)
+    assert not keep and b"".join(pieces).endswith(b"Connection: close\r\n\r\n" + b"x" * 20 + b"y")

@@ -22,10 +22,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 class Chromium:
-    def __init__(self, binary, directory, timeout=30.0):
+    def __init__(self, binary, directory, timeout=30.0, extra_flags=()):
         self.profile = os.path.join(directory, "profile")
         self.log = open(os.path.join(directory, "chromium.log"), "wb")
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+        self.proc = subprocess.Popen([binary, *FLAGS, *extra_flags, f"--user-data-dir={self.profile}",
+                                      "about:blank"],
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         end = time.monotonic() + timeout

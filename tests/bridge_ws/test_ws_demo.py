@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from wskit import REPO, fetch, recv_json, send_json
+from wskit import fetch, recv_json, send_json
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +37,15 @@ def alive(pid):
         return False
 
 
-def test_demo_starts_everything_and_ctrl_c_stops_it(deadline):
+def test_demo_starts_everything_and_ctrl_c_stops_it(deadline, tmp_path):
     import websocket
 
-    demo = subprocess.Popen([sys.executable, "-m", "bridge.demo", "--listen", "127.0.0.1:0"], cwd=REPO,
+    # From another directory, with the package installed (make setup): the example pages
+    # (BigPipe, jsondb) must still be found.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    demo = subprocess.Popen([sys.executable, "-m", "bridge.demo", "--listen", "127.0.0.1:0"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONPATH=REPO), start_new_session=True)
+                            env=env, start_new_session=True)
     lines, kids = [], []
     try:
         with deadline(90):
@@ -56,6 +59,7 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(deadline):
             for name in ("soccer.html", "chat.html", "/echo/", "/_bridge/metrics"):
                 assert name in text, text
             assert "BigPipe page" in text and "jsondb over HTTP" in text
+            assert "not available" not in text, text
             kids = children_of(demo.pid)
             assert len(kids) >= 4, kids                 # soccer, chat, echo, bridge (+ BigPipe)
             # The pages and bridge.js are served, the echo service answers over HTTP...
@@ -91,9 +95,16 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(deadline):
                     assert time.monotonic() < end, f"child {pid} still running"
                     time.sleep(0.05)
     finally:
+        # A failed step leaves the demo running: its children have sessions of their own,
+        # so find them first, and let the demo stop them (SIGTERM) before anything is killed.
+        kids = kids or children_of(demo.pid)
         if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.wait(10)
+            demo.send_signal(signal.SIGTERM)
+            try:
+                demo.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait(10)
         for pid in kids:                                # the children have sessions of their own
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)

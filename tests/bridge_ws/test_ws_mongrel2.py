@@ -211,6 +211,24 @@ def test_close_goes_to_the_handler(front, deadline):
         ws.close()
 
 
+def test_two_close_frames_still_get_the_handlers_close(front, deadline):
+    # Autobahn 7.1.2: the browser sends a second close frame before the handler's echo of the
+    # first arrives; the front must still deliver that echo, then close TCP.
+    kind, handler, port = front
+    with deadline(30):
+        ws = _ws(port)
+        handler.handshake()
+        # Both in one write: the handler's close could otherwise end the connection first.
+        close = websocket.ABNF.OPCODE_CLOSE
+        ws.sock.sendall(websocket.ABNF.create_frame((1000).to_bytes(2, "big") + b"one", close).format()
+                        + websocket.ABNF.create_frame((1001).to_bytes(2, "big") + b"two", close).format())
+        opcode, data = ws.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_CLOSE and data == (1000).to_bytes(2, "big") + b"one"
+        ws.sock.settimeout(10)
+        assert ws.sock.recv(1) == b""                   # then the connection closes
+        ws.close()
+
+
 def test_client_leaving_abruptly_tells_the_handler(front, deadline):
     kind, handler, port = front
     with deadline(30):

@@ -396,3 +396,73 @@ def test_shutdown_closes_websockets_with_1001(pubsub, deadline):
         assert opcode == websocket.ABNF.OPCODE_CLOSE
         assert struct.unpack("!H", data[:2]) == (1001,) and data[2:] == b"server shutting down"
         assert bridge.proc.wait(10) == 0
+
+
+def test_pushed_message_too_big_becomes_a_dropped_op(pubsub, deadline):
+    # 700 KB of \x01 is a 4.2 MB op once JSON-escaped; a browser (or a websockets client, 1 MiB
+    # by default) would fail the connection. It gets a dropped op instead and stays connected.
+    bridge = pubsub.start("--ws-max-send-bytes", "1048576")
+    with deadline(30):
+        ws = bridge.ws("/live/")
+        subscribe(ws, "t", 1)
+        assert pubsub.publisher.subscription() == (True, b"t")
+        pubsub.publisher.send(b"t", b"\x01" * 700_000)
+        pubsub.publisher.send(b"t", b"small")
+        dropped = recv_json(ws)
+        assert dropped == {"op": "dropped", "topic": "t", "bytes": dropped["bytes"], "limit": 1048576}
+        assert dropped["bytes"] > 4_000_000
+        assert recv_json(ws)["data"] == "small"
+        assert bridge.metrics()['bridge_stream_dropped_messages_total{route="/live/"}'] == 1
+        ws.close()
+
+
+def _compressed_frame(sock, buf):
+    """(RSV1 set?, opcode, payload, rest) of one server frame."""
+    while len(buf) < 2:
+        buf += sock.recv(65536)
+    rsv1 = bool(buf[0] & 0x40)
+    opcode, payload, rest = read_server_frame(sock, buf)
+    return rsv1, opcode, payload, rest
+
+
+def test_permessage_deflate_on_the_wire(pubsub, deadline):
+    import zlib
+
+    bridge = pubsub.start()
+    with deadline(20):
+        sock, rest = raw_upgrade(bridge.port, "/live/", extra=["Sec-WebSocket-Extensions: permessage-deflate; "
+                                                                "client_max_window_bits"])
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        inflater = zlib.decompressobj(-15)
+
+        def send(doc):
+            data = compressor.compress(json.dumps(doc).encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            sock.sendall(client_frame(0x1, data[:-4], rsv=0x40))
+
+        def receive():
+            nonlocal rest
+            rsv1, opcode, payload, rest = _compressed_frame(sock, rest)
+            assert rsv1 and opcode == 0x1
+            return json.loads(inflater.decompress(payload + b"\x00\x00\xff\xff"))
+
+        send({"op": "subscribe", "topic": "t", "id": 1})
+        assert receive() == {"op": "reply", "id": 1, "status": 200, "body": ""}
+        assert pubsub.publisher.subscription() == (True, b"t")
+        for n in range(3):
+            pubsub.publisher.send(b"t", b"the same text again and again %d" % n)
+            assert receive()["data"] == "the same text again and again %d" % n
+        # A deflate bomb: 1009, before it is inflated whole.
+        bomb = compressor.compress(b"\x00" * (8 << 20)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        sock.sendall(client_frame(0x2, bomb[:-4], rsv=0x40))
+        rsv1, opcode, payload, rest = _compressed_frame(sock, rest)
+        assert opcode == 0x8 and struct.unpack("!H", payload[:2])[0] == 1009
+        sock.close()
+    # Turned off: the offer is declined and frames go uncompressed.
+    bridge.stop()
+    bridge = pubsub.start("--ws-compression", "no")
+    with deadline(20):
+        sock, rest = raw_upgrade(bridge.port, "/live/", extra=["Sec-WebSocket-Extensions: permessage-deflate"])
+        sock.sendall(client_frame(0x1, json.dumps({"op": "subscribe", "topic": "u", "id": 2}).encode()))
+        rsv1, opcode, payload, rest = _compressed_frame(sock, rest)
+        assert not rsv1 and json.loads(payload)["id"] == 2
+        sock.close()
