@@ -27,10 +27,14 @@ peers:
 demo: setup
 	$(PY) -m bridge.demo
 
-# Unpatched run of the whole suite, then the socket-level suites again under gevent.monkey.patch_all().
+# The whole suite unpatched (contexts default to I/O-thread mode there), then the socket-level
+# suites again under gevent.monkey.patch_all() (in-hub mode, the default there), and a third
+# time unpatched in in-hub mode (GZMQ_IO_MODE=hub): every I/O mode with and without patching.
+SOCKET_SUITES := tests/sockets tests/interop tests/lifecycle tests/pubsub tests/security tests/transports
 test: setup peers
 	$(PYTEST) -q tests
-	GZMQ_TEST_MONKEY=1 $(PYTEST) -q -m "not slow" tests/sockets tests/interop tests/lifecycle tests/pubsub tests/security tests/transports
+	GZMQ_TEST_MONKEY=1 $(PYTEST) -q -m "not slow" $(SOCKET_SUITES)
+	GZMQ_IO_MODE=hub $(PYTEST) -q -m "not slow" $(SOCKET_SUITES)
 
 test-fast: setup
 	$(PYTEST) -q -x -m "not slow" tests
