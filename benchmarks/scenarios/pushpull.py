@@ -17,25 +17,25 @@ SIZES = (16, 1024, 64 * 1024, 1024 * 1024)
 
 # -- worker side: the measured code --
 
-def receiver(env, spec, size):
+def receiver(env, spec, size, copy=None):
     zmq = env.lib
     context = zmq.Context()
     pull = context.socket(zmq.PULL)
     set_hwm(zmq, pull, size)
     env.ready(endpoint=bind(zmq, pull, spec))
-    received, seconds = receive_stream(env, pull, size)
+    received, seconds = receive_stream(env, pull, size, copy)
     pull.close()
     context.term()
     return {"received": received, "seconds": seconds}
 
 
-def sender(env, endpoint, size, duration):
+def sender(env, endpoint, size, duration, copy=None):
     zmq = env.lib
     context = zmq.Context()
     push = context.socket(zmq.PUSH)
     set_hwm(zmq, push, size)
     push.connect(endpoint)
-    sent = send_stream(env, push, size, duration)
+    sent = send_stream(env, push, size, duration, copy)
     # Stay connected until the receiver has everything: libzmq can drop what a PULL has not
     # read yet when its peer disconnects (seen over ipc), whatever LINGER says.
     env.send("sent", sent=sent)
@@ -71,11 +71,12 @@ def figures(received, seconds, size):
     return {"msg_per_s": rate, "mb_per_s": rate * size / 1e6}
 
 
-def two_processes(transport, size):
+def two_processes(transport, size, copy=None):
     def run(trial):
-        receiving = trial.start(receiver, spec=trial.bind_spec(transport), size=size)
+        receiving = trial.start(receiver, spec=trial.bind_spec(transport), size=size, copy=copy)
         endpoint = receiving.expect("ready")["endpoint"]
-        sending = trial.start(sender, endpoint=endpoint, size=size, duration=trial.duration)
+        sending = trial.start(sender, endpoint=endpoint, size=size, duration=trial.duration,
+                              copy=copy)
         result = receiving.result()
         sent = sending.expect("sent")["sent"]
         sending.tell(close=True)
@@ -107,6 +108,14 @@ for transport in ("tcp", "ipc"):
             group="PUSH/PULL throughput, sender and receiver in two processes",
             family=ZMQ, run=two_processes(transport, size), metrics=metrics(size),
             details={"transport": transport, "size": size, "processes": 2}))
+
+# The default path of plain programs: send(bytes) and recv() returning bytes, whatever the size.
+for size in (1024, 64 * 1024, 1024 * 1024, 4 * 1024 * 1024):
+    register(Scenario(
+        name=f"pushpull-copy tcp {size_label(size)}",
+        group="PUSH/PULL throughput with plain send(bytes) and recv() (copy=True), two processes",
+        family=ZMQ, run=two_processes("tcp", size, copy=True), metrics=metrics(size),
+        details={"transport": "tcp", "size": size, "processes": 2, "copy": True}))
 
 for transport in ("inproc", "tcp"):
     for size in SIZES:

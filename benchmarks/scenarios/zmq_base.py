@@ -5,7 +5,8 @@ Worker-side functions (those taking `env`) are the code being measured. They use
 public API on `zmq = env.lib`, so the very same lines run on pyzmq, zmq.green and gzmq. Rules
 they all follow, whatever the implementation:
 - a message is `size` bytes; sizes from ZERO_COPY_FROM up are sent and received with
-  copy=False (what pyzmq does on its own above zmq.COPY_THRESHOLD, and what its docs advise);
+  copy=False (what pyzmq does on its own above zmq.COPY_THRESHOLD, and what its docs advise),
+  except in the "copying" rows, which use plain send(bytes) and recv() as most programs do;
 - high-water marks are set explicitly (HWM_BYTES worth of messages, at most libzmq's default
   1000), so large messages cannot pile up gigabytes in queues;
 - a stream ends with a message of another length (an empty one for PUSH/PULL), and receivers
@@ -41,9 +42,10 @@ def batch_for(size):
     return max(1, min(100, BATCH_BYTES // size))
 
 
-def send_stream(env, socket, size, duration):
-    """Send size-byte messages for `duration` seconds, then the empty end marker. Returns the count."""
-    copy = copy_for(size)
+def send_stream(env, socket, size, duration, copy=None):
+    """Send size-byte messages for `duration` seconds, then the empty end marker. Returns the
+    count. copy: as copy_for(size) unless given (True: the default path of plain programs)."""
+    copy = copy_for(size) if copy is None else copy
     message = b"x" * size
     batch = batch_for(size)
     sent = 0
@@ -56,13 +58,13 @@ def send_stream(env, socket, size, duration):
     return sent
 
 
-def receive_stream(env, socket, size):
+def receive_stream(env, socket, size, copy=None):
     """Receive size-byte messages until the end marker.
 
     Returns (messages, seconds): the count, and the time from the first message's arrival to the
     end marker's (that interval holds count - 1 messages plus the marker: count receives).
     """
-    copy = copy_for(size)
+    copy = copy_for(size) if copy is None else copy
     first = socket.recv(copy=copy)
     started = env.clock()
     if len(first) != size:
