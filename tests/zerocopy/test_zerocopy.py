@@ -218,7 +218,9 @@ def test_sending_does_not_copy_the_buffer(copy, gctx, pyzmq, deadline):
             receiver.kill()
     assert digests == expected
     if copy:
-        assert peak >= n * size                      # every message copied and queued
+        # Copies are seen (how many are alive at once depends on how fast the engine writes
+        # them out: on an I/O thread it does so while the next one is being copied).
+        assert peak >= size
     else:
         assert peak < size // 4, f"{peak} bytes allocated for {n * size} bytes sent"
 
