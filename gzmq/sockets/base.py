@@ -39,6 +39,7 @@ from ..message import COPY_THRESHOLD, Frame, MessageTracker, frame_data, tracked
 from ..shadow import make_shadow, register as register_address
 from .endpoints import EndpointsMixin
 from .options import DEFAULTS, OptionsMixin
+from .hooks import RoutingHooks
 from .sugar import SugarMixin, install_option_properties
 
 log = logging.getLogger("gzmq")
@@ -64,7 +65,7 @@ def set_default_context(factory):
     _default_context = factory
 
 
-class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
+class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
     """The socket core; see the module docstring. Public API is pyzmq's."""
 
     _gzmq_socket = True        # (how gzmq.poll tells a gzmq socket from a file descriptor)
@@ -178,49 +179,6 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
             self._close(None, wait=False)   # (a finalizer must not block)
         except Exception:   # pragma: no cover - never raise from a finalizer
             pass
-
-    # -- routing hooks (overridden by socket types) ----------------------------------------
-    def _init_routing(self):
-        pass
-
-    def _xattach(self, pipe):
-        pass
-
-    def _xready(self, pipe):
-        return True
-
-    def _xdetach(self, pipe):
-        pass
-
-    def _xsend(self, msg):
-        raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot send")
-
-    def _xrecv(self):
-        self._check_open()          # a closed socket is ENOTSOCK whatever its type
-        raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
-
-    def _xhas_in(self):
-        return False
-
-    def _xhas_out(self):
-        return False
-
-    def _xreadable(self, pipe):
-        pass
-
-    def _xwritable(self, pipe):
-        pass
-
-    def _xhiccup(self, pipe):
-        pass
-
-    def _xsubscribe_all(self, pipe):
-        pass
-
-    def _reply_check(self):
-        """A check a session applies to each message it receives, raising ZMTPError for one
-        that must drop the peer (REQ: replies without an envelope), or None."""
-        return None
 
     # -- TransportHost (gzmq.transports) and SocketSide (gzmq.engine.socket_engine) -----------
     @property
@@ -567,26 +525,6 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
             return [f if type(f) is bytes else bytes(f) for f in msg]
         last = len(msg) - 1
         return [self._make_frame(f, i < last) for i, f in enumerate(msg)]
-
-    def recv_into(self, buffer, /, *, nbytes=0, flags=0):
-        """Receive one frame into `buffer` (pyzmq >= 26), writing at most `nbytes` bytes (0: the
-        buffer's size). Returns the frame's full length: larger than what was written when the
-        frame was truncated. Raises TypeError/BufferError/ValueError for an unusable buffer
-        before receiving anything."""
-        view = memoryview(buffer)
-        if view.readonly:
-            raise BufferError("recv_into needs a writable buffer")
-        if not view.c_contiguous:
-            raise BufferError("recv_into needs a contiguous buffer")
-        view = view.cast("B")
-        if nbytes < 0:
-            raise ValueError(f"nbytes must be >= 0, not {nbytes}")
-        if nbytes > view.nbytes:
-            raise ValueError(f"nbytes={nbytes} is larger than the buffer ({view.nbytes} bytes)")
-        data = memoryview(self.recv(flags, copy=False)._data)   # not .buffer: no writable copy
-        n = min(nbytes or view.nbytes, len(data))
-        view[:n] = data[:n]
-        return len(data)
 
     def _wait_recv(self, flags):
         if flags & DONTWAIT:

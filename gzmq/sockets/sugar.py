@@ -52,6 +52,26 @@ class SugarMixin:
             topic = topic.encode("utf-8")
         self.setsockopt(O.UNSUBSCRIBE, topic)
 
+    def recv_into(self, buffer, /, *, nbytes=0, flags=0):
+        """Receive one frame into `buffer` (pyzmq >= 26), writing at most `nbytes` bytes (0: the
+        buffer's size). Returns the frame's full length: larger than what was written when the
+        frame was truncated. Raises TypeError/BufferError/ValueError for an unusable buffer
+        before receiving anything."""
+        view = memoryview(buffer)
+        if view.readonly:
+            raise BufferError("recv_into needs a writable buffer")
+        if not view.c_contiguous:
+            raise BufferError("recv_into needs a contiguous buffer")
+        view = view.cast("B")
+        if nbytes < 0:
+            raise ValueError(f"nbytes must be >= 0, not {nbytes}")
+        if nbytes > view.nbytes:
+            raise ValueError(f"nbytes={nbytes} is larger than the buffer ({view.nbytes} bytes)")
+        data = memoryview(self.recv(flags, copy=False)._data)   # not .buffer: no writable copy
+        n = min(nbytes or view.nbytes, len(data))
+        view[:n] = data[:n]
+        return len(data)
+
     # -- serialization helpers (pyzmq's) -----------------------------------------------------
     def send_string(self, u, flags=0, copy=True, encoding="utf-8", **kwargs):
         if not isinstance(u, str):
