@@ -10,6 +10,7 @@ belong to a socket's engine (gzmq.engine.socket_engine) and run on its hub.
 import errno as _errno
 import logging
 import random
+import socket as _stdsocket
 
 import gevent
 from gevent import socket as gsocket
@@ -62,6 +63,12 @@ class Listener:
             return
         self.closed = True
         self.greenlet.kill(block=False)
+        try:
+            # gevent closes a socket a greenlet waits on only on the loop's next turn; stop
+            # listening now, so that the port is free when unbind() returns.
+            self.lsock.shutdown(_stdsocket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.lsock.close()
         except OSError:

@@ -5,11 +5,13 @@ Endpoint forms (libzmq's): bind `tcp://ADDR:PORT` where ADDR is an IP, a host na
 Sockets get TCP_NODELAY (ZMTP batches its own writes) and optional keep-alive settings.
 """
 import errno as _errno
+import ipaddress
 import socket as _stdsocket
 
 from gevent import socket as gsocket
 
 from ..constants import Errno
+from ..engine.wait import hub_link
 from ..error import ZMQError
 
 
@@ -40,10 +42,17 @@ def _resolve(host, port, endpoint, passive, ipv6):
         if ipv6:
             return _stdsocket.AF_INET6, ("::", port, 0, 0)
         return _stdsocket.AF_INET, ("0.0.0.0", port)
+    literal = _literal(host, port)
+    if literal is not None:
+        return literal
     family = _stdsocket.AF_UNSPEC if ipv6 or ":" in host else _stdsocket.AF_INET
+    # An I/O thread resolves natively, as libzmq's does (nothing else waits on that hub, and
+    # gevent's resolver needs a thread pool, which cannot start while the interpreter exits);
+    # in-hub, gevent's resolver keeps the application's hub free.
+    getaddrinfo = _stdsocket.getaddrinfo if hub_link().dedicated else gsocket.getaddrinfo
     try:
-        infos = gsocket.getaddrinfo(host, port, family, _stdsocket.SOCK_STREAM, 0,
-                                    _stdsocket.AI_PASSIVE if passive else 0)
+        infos = getaddrinfo(host, port, family, _stdsocket.SOCK_STREAM, 0,
+                            _stdsocket.AI_PASSIVE if passive else 0)
     except OSError as exc:
         # libzmq takes a bind address it cannot resolve for an interface name: ENODEV.
         raise ZMQError(_errno.ENODEV if passive else Errno.EINVAL,
@@ -52,6 +61,19 @@ def _resolve(host, port, endpoint, passive, ipv6):
         raise ZMQError(_errno.ENODEV if passive else Errno.EINVAL, f"{endpoint}: cannot resolve {host!r}")
     family, _, _, _, sockaddr = infos[0]
     return family, sockaddr
+
+
+def _literal(host, port):
+    """(family, sockaddr) for a numeric address, without asking a resolver; else None."""
+    if "%" in host:
+        return None         # (a scoped IPv6 address: getaddrinfo knows the interface index)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.version == 4:
+        return _stdsocket.AF_INET, (host, port)
+    return _stdsocket.AF_INET6, (host, port, 0, 0)
 
 
 def format_endpoint(sockaddr, family):
