@@ -14,10 +14,13 @@ import random
 import gevent
 from gevent import socket as gsocket
 
-from ..constants import Event as MonitorEvent
+from ..constants import Event as MonitorEvent, ReconnectStop
 from .session import Session
 
 log = logging.getLogger("gzmq")
+
+RECONNECT_STOP_CONN_REFUSED = int(ReconnectStop.CONN_REFUSED)
+RECONNECT_STOP_AFTER_DISCONNECT = int(ReconnectStop.AFTER_DISCONNECT)
 
 
 class Listener:
@@ -117,6 +120,8 @@ class Connecter:
                 engine.monitor_event(MonitorEvent.CLOSED, getattr(exc, "gzmq_fd", -1), endpoint)
                 if options.reconnect_ivl < 0 or (engine.closing and not self.has_backlog()):
                     return
+                if exc.errno == _errno.ECONNREFUSED and self._stop_when_refused(options):
+                    return
                 current, wait = self._next_interval(current)
                 engine.monitor_event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
                 gevent.sleep(wait)
@@ -149,6 +154,22 @@ class Connecter:
             current, wait = self._next_interval(None)
             engine.monitor_event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
             gevent.sleep(wait)
+
+    def _stop_when_refused(self, options):
+        """RECONNECT_STOP: CONN_REFUSED gives up on the first refused connect; AFTER_DISCONNECT
+        gives up once the socket has disconnect()ed any endpoint (libzmq: ipc connecters only).
+        The endpoint's pipe leaves the socket, as libzmq's term_endpoint."""
+        stop = options.reconnect_stop
+        if not (stop & RECONNECT_STOP_CONN_REFUSED
+                or (stop & RECONNECT_STOP_AFTER_DISCONNECT and self.engine.disconnected
+                    and getattr(self.transport, "STOP_AFTER_DISCONNECT", False))):
+            return False
+        log.info("%s: connection refused; not reconnecting (RECONNECT_STOP)", self.endpoint)
+        self.stopped = True
+        if self.end is not None:
+            self.end.drop_inbound()
+            self.end.terminate()
+        return True
 
     def has_backlog(self):
         """Messages the socket queued for this endpoint that are not sent yet."""

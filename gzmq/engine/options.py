@@ -14,7 +14,7 @@ O = SocketOption
 class EngineOptions:
     __slots__ = ("values", "type_name", "peer_types", "routing_id", "mechanism", "maxmsgsize",
                  "metadata", "handshake_ivl", "heartbeat_ivl", "heartbeat_timeout",
-                 "heartbeat_ttl_ds", "reconnect_ivl", "reconnect_ivl_max", "connect_timeout",
+                 "heartbeat_ttl_ds", "reconnect_ivl", "reconnect_ivl_max", "reconnect_stop", "connect_timeout",
                  "transport", "immediate", "sndhwm", "rcvhwm", "conflate", "reply_check",
                  "takes_subscriptions")
 
@@ -37,6 +37,7 @@ class EngineOptions:
         ivl = o[O.RECONNECT_IVL]
         self.reconnect_ivl = ivl / 1000.0 if ivl >= 0 else -1
         self.reconnect_ivl_max = max(0, o[O.RECONNECT_IVL_MAX]) / 1000.0
+        self.reconnect_stop = o[O.RECONNECT_STOP]
         self.connect_timeout = _seconds(o[O.CONNECT_TIMEOUT]) or None
         self.transport = {
             "ipv6": bool(o[O.IPV6]), "backlog": o[O.BACKLOG], "tcp_keepalive": o[O.TCP_KEEPALIVE],

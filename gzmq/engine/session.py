@@ -20,13 +20,14 @@ write_activated and pipe_terminated) and through its host, the socket's engine
 session_ready()/session_ended(), each called exactly once. It never touches the socket, so
 it may run on another thread than the socket's.
 """
+import errno as _errno
 import logging
 import time
 
 import gevent
 from gevent.event import Event
 
-from ..constants import Event as MonitorEvent
+from ..constants import Event as MonitorEvent, ReconnectStop
 from ..error import ZMTPError
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
 from ..zmtp.mechanisms.base import HandshakeRefused
@@ -36,6 +37,7 @@ from .deferred import deferred_writers
 
 log = logging.getLogger("gzmq")
 
+RECONNECT_STOP_HANDSHAKE_FAILED = int(ReconnectStop.HANDSHAKE_FAILED)
 _SUBSCRIPTIONS = (Subscribe, Cancel)   # control messages in a pipe, from or to an XSUB
 READ_SIZE = 256 * 1024
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
@@ -45,6 +47,10 @@ _IOV_MAX = 1024
 
 class PeerClosed(Exception):
     """The peer closed the connection (EOF)."""
+
+
+class HandshakeTimeout(Exception):
+    """HANDSHAKE_IVL expired before the handshake completed (libzmq's timeout_error)."""
 
 
 class Session:
@@ -103,6 +109,10 @@ class Session:
             self._read_loop()
         except PeerClosed:
             reason = "peer closed the connection"
+            self._lost_in_handshake(_errno.EPIPE, reason)
+        except HandshakeTimeout as exc:
+            reason = str(exc)
+            self._lost_in_handshake(_errno.EAGAIN, reason)
         except HandshakeRefused as exc:
             reason = str(exc)
             self.protocol_error = True
@@ -119,6 +129,7 @@ class Session:
                                         self.endpoint)
         except OSError as exc:
             reason = f"connection error: {exc}"
+            self._lost_in_handshake(exc.errno or _errno.ECONNRESET, reason)
         except gevent.GreenletExit:
             # The socket is closing (or its context terminating): clean up, let the kill through.
             reason = "closed"
@@ -128,6 +139,18 @@ class Session:
             log.exception("%s: internal error in session", self.endpoint)
         finally:
             self._end(reason)
+
+    def _lost_in_handshake(self, errno, reason):
+        """The connection ended before the handshake completed, for no protocol reason (closed,
+        reset, HANDSHAKE_IVL expired): libzmq reports HANDSHAKE_FAILED_NO_DETAIL with the errno
+        and reconnects, unless RECONNECT_STOP has HANDSHAKE_FAILED (a peer that is no ZMTP
+        process: treated as a protocol error, no reconnect)."""
+        if self._ready or self._dead:
+            return
+        log.info("%s: handshake failed: %s", self.endpoint, reason)
+        self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_NO_DETAIL, errno, self.endpoint)
+        if self.options.reconnect_stop & RECONNECT_STOP_HANDSHAKE_FAILED:
+            self.protocol_error = True
 
     def _handshake(self):
         sock = self.sock
@@ -157,8 +180,7 @@ class Session:
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise
-            self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_NO_DETAIL, 0, self.endpoint)
-            raise ZMTPError(f"handshake not completed within HANDSHAKE_IVL ({deadline_s:g} s)") from None
+            raise HandshakeTimeout(f"handshake not completed within HANDSHAKE_IVL ({deadline_s:g} s)") from None
         finally:
             if timer is not None:
                 timer.close()

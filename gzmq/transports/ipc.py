@@ -74,6 +74,8 @@ def parse_connect(address, endpoint, options):
 
 # AF_UNIX connects complete at once: no CONNECT_DELAYED event (as libzmq).
 ASYNC_CONNECT = False
+# RECONNECT_STOP_AFTER_DISCONNECT applies to ipc connecters only (libzmq's ipc_connecter_t).
+STOP_AFTER_DISCONNECT = True
 
 
 def connect(target, endpoint, options, timeout=None):
