@@ -29,6 +29,7 @@ from gevent.event import Event
 
 from ..constants import Event as MonitorEvent, ReconnectStop
 from ..error import ZMTPError
+from ..zmtp.greeting import ZMTP_3_0
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
 from ..zmtp.mechanisms.base import HandshakeRefused
 from . import zap
@@ -201,8 +202,8 @@ class Session:
             raise PeerClosed("refused by the socket")
         self.host.monitor_event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self._writer = gevent.spawn(self._write_loop)
-        if self.options.heartbeat_ivl:
-            self._heart = gevent.spawn(self._heartbeat_loop)
+        if self.options.heartbeat_ivl and self.conn.version >= ZMTP_3_0:
+            self._heart = gevent.spawn(self._heartbeat_loop)   # (1.0/2.0 have no PING)
 
     def _read_loop(self):
         # The reader waits on its own libev watcher and reads the raw non-blocking socket:
