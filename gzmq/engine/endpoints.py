@@ -52,6 +52,15 @@ class Listener:
                 backoff = min(backoff * 2, 1.0)
                 continue
             backoff = 0.01
+            admit = getattr(self.transport, "admit", None)
+            if admit is not None and not admit(sock, engine.options.transport):
+                # TCP_ACCEPT_FILTER / IPC_FILTER_*: libzmq closes it at once and reports
+                # ACCEPT_FAILED.
+                log.info("%s: refused a connection from %s (accept filter)", self.endpoint,
+                         self.transport.peer_address(sock))
+                engine.monitor_event(MonitorEvent.ACCEPT_FAILED, _errno.ECONNABORTED, self.endpoint)
+                sock.close()
+                continue
             try:
                 self.transport.configure(sock, engine.options.transport)
             except OSError:

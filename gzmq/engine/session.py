@@ -27,7 +27,7 @@ import time
 import gevent
 from gevent.event import Event
 
-from ..constants import Event as MonitorEvent, ReconnectStop
+from ..constants import Event as MonitorEvent, ReconnectStop, RouterNotify
 from ..error import ZMTPError
 from ..zmtp.greeting import ZMTP_3_0
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
@@ -39,6 +39,8 @@ from .deferred import deferred_writers
 log = logging.getLogger("gzmq")
 
 RECONNECT_STOP_HANDSHAKE_FAILED = int(ReconnectStop.HANDSHAKE_FAILED)
+NOTIFY_CONNECT = int(RouterNotify.CONNECT)
+NOTIFY_DISCONNECT = int(RouterNotify.DISCONNECT)
 _SUBSCRIPTIONS = (Subscribe, Cancel)   # control messages in a pipe, from or to an XSUB
 READ_SIZE = 256 * 1024
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
@@ -197,6 +199,8 @@ class Session:
         pipe.metadata = meta
         pipe.peer_minor = ev.minor
         self._ready = True
+        if self.options.router_notify & NOTIFY_CONNECT:
+            self.end.write_all(([b""],))    # ahead of the peer's first message (libzmq)
         self.host.session_ready(self)     # the pipe joins the socket (which may refuse it)
         if self._dead:
             raise PeerClosed("refused by the socket")
@@ -597,4 +601,7 @@ class Session:
         # own sockets close the same way.
         gevent.get_hub().cancel_waits_close_and_then([watcher], PeerClosed, self._close_os_socket)
         self._resume.set()
+        if (self._ready and self.options.router_notify & NOTIFY_DISCONNECT
+                and not (self.connect_side and (self.protocol_error or self.refused))):
+            self.end.write_all(([b""],))    # after everything the peer sent
         self.host.session_ended(self, reason)
