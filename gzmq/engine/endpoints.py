@@ -15,7 +15,6 @@ import gevent
 from gevent import socket as gsocket
 
 from ..constants import Event as MonitorEvent, ReconnectStop
-from .session import Session
 
 log = logging.getLogger("gzmq")
 
@@ -142,7 +141,7 @@ class Connecter:
                 pass
             engine.monitor_event(MonitorEvent.CONNECTED, sock.fileno(), endpoint)
             end = self.end if self.end is not None else engine.new_pipe(endpoint, connect_side=True)
-            session = self.session = Session(engine, sock, end, endpoint, transport, True)
+            session = self.session = engine.session_class()(engine, sock, end, endpoint, transport, True)
             engine.sessions.add(session)
             session.run()
             self.session = None

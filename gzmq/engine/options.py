@@ -16,7 +16,7 @@ class EngineOptions:
                  "metadata", "handshake_ivl", "heartbeat_ivl", "heartbeat_timeout",
                  "heartbeat_ttl_ds", "reconnect_ivl", "reconnect_ivl_max", "reconnect_stop", "connect_timeout",
                  "transport", "immediate", "sndhwm", "rcvhwm", "conflate", "reply_check",
-                 "takes_subscriptions", "router_notify")
+                 "takes_subscriptions", "router_notify", "raw", "stream_notify")
 
     def __init__(self, values, type_name, peer_types, metadata=(), conflate=False,
                  reply_check=None):
@@ -59,6 +59,9 @@ class EngineOptions:
         # ROUTER_NOTIFY: the session writes an empty message at connect / disconnect (libzmq's
         # engine does; the ROUTER prefixes the peer's routing id as to any message).
         self.router_notify = o[O.ROUTER_NOTIFY] if type_name == "ROUTER" else 0
+        # STREAM: raw connections (gzmq.engine.raw_session), no ZMTP; STREAM_NOTIFY as above.
+        self.raw = type_name == "STREAM"
+        self.stream_notify = bool(o[O.STREAM_NOTIFY]) and self.raw
 
     def __getitem__(self, option):
         return self.values[option]

@@ -199,11 +199,11 @@ class Session:
         pipe.metadata = meta
         pipe.peer_minor = ev.minor
         self._ready = True
-        if self.options.router_notify & NOTIFY_CONNECT:
-            self.end.write_all(([b""],))    # ahead of the peer's first message (libzmq)
         self.host.session_ready(self)     # the pipe joins the socket (which may refuse it)
         if self._dead:
             raise PeerClosed("refused by the socket")
+        if self.options.router_notify & NOTIFY_CONNECT:
+            self.end.write_all(([b""],))    # ahead of the peer's first message (libzmq)
         self.host.monitor_event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self._writer = gevent.spawn(self._write_loop)
         if self.options.heartbeat_ivl and self.conn.version >= ZMTP_3_0:

@@ -25,6 +25,7 @@ from ..constants import Event as MonitorEvent
 from . import process
 from .endpoints import Connecter, Listener
 from .pipe import pipe_pair
+from .raw_session import RawSession
 from .session import Session
 
 log = logging.getLogger("gzmq")
@@ -161,8 +162,13 @@ class SocketEngine:
         pipe.connect_side = connect_side
         return end
 
+    def session_class(self):
+        """What runs one connection: a ZMTP Session, or a RawSession for STREAM sockets."""
+        return RawSession if self.options.raw else Session
+
     def accepted(self, sock, endpoint, transport):
-        session = Session(self, sock, self.new_pipe(endpoint, False), endpoint, transport, False)
+        session = self.session_class()(self, sock, self.new_pipe(endpoint, False), endpoint,
+                                       transport, False)
         self.sessions.add(session)
         gevent.spawn(session.run)
 

@@ -337,3 +337,39 @@ def test_context_ipv6_blocky_max_sockets(deadline):
     finally:
         with deadline(10):
             ctx.term()                            # returns at once: nothing lingers
+
+
+# -- ROUTER_HANDOVER, next to libzmq's ROUTER ------------------------------------------------
+def handover_scenario(zmq, ctx, green, lctx, handover):
+    """Two libzmq DEALERs with one routing id; returns who gets the ROUTER's reply and
+    whether the second one's message was delivered."""
+    router = ctx.socket(zmq.ROUTER)
+    router.linger = 0
+    router.setsockopt(zmq.ROUTER_HANDOVER, handover)
+    ep = bind(router, "tcp://127.0.0.1:*")
+    dealers = []
+    for name in (b"from-d1", b"from-d2"):
+        d = lctx.socket(green.DEALER)
+        d.linger = 0
+        d.setsockopt(green.ROUTING_ID, b"dup")
+        d.connect(ep)
+        d.send(name)
+        dealers.append(d)
+        if name == b"from-d1":
+            assert recv_within(router) == [b"dup", b"from-d1"]
+    second_delivered = bool(router.poll(500)) and router.recv_multipart() == [b"dup", b"from-d2"]
+    router.send_multipart([b"dup", b"reply"])
+    got = [bool(d.poll(500)) for d in dealers]
+    for d in dealers:
+        d.close()
+    router.close()
+    return got, second_delivered
+
+
+@pytest.mark.parametrize("handover", [0, 1])
+def test_router_handover_as_libzmq(gctx, lctx, green, handover, deadline):
+    with deadline(20):
+        ours = handover_scenario(gzmq, gctx, green, lctx, handover)
+        theirs = handover_scenario(green, lctx, green, lctx, handover)
+    assert ours == theirs
+    assert ours == (([False, True], True) if handover else ([True, False], False))

@@ -10,7 +10,7 @@ import gzmq
 from gzmq.constants import OPTION_TYPES, SocketOption
 from gzmq.sockets.option_rules import DEVIATIONS, REFUSED
 
-TYPES = ["PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB"]
+TYPES = ["PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB", "STREAM"]
 KEY = b"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"     # a valid Z85 CURVE key
 
 VALUES = {
