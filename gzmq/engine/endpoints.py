@@ -54,10 +54,10 @@ class Listener:
             admit = getattr(self.transport, "admit", None)
             if admit is not None and not admit(sock, engine.options.transport):
                 # TCP_ACCEPT_FILTER / IPC_FILTER_*: libzmq closes it at once and reports
-                # ACCEPT_FAILED.
+                # ACCEPT_FAILED, with EAGAIN as its value (measured with pyzmq).
                 log.info("%s: refused a connection from %s (accept filter)", self.endpoint,
                          self.transport.peer_address(sock))
-                engine.monitor_event(MonitorEvent.ACCEPT_FAILED, _errno.ECONNABORTED, self.endpoint)
+                engine.monitor_event(MonitorEvent.ACCEPT_FAILED, _errno.EAGAIN, self.endpoint)
                 sock.close()
                 continue
             try:

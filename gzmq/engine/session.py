@@ -29,8 +29,8 @@ from gevent.event import Event
 
 from ..constants import Event as MonitorEvent, ReconnectStop, RouterNotify
 from ..error import ZMTPError
-from ..zmtp.greeting import ZMTP_3_0
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
+from ..zmtp.greeting import ZMTP_3_0
 from ..zmtp.mechanisms.base import HandshakeRefused
 from . import zap
 from .codec import make_connection
