@@ -6,6 +6,7 @@ temporary directory (as libzmq 4.3 does) reported by LAST_ENDPOINT.
 """
 import errno
 import os
+import pwd
 import socket as _stdsocket
 import struct
 import tempfile
@@ -100,10 +101,10 @@ def connect(target, endpoint, options, timeout=None):
 
 def admit(sock, options):
     """IPC_FILTER_PID/UID/GID: with any filter set, the peer's credentials (SO_PEERCRED)
-    must match one of them (libzmq checks the peer's primary group too)."""
+    must match one of them: its pid, its uid, or one of its user's groups."""
     pids = options.get("ipc_filter_pid", ())
     uids = options.get("ipc_filter_uid", ())
-    gids = options.get("ipc_filter_gid", ())
+    gids = set(options.get("ipc_filter_gid", ()))
     if not (pids or uids or gids):
         return True
     try:
@@ -111,7 +112,18 @@ def admit(sock, options):
     except OSError:
         return False
     pid, uid, gid = struct.unpack("3i", creds)
-    return pid in pids or uid in uids or gid in gids
+    if pid in pids or uid in uids or gid in gids:
+        return True
+    return bool(gids) and not gids.isdisjoint(_groups_of(uid, gid))
+
+
+def _groups_of(uid, gid):
+    """The peer user's groups, supplementary ones included (libzmq's ipc_listener_t looks
+    them up too)."""
+    try:
+        return set(os.getgrouplist(pwd.getpwuid(uid).pw_name, gid))
+    except (KeyError, OSError):
+        return {gid}
 
 
 def configure(sock, options):

@@ -76,6 +76,22 @@ def test_ipc_filter_uid(gctx, lctx, green, ipc_dir, allowed, deadline):
             wait_event(mon, gzmq.EVENT_ACCEPT_FAILED)
 
 
+def test_ipc_filter_gid_supplementary_group(gctx, ipc_dir, deadline):
+    """A group the peer's user belongs to admits it, primary or supplementary (libzmq)."""
+    import pwd
+    user = pwd.getpwuid(os.getuid())
+    groups = os.getgrouplist(user.pw_name, user.pw_gid)
+    rep = gctx.socket(gzmq.REP)
+    rep.linger = 0
+    rep.setsockopt(gzmq.IPC_FILTER_GID, groups[-1])
+    ep = bind(rep, f"ipc://{ipc_dir}/bygid")
+    req = gctx.socket(gzmq.REQ)
+    req.linger = 0
+    req.connect(ep)
+    with deadline(10):
+        round_trip(req, rep)
+
+
 def test_ipc_filter_pid(gctx, ipc_dir, deadline):
     rep = gctx.socket(gzmq.REP)
     rep.linger = 0
