@@ -169,6 +169,8 @@ class ContextOption(IntEnum):
     THREAD_AFFINITY_CPU_REMOVE = 8
     THREAD_NAME_PREFIX = 9
     THREAD_PRIORITY = 3
+    IPV6 = 42
+    BLOCKY = 70
 
 
 class Flag(IntFlag):

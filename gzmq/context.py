@@ -9,6 +9,7 @@ stops its I/O threads and returns. destroy(linger) closes the sockets for you fi
 is cooperative (gevent), from whichever thread calls term().
 """
 import atexit
+import errno as _errno
 import gc
 import os
 import sys
@@ -79,6 +80,9 @@ if hasattr(threading, "_register_atexit"):
     threading._register_atexit(process.serve_until_threads_end)
 
 
+_SIGNED_CONTEXT_OPTIONS = frozenset({ContextOption.THREAD_SCHED_POLICY})
+
+
 class Context:
     """A gzmq context. Thread-safe to share; sockets are not (as in libzmq)."""
 
@@ -116,7 +120,8 @@ class Context:
         self._options = {ContextOption.IO_THREADS: io_threads, ContextOption.MAX_SOCKETS: 1023,
                          ContextOption.SOCKET_LIMIT: 65535,
                          ContextOption.MAX_MSGSZ: 0x7FFFFFFF, ContextOption.MSG_T_SIZE: 64,
-                         ContextOption.THREAD_SCHED_POLICY: -1}
+                         ContextOption.THREAD_SCHED_POLICY: -1,
+                         ContextOption.IPV6: 0, ContextOption.BLOCKY: 1}
         self._sockopts = {}          # defaults for new sockets (pyzmq: ctx.linger = 0 ...)
         self.shadow_address = id(self)
         _LIVE_CONTEXTS.add(self)
@@ -169,8 +174,15 @@ class Context:
             raise ZMQError(Errno.ENOTSUP, "Context is closed")   # pyzmq's check
         if self._terminated:
             raise ZMQError(Errno.ETERM, "Context was terminated")
+        if sum(1 for s in list(self._sockets) if not s.closed) >= self._options[ContextOption.MAX_SOCKETS]:
+            raise ZMQError(_errno.EMFILE, "Too many open files (the context's MAX_SOCKETS)")
         cls = socket_class or self._socket_class or Socket
         sock = cls(self, socket_type, **kwargs)
+        # Context-wide defaults (libzmq): IPV6, and BLOCKY=0 gives new sockets LINGER 0.
+        if self._options[ContextOption.IPV6]:
+            sock.setsockopt(SocketOption.IPV6, 1)
+        if not self._options[ContextOption.BLOCKY]:
+            sock.setsockopt(SocketOption.LINGER, 0)
         for option, value in self._sockopts.items():
             try:
                 sock.setsockopt(option, value)
@@ -207,6 +219,16 @@ class Context:
             option = ContextOption(option)
         except ValueError:
             raise ZMQError(Errno.EINVAL, f"unknown context option {option!r}") from None
+        if option == ContextOption.MSG_T_SIZE:
+            raise ZMQError(Errno.EINVAL, "MSG_T_SIZE is read-only")
+        if not isinstance(value, int) or value < 0 and option not in _SIGNED_CONTEXT_OPTIONS:
+            raise ZMQError(Errno.EINVAL, f"context option {option.name} takes an int >= 0")
+        if option in (ContextOption.SOCKET_LIMIT, ContextOption.THREAD_AFFINITY_CPU_ADD,
+                      ContextOption.THREAD_AFFINITY_CPU_REMOVE):
+            # SOCKET_LIMIT shares its number with THREAD_PRIORITY (libzmq sets the latter,
+            # and SOCKET_LIMIT reads back its fixed value); CPU affinity is write-only.
+            # gzmq's I/O threads are Python threads: accepted, without effect on scheduling.
+            return
         self._options[option] = value
 
     def get(self, option):

@@ -15,10 +15,12 @@ import socket as _stdsocket
 import gevent
 from gevent import socket as gsocket
 
-from ..constants import Event as MonitorEvent
-from .session import Session
+from ..constants import Event as MonitorEvent, ReconnectStop
 
 log = logging.getLogger("gzmq")
+
+RECONNECT_STOP_CONN_REFUSED = int(ReconnectStop.CONN_REFUSED)
+RECONNECT_STOP_AFTER_DISCONNECT = int(ReconnectStop.AFTER_DISCONNECT)
 
 
 class Listener:
@@ -50,6 +52,15 @@ class Listener:
                 backoff = min(backoff * 2, 1.0)
                 continue
             backoff = 0.01
+            admit = getattr(self.transport, "admit", None)
+            if admit is not None and not admit(sock, engine.options.transport):
+                # TCP_ACCEPT_FILTER / IPC_FILTER_*: libzmq closes it at once and reports
+                # ACCEPT_FAILED, with EAGAIN as its value (measured with pyzmq).
+                log.info("%s: refused a connection from %s (accept filter)", self.endpoint,
+                         self.transport.peer_address(sock))
+                engine.monitor_event(MonitorEvent.ACCEPT_FAILED, _errno.EAGAIN, self.endpoint)
+                sock.close()
+                continue
             try:
                 self.transport.configure(sock, engine.options.transport)
             except OSError:
@@ -124,6 +135,8 @@ class Connecter:
                 engine.monitor_event(MonitorEvent.CLOSED, getattr(exc, "gzmq_fd", -1), endpoint)
                 if options.reconnect_ivl < 0 or (engine.closing and not self.has_backlog()):
                     return
+                if exc.errno == _errno.ECONNREFUSED and self._stop_when_refused(options):
+                    return
                 current, wait = self._next_interval(current)
                 engine.monitor_event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
                 gevent.sleep(wait)
@@ -135,7 +148,7 @@ class Connecter:
                 pass
             engine.monitor_event(MonitorEvent.CONNECTED, sock.fileno(), endpoint)
             end = self.end if self.end is not None else engine.new_pipe(endpoint, connect_side=True)
-            session = self.session = Session(engine, sock, end, endpoint, transport, True)
+            session = self.session = engine.session_class()(engine, sock, end, endpoint, transport, True)
             engine.sessions.add(session)
             session.run()
             self.session = None
@@ -156,6 +169,22 @@ class Connecter:
             current, wait = self._next_interval(None)
             engine.monitor_event(MonitorEvent.CONNECT_RETRIED, int(wait * 1000), endpoint)
             gevent.sleep(wait)
+
+    def _stop_when_refused(self, options):
+        """RECONNECT_STOP: CONN_REFUSED gives up on the first refused connect; AFTER_DISCONNECT
+        gives up once the socket has disconnect()ed any endpoint (libzmq: ipc connecters only).
+        The endpoint's pipe leaves the socket, as libzmq's term_endpoint."""
+        stop = options.reconnect_stop
+        if not (stop & RECONNECT_STOP_CONN_REFUSED
+                or (stop & RECONNECT_STOP_AFTER_DISCONNECT and self.engine.disconnected
+                    and getattr(self.transport, "STOP_AFTER_DISCONNECT", False))):
+            return False
+        log.info("%s: connection refused; not reconnecting (RECONNECT_STOP)", self.endpoint)
+        self.stopped = True
+        if self.end is not None:
+            self.end.drop_inbound()
+            self.end.terminate()
+        return True
 
     def has_backlog(self):
         """Messages the socket queued for this endpoint that are not sent yet."""

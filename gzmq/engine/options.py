@@ -14,9 +14,9 @@ O = SocketOption
 class EngineOptions:
     __slots__ = ("values", "type_name", "peer_types", "routing_id", "mechanism", "maxmsgsize",
                  "metadata", "handshake_ivl", "heartbeat_ivl", "heartbeat_timeout",
-                 "heartbeat_ttl_ds", "reconnect_ivl", "reconnect_ivl_max", "connect_timeout",
+                 "heartbeat_ttl_ds", "reconnect_ivl", "reconnect_ivl_max", "reconnect_stop", "connect_timeout",
                  "transport", "immediate", "sndhwm", "rcvhwm", "conflate", "reply_check",
-                 "takes_subscriptions")
+                 "takes_subscriptions", "router_notify", "raw", "stream_notify")
 
     def __init__(self, values, type_name, peer_types, metadata=(), conflate=False,
                  reply_check=None):
@@ -37,11 +37,17 @@ class EngineOptions:
         ivl = o[O.RECONNECT_IVL]
         self.reconnect_ivl = ivl / 1000.0 if ivl >= 0 else -1
         self.reconnect_ivl_max = max(0, o[O.RECONNECT_IVL_MAX]) / 1000.0
+        self.reconnect_stop = o[O.RECONNECT_STOP]
         self.connect_timeout = _seconds(o[O.CONNECT_TIMEOUT]) or None
         self.transport = {
             "ipv6": bool(o[O.IPV6]), "backlog": o[O.BACKLOG], "tcp_keepalive": o[O.TCP_KEEPALIVE],
             "tcp_keepalive_idle": o[O.TCP_KEEPALIVE_IDLE], "tcp_keepalive_cnt": o[O.TCP_KEEPALIVE_CNT],
             "tcp_keepalive_intvl": o[O.TCP_KEEPALIVE_INTVL], "sndbuf": o[O.SNDBUF], "rcvbuf": o[O.RCVBUF],
+            "tos": o[O.TOS], "tcp_maxrt": o[O.TCP_MAXRT], "bindtodevice": o[O.BINDTODEVICE],
+            "use_fd": o[O.USE_FD], "accept_filter": o[O.TCP_ACCEPT_FILTER],
+            "ipc_filter_pid": o[O.IPC_FILTER_PID], "ipc_filter_uid": o[O.IPC_FILTER_UID],
+            "ipc_filter_gid": o[O.IPC_FILTER_GID], "socks_proxy": o[O.SOCKS_PROXY],
+            "socks_username": o[O.SOCKS_USERNAME], "socks_password": o[O.SOCKS_PASSWORD],
         }
         self.immediate = bool(o[O.IMMEDIATE])
         self.sndhwm = o[O.SNDHWM]
@@ -50,6 +56,12 @@ class EngineOptions:
         self.reply_check = reply_check
         # Publishers take SUBSCRIBE/CANCEL from their peers; anyone else ignores them.
         self.takes_subscriptions = type_name in ("PUB", "XPUB")
+        # ROUTER_NOTIFY: the session writes an empty message at connect / disconnect (libzmq's
+        # engine does; the ROUTER prefixes the peer's routing id as to any message).
+        self.router_notify = o[O.ROUTER_NOTIFY] if type_name == "ROUTER" else 0
+        # STREAM: raw connections (gzmq.engine.raw_session), no ZMTP; STREAM_NOTIFY as above.
+        self.raw = type_name == "STREAM"
+        self.stream_notify = bool(o[O.STREAM_NOTIFY]) and self.raw
 
     def __getitem__(self, option):
         return self.values[option]

@@ -20,15 +20,17 @@ write_activated and pipe_terminated) and through its host, the socket's engine
 session_ready()/session_ended(), each called exactly once. It never touches the socket, so
 it may run on another thread than the socket's.
 """
+import errno as _errno
 import logging
 import time
 
 import gevent
 from gevent.event import Event
 
-from ..constants import Event as MonitorEvent
+from ..constants import Event as MonitorEvent, ReconnectStop, RouterNotify
 from ..error import ZMTPError
 from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
+from ..zmtp.greeting import ZMTP_3_0
 from ..zmtp.mechanisms.base import HandshakeRefused
 from . import zap
 from .codec import make_connection
@@ -36,6 +38,9 @@ from .deferred import deferred_writers
 
 log = logging.getLogger("gzmq")
 
+RECONNECT_STOP_HANDSHAKE_FAILED = int(ReconnectStop.HANDSHAKE_FAILED)
+NOTIFY_CONNECT = int(RouterNotify.CONNECT)
+NOTIFY_DISCONNECT = int(RouterNotify.DISCONNECT)
 _SUBSCRIPTIONS = (Subscribe, Cancel)   # control messages in a pipe, from or to an XSUB
 READ_SIZE = 256 * 1024
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
@@ -45,6 +50,10 @@ _IOV_MAX = 1024
 
 class PeerClosed(Exception):
     """The peer closed the connection (EOF)."""
+
+
+class HandshakeTimeout(Exception):
+    """HANDSHAKE_IVL expired before the handshake completed (libzmq's timeout_error)."""
 
 
 class Session:
@@ -103,6 +112,10 @@ class Session:
             self._read_loop()
         except PeerClosed:
             reason = "peer closed the connection"
+            self._lost_in_handshake(_errno.EPIPE, reason)
+        except HandshakeTimeout as exc:
+            reason = str(exc)
+            self._lost_in_handshake(_errno.EAGAIN, reason)
         except HandshakeRefused as exc:
             reason = str(exc)
             self.protocol_error = True
@@ -119,6 +132,7 @@ class Session:
                                         self.endpoint)
         except OSError as exc:
             reason = f"connection error: {exc}"
+            self._lost_in_handshake(exc.errno or _errno.ECONNRESET, reason)
         except gevent.GreenletExit:
             # The socket is closing (or its context terminating): clean up, let the kill through.
             reason = "closed"
@@ -128,6 +142,18 @@ class Session:
             log.exception("%s: internal error in session", self.endpoint)
         finally:
             self._end(reason)
+
+    def _lost_in_handshake(self, errno, reason):
+        """The connection ended before the handshake completed, for no protocol reason (closed,
+        reset, HANDSHAKE_IVL expired): libzmq reports HANDSHAKE_FAILED_NO_DETAIL with the errno
+        and reconnects, unless RECONNECT_STOP has HANDSHAKE_FAILED (a peer that is no ZMTP
+        process: treated as a protocol error, no reconnect)."""
+        if self._ready or self._dead:
+            return
+        log.info("%s: handshake failed: %s", self.endpoint, reason)
+        self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_NO_DETAIL, errno, self.endpoint)
+        if self.options.reconnect_stop & RECONNECT_STOP_HANDSHAKE_FAILED:
+            self.protocol_error = True
 
     def _handshake(self):
         sock = self.sock
@@ -157,8 +183,7 @@ class Session:
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise
-            self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_NO_DETAIL, 0, self.endpoint)
-            raise ZMTPError(f"handshake not completed within HANDSHAKE_IVL ({deadline_s:g} s)") from None
+            raise HandshakeTimeout(f"handshake not completed within HANDSHAKE_IVL ({deadline_s:g} s)") from None
         finally:
             if timer is not None:
                 timer.close()
@@ -177,10 +202,12 @@ class Session:
         self.host.session_ready(self)     # the pipe joins the socket (which may refuse it)
         if self._dead:
             raise PeerClosed("refused by the socket")
+        if self.options.router_notify & NOTIFY_CONNECT:
+            self.end.write_all(([b""],))    # ahead of the peer's first message (libzmq)
         self.host.monitor_event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self._writer = gevent.spawn(self._write_loop)
-        if self.options.heartbeat_ivl:
-            self._heart = gevent.spawn(self._heartbeat_loop)
+        if self.options.heartbeat_ivl and self.conn.version >= ZMTP_3_0:
+            self._heart = gevent.spawn(self._heartbeat_loop)   # (1.0/2.0 have no PING)
 
     def _read_loop(self):
         # The reader waits on its own libev watcher and reads the raw non-blocking socket:
@@ -574,4 +601,7 @@ class Session:
         # own sockets close the same way.
         gevent.get_hub().cancel_waits_close_and_then([watcher], PeerClosed, self._close_os_socket)
         self._resume.set()
+        if (self._ready and self.options.router_notify & NOTIFY_DISCONNECT
+                and not (self.connect_side and (self.protocol_error or self.refused))):
+            self.end.write_all(([b""],))    # after everything the peer sent
         self.host.session_ended(self, reason)

@@ -25,6 +25,7 @@ from ..constants import Event as MonitorEvent
 from . import process
 from .endpoints import Connecter, Listener
 from .pipe import pipe_pair
+from .raw_session import RawSession
 from .session import Session
 
 log = logging.getLogger("gzmq")
@@ -67,6 +68,7 @@ class SocketEngine:
         self.connecters = {}        # endpoint -> [Connecter]
         self.sessions = set()
         self.closing = False
+        self.disconnected = False   # disconnect() was called (RECONNECT_STOP_AFTER_DISCONNECT)
         process.register(self)      # (the exit-time flush, fork)
 
     # -- the socket's calls ------------------------------------------------------------------
@@ -88,6 +90,9 @@ class SocketEngine:
                 session.kill("unbound")
 
     def disconnect(self, endpoint):
+        # RECONNECT_STOP_AFTER_DISCONNECT: from now on the socket's ipc connecters give up
+        # when the peer refuses them (libzmq's socket_base_t::_disconnected).
+        self.disconnected = True
         for connecter in self.connecters.pop(endpoint, ()):
             connecter.stop()
 
@@ -157,8 +162,13 @@ class SocketEngine:
         pipe.connect_side = connect_side
         return end
 
+    def session_class(self):
+        """What runs one connection: a ZMTP Session, or a RawSession for STREAM sockets."""
+        return RawSession if self.options.raw else Session
+
     def accepted(self, sock, endpoint, transport):
-        session = Session(self, sock, self.new_pipe(endpoint, False), endpoint, transport, False)
+        session = self.session_class()(self, sock, self.new_pipe(endpoint, False), endpoint,
+                                       transport, False)
         self.sessions.add(session)
         gevent.spawn(session.run)
 
@@ -175,9 +185,9 @@ class SocketEngine:
 
     def session_ended(self, session, reason):
         self.sessions.discard(session)
-        # libzmq reports DISCONNECTED when a connection it had is lost, not when the socket
-        # itself closes, and not for a protocol error during the handshake.
-        if not self.closing and not session.failed_handshake:
+        # libzmq reports DISCONNECTED when a connection it had is lost, a failed handshake
+        # included (after its HANDSHAKE_FAILED_* event), not when the socket itself closes.
+        if not self.closing:
             self.monitor_event(MonitorEvent.DISCONNECTED, session.fd, session.endpoint)
         if not session.connect_side:
             session.end.terminate()   # the peer is gone: its pipe leaves the socket

@@ -7,6 +7,7 @@ from .pair import Pair
 from .pipeline import Pull, Push
 from .reqrep import Dealer, Rep, Req, Router
 from .pubsub import Pub, Sub, XPub, XSub
+from .stream import Stream
 
 SOCKET_CLASSES = {
     SocketType.PAIR: Pair,
@@ -20,4 +21,5 @@ SOCKET_CLASSES = {
     SocketType.SUB: Sub,
     SocketType.XPUB: XPub,
     SocketType.XSUB: XSub,
+    SocketType.STREAM: Stream,
 }

@@ -6,10 +6,13 @@ validates (types, ranges, CURVE keys, METADATA), lets the socket type act on the
 owns (SUBSCRIBE...), keeps the derived timeouts in seconds, and gives the socket's engine a
 fresh EngineOptions copy whenever something changed.
 """
+import ipaddress
+
 from ..constants import Errno, OPTION_TYPES, SocketOption
 from ..engine.options import EngineOptions, mechanism_of
 from ..error import ZMQError
 from ..security.options import CURVE_KEYS, SECURITY_OPTIONS, check_option, curve_key_text
+from .option_rules import check_readable, check_settable
 
 O = SocketOption
 DEFAULTS = {
@@ -31,8 +34,29 @@ DEFAULTS = {
     O.ROUTER_RAW: 0, O.BLOCKY: 1, O.USE_FD: -1, O.BINDTODEVICE: b"", O.METADATA: b"",
     # Readable as in libzmq 4.3.5 (pyzmq code reads them), though gzmq does not act on them.
     O.RECONNECT_STOP: 0, O.SOCKS_PROXY: b"", O.SOCKS_USERNAME: b"", O.SOCKS_PASSWORD: b"",
+    # Filters on accepted connections, accumulated by repeated setsockopt (libzmq).
+    O.TCP_ACCEPT_FILTER: (), O.IPC_FILTER_PID: (), O.IPC_FILTER_UID: (), O.IPC_FILTER_GID: (),
 }
-_READ_ONLY = {O.TYPE, O.RCVMORE, O.EVENTS, O.FD, O.LAST_ENDPOINT, O.MECHANISM, O.THREAD_SAFE}
+_ACCUMULATED = {O.TCP_ACCEPT_FILTER, O.IPC_FILTER_PID, O.IPC_FILTER_UID, O.IPC_FILTER_GID}
+
+
+def _accumulate(option, current, value):
+    """TCP_ACCEPT_FILTER adds an address or CIDR network (an empty value clears the list);
+    IPC_FILTER_PID/UID/GID add an id. The stored value is the tuple of all of them."""
+    if option == O.TCP_ACCEPT_FILTER:
+        if not value:
+            return ()
+        try:
+            network = ipaddress.ip_network(value.decode("ascii"), strict=False)
+        except (UnicodeDecodeError, ValueError):
+            raise ZMQError(Errno.EINVAL, f"TCP_ACCEPT_FILTER: {value!r} is no IP address or "
+                                         "address/mask") from None
+        return current + (network,)
+    if value < 0:
+        raise ZMQError(Errno.EINVAL, f"{option.name} must be >= 0")
+    return current + (value,)
+_READ_ONLY = {O.TYPE, O.RCVMORE, O.EVENTS, O.FD, O.LAST_ENDPOINT, O.MECHANISM, O.THREAD_SAFE,
+              O.TOPICS_COUNT}
 _WRITE_ONLY = {O.SUBSCRIBE, O.UNSUBSCRIBE}
 
 
@@ -58,6 +82,7 @@ class OptionsMixin:
             raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
         if option in _READ_ONLY:
             raise ZMQError(Errno.EINVAL, f"{option.name} is read-only")
+        check_settable(option, self._type_name)
         kind = OPTION_TYPES.get(option, "int")
         if kind == "bytes":
             value = _as_bytes_option(option, value)
@@ -72,16 +97,29 @@ class OptionsMixin:
             self.setsockopt(O.SNDHWM, value)
             self.setsockopt(O.RCVHWM, value)
             return
+        if option == O.HEARTBEAT_TTL:
+            # libzmq keeps it in deciseconds (the PING's TTL field): 0..655350 ms, truncated.
+            if not 0 <= value <= 655350:
+                raise ZMQError(Errno.EINVAL, "HEARTBEAT_TTL must be 0..655350 ms")
+            value -= value % 100
         if option in (O.SNDHWM, O.RCVHWM) and value < 0:
             raise ZMQError(Errno.EINVAL, f"{option.name} must be >= 0")
+        if option in (O.SOCKS_USERNAME, O.SOCKS_PASSWORD) and len(value) > 255:
+            raise ZMQError(Errno.EINVAL, f"{option.name} must be at most 255 bytes")
         if option in (O.ROUTING_ID, O.CONNECT_ROUTING_ID) and value:
             if len(value) > 255:
                 raise ZMQError(Errno.EINVAL, f"{option.name} must be at most 255 bytes")
         if option == O.METADATA:
             self._add_metadata(value)
+        if option in _ACCUMULATED:
+            value = _accumulate(option, self._options[option], value)
         if self._xsetsockopt(option, value):
             return
         self._options[option] = value
+        if option in (O.IPV6, O.IPV4ONLY):
+            # One setting seen from two sides (libzmq: IPV4ONLY is !IPV6).
+            other = O.IPV4ONLY if option == O.IPV6 else O.IPV6
+            self._options[other] = 0 if value else 1
         self._engine.options = self._engine_options()
         if option == O.SNDTIMEO:
             self._sndtimeo = None if value < 0 else value / 1000.0
@@ -121,8 +159,9 @@ class OptionsMixin:
             option = SocketOption(option)
         except ValueError:
             raise ZMQError(Errno.EINVAL, f"unknown socket option {option}") from None
-        if option in _WRITE_ONLY:
-            raise ZMQError(Errno.EINVAL, f"{option.name} is write-only")
+        check_readable(option, self._type_name)
+        if option == O.TOPICS_COUNT:
+            return self._topics_count()
         if option == O.MECHANISM:
             return self._mechanism_number()
         if option == O.FD:

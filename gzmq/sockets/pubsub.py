@@ -128,6 +128,9 @@ class XPub(SocketBase):
             return True
         return False
 
+    def _topics_count(self):
+        return len(self._trie)          # TOPICS_COUNT: distinct subscribed prefixes (libzmq)
+
     def _matching(self, data):
         if type(data) is not bytes:
             data = bytes(data[:self._trie.max_length])   # a large frame: copy only its prefix
@@ -260,6 +263,10 @@ class XSub(DirectRoutes, SocketBase):
 
     def _xhas_in(self):
         return self._fq.has_in()
+
+
+    def _topics_count(self):
+        return len(self._subs)          # TOPICS_COUNT: distinct subscribed prefixes (libzmq)
 
 
 class Sub(XSub):

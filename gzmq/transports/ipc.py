@@ -6,7 +6,9 @@ temporary directory (as libzmq 4.3 does) reported by LAST_ENDPOINT.
 """
 import errno
 import os
+import pwd
 import socket as _stdsocket
+import struct
 import tempfile
 
 from gevent import socket as gsocket
@@ -31,6 +33,11 @@ def listen(address, endpoint, options):
     if len(address) > IPC_PATH_MAX_LEN:
         raise ZMQError(errno.ENAMETOOLONG,
                        f"ipc://{address}: path too long ({len(address)} > {IPC_PATH_MAX_LEN})")
+    use_fd = options.get("use_fd", -1)
+    if use_fd >= 0:
+        # USE_FD: the application made, bound and listens on the socket itself (libzmq).
+        sock = _stdsocket.socket(fileno=use_fd)
+        return sock, f"ipc://{address}", None
     # A plain OS socket: the engine that accepts on it may run on another thread's hub.
     sock = _stdsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
     unlink = None
@@ -74,6 +81,8 @@ def parse_connect(address, endpoint, options):
 
 # AF_UNIX connects complete at once: no CONNECT_DELAYED event (as libzmq).
 ASYNC_CONNECT = False
+# RECONNECT_STOP_AFTER_DISCONNECT applies to ipc connecters only (libzmq's ipc_connecter_t).
+STOP_AFTER_DISCONNECT = True
 
 
 def connect(target, endpoint, options, timeout=None):
@@ -88,6 +97,33 @@ def connect(target, endpoint, options, timeout=None):
         sock.close()
         raise
     return sock
+
+
+def admit(sock, options):
+    """IPC_FILTER_PID/UID/GID: with any filter set, the peer's credentials (SO_PEERCRED)
+    must match one of them: its pid, its uid, or one of its user's groups."""
+    pids = options.get("ipc_filter_pid", ())
+    uids = options.get("ipc_filter_uid", ())
+    gids = set(options.get("ipc_filter_gid", ()))
+    if not (pids or uids or gids):
+        return True
+    try:
+        creds = sock.getsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return False
+    pid, uid, gid = struct.unpack("3i", creds)
+    if pid in pids or uid in uids or gid in gids:
+        return True
+    return bool(gids) and not gids.isdisjoint(_groups_of(uid, gid))
+
+
+def _groups_of(uid, gid):
+    """The peer user's groups, supplementary ones included (libzmq's ipc_listener_t looks
+    them up too)."""
+    try:
+        return set(os.getgrouplist(pwd.getpwuid(uid).pw_name, gid))
+    except (KeyError, OSError):
+        return {gid}
 
 
 def configure(sock, options):

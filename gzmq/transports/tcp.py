@@ -13,6 +13,7 @@ from gevent import socket as gsocket
 from ..constants import Errno
 from ..engine.wait import hub_link
 from ..error import ZMQError
+from . import socks
 
 
 def _split_host_port(address, endpoint):
@@ -86,10 +87,17 @@ def format_endpoint(sockaddr, family):
 def listen(address, endpoint, options):
     """Bind and listen; returns (listening OS socket, endpoint for LAST_ENDPOINT, None)."""
     host, port = _split_host_port(address, endpoint)
+    use_fd = options.get("use_fd", -1)
+    if use_fd >= 0:
+        # USE_FD: the application made, bound and listens on the socket itself (libzmq).
+        sock = _stdsocket.socket(fileno=use_fd)
+        return sock, format_endpoint(sock.getsockname(), sock.family), None
     family, sockaddr = _resolve(host, port, endpoint, True, options.get("ipv6", False))
     # A plain OS socket: the engine that accepts on it may run on another thread's hub.
     sock = _stdsocket.socket(family, _stdsocket.SOCK_STREAM)
     try:
+        _bind_to_device(sock, options)
+        _set_tos(sock, options)
         sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_REUSEADDR, 1)
         if family == _stdsocket.AF_INET6 and host == "*":
             sock.setsockopt(_stdsocket.IPPROTO_IPV6, _stdsocket.IPV6_V6ONLY, 0)
@@ -98,6 +106,9 @@ def listen(address, endpoint, options):
     except OSError as exc:
         sock.close()
         errno = exc.errno or Errno.EADDRINUSE
+        if errno == _errno.ENODEV:
+            raise ZMQError(errno, f"{endpoint}: BINDTODEVICE {options.get('bindtodevice')!r}: "
+                                  "no such device") from None
         if errno == 98:
             raise ZMQError(Errno.EADDRINUSE, f"{endpoint}: address already in use") from None
         if errno == 99:
@@ -130,14 +141,25 @@ ASYNC_CONNECT = True
 def connect(target, endpoint, options, timeout=None):
     """Open a connection (cooperatively); raises OSError (with .gzmq_fd) on failure."""
     host, port, src = target
-    family, sockaddr = _resolve(host, port, endpoint, False, options.get("ipv6", False))
+    proxy = options.get("socks_proxy", b"")
+    if proxy:
+        # SOCKS_PROXY: connect to the proxy; it resolves and reaches the endpoint (libzmq).
+        proxy_host, proxy_port = socks.parse_proxy(proxy)
+        family, sockaddr = _resolve(proxy_host, proxy_port, endpoint, False, options.get("ipv6", False))
+    else:
+        family, sockaddr = _resolve(host, port, endpoint, False, options.get("ipv6", False))
     sock = gsocket.socket(family, _stdsocket.SOCK_STREAM)
     try:
+        _bind_to_device(sock, options)
+        _set_tos(sock, options)
         if src is not None:
             sock.bind((src[0], src[1]))
         if timeout:
             sock.settimeout(timeout)
         sock.connect(sockaddr)
+        if proxy:
+            socks.negotiate(sock, host, port, options.get("socks_username", b""),
+                            options.get("socks_password", b""))
         sock.settimeout(None)
     except BaseException as exc:
         exc.gzmq_fd = sock.fileno()
@@ -146,12 +168,48 @@ def connect(target, endpoint, options, timeout=None):
     return sock
 
 
+def _bind_to_device(sock, options):
+    """BINDTODEVICE: SO_BINDTODEVICE before bind/connect (Linux; needs CAP_NET_RAW)."""
+    device = options.get("bindtodevice", b"")
+    if device:
+        sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_BINDTODEVICE, device)
+
+
+def _set_tos(sock, options):
+    """TOS: the IP type-of-service byte (IPV6_TCLASS for IPv6), as libzmq sets it."""
+    tos = options.get("tos", 0)
+    if tos:
+        if sock.family == _stdsocket.AF_INET6:
+            sock.setsockopt(_stdsocket.IPPROTO_IPV6, _stdsocket.IPV6_TCLASS, tos)
+        else:
+            sock.setsockopt(_stdsocket.IPPROTO_IP, _stdsocket.IP_TOS, tos)
+
+
+def admit(sock, options):
+    """TCP_ACCEPT_FILTER: an accepted peer must match one of the filters, if any are set."""
+    filters = options.get("accept_filter", ())
+    if not filters:
+        return True
+    try:
+        address = ipaddress.ip_address(sock.getpeername()[0])
+    except (OSError, ValueError):
+        return False
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in filters)
+
+
 def configure(sock, options):
-    """Per-connection settings: TCP_NODELAY always; keep-alive and buffers from options."""
+    """Per-connection settings: TCP_NODELAY always; TOS, TCP_MAXRT (TCP_USER_TIMEOUT on
+    Linux, as libzmq), keep-alive and buffers from options."""
     try:
         sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
     except OSError:
         pass
+    _set_tos(sock, options)
+    maxrt = options.get("tcp_maxrt", 0)
+    if maxrt > 0 and hasattr(_stdsocket, "TCP_USER_TIMEOUT"):
+        sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_USER_TIMEOUT, maxrt)
     keepalive = options.get("tcp_keepalive", -1)
     if keepalive != -1:
         sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_KEEPALIVE, 1 if keepalive else 0)

@@ -1,4 +1,9 @@
-"""ZMTPConnection: one ZMTP 3.x stream, sans-IO (RFC 23, RFC 37).
+"""ZMTPConnection: one ZMTP stream, sans-IO (RFC 23, RFC 37; RFC 15 and RFC 13 for old peers).
+
+The greeting goes out in stages and decides the peer's version (gzmq.zmtp.greeting); a ZMTP
+2.0 or 1.0 peer gets libzmq's downgrade: no security handshake and no commands, each side's
+identity as its first frame (then a Ready event), 2.0's framing (3.x message frames) or 1.0's
+own (encode_v1_message, _decode_v1), and subscriptions as 0x01/0x00 messages.
 
 Feed received bytes to receive_data() and get back a list of events: a received message is a
 plain list of frames (bytes; a large body that spanned reads is a memoryview of its own
@@ -21,8 +26,9 @@ from ..constants import (PROTOCOL_ERROR_ZMTP_INVALID_METADATA,
 from ..error import ZMTPError
 from . import commands
 from .events import Cancel, Ping, Pong, Ready, Subscribe
-from .frames import COMMAND, MORE, encode_message
-from .greeting import GreetingParser, build_greeting
+from .frames import COMMAND, MORE, encode_message, encode_v1_message
+from .greeting import (SOCKET_TYPE_NUMBERS, ZMTP_1_0, ZMTP_2_0, GreetingParser, greeting_tail,
+                       signature)
 from .mechanisms.base import HandshakeRefused
 from .mechanisms.null import NullMechanism
 
@@ -83,6 +89,25 @@ def parse_frame_header(data, pos, n):
     return flags, data[pos + 1], pos + 2
 
 
+def _parse_v1_header(data, pos, n):
+    """(flags, body size, body start) of the ZMTP 1.0 frame at data[pos], or None if its
+    header is not all in. Raises ZMTPError for a length of 0 (it must count the flags)."""
+    if pos + 2 > n:
+        return None
+    length = data[pos]
+    if length == 0xFF:
+        if pos + 10 > n:
+            return None
+        length = int.from_bytes(data[pos + 1:pos + 9], "big")
+        start = pos + 10
+    else:
+        start = pos + 2
+    if length == 0:
+        raise ZMTPError("ZMTP 1.0 frame of length 0 (the length counts the flags byte)",
+                        PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+    return data[start - 1], length - 1, start
+
+
 class State(Enum):
     GREETING = 1
     HANDSHAKE = 2
@@ -114,10 +139,18 @@ class ZMTPConnection:
         self.state = State.GREETING
         self.peer_minor = None
         self.peer_metadata = {}
+        self.version = None          # the peer's ZMTP version, once known (greeting.ZMTP_*)
+        self._identity = identity
         self._greeting = GreetingParser(self.mechanism.name)
-        self._out = [build_greeting(self.mechanism.name, self.mechanism.as_server)]
-        self._out.extend(self.mechanism.start())
-        self._early_events = list(getattr(self.mechanism, "zap_request", lambda: [])())
+        # The greeting goes out in stages (gzmq.zmtp.greeting): the signature now, the rest
+        # as the peer's bytes tell us which protocol version it speaks.
+        self._out = [signature(len(identity))]
+        self._sent_major = False
+        self._sent_rest = False
+        self._early_events = []
+        self._encode = encode_message
+        self._traffic_decode = self._decode
+        self._legacy_identity = False  # a 1.0/2.0 peer's first frame (its identity) is due
         self._maxmsgsize = maxmsgsize if maxmsgsize is not None and maxmsgsize >= 0 else -1
         self._max_more = max_frames - 1   # frames with MORE set that one message may have
         self._encrypts = self.mechanism.encrypts
@@ -145,14 +178,14 @@ class ZMTPConnection:
         """Append one message's wire bytes to list `out`; returns the byte count."""
         if self._encrypts:
             return self._encode_encrypted(frames, out)
-        return encode_message(frames, out)
+        return self._encode(frames, out)
 
     def message_encoder(self):
         """The function the writer should call per message: encode(frames, out) -> nbytes.
 
         For unencrypted mechanisms this is the plain module function (no method dispatch on
-        the hot path)."""
-        return self._encode_encrypted if self._encrypts else encode_message
+        the hot path): ZMTP 3.x and 2.0 frame messages alike, 1.0 has its own framing."""
+        return self._encode_encrypted if self._encrypts else self._encode
 
     def _encode_encrypted(self, frames, out):
         total = 0
@@ -195,9 +228,6 @@ class ZMTPConnection:
         Raises ZMTPError if the peer broke the protocol.
         """
         events = []
-        if self._early_events:
-            events.extend(self._early_events)
-            self._early_events = []
         if self._pending is not None:
             data = self._continue_large(data, events)
             if data is None:
@@ -218,11 +248,13 @@ class ZMTPConnection:
                     self._buf = data[pos:]
                 return events
             data = data[pos:]
+            if self._legacy_identity and self._greeting.unversioned:
+                data = self._greeting.raw + data   # a 1.0 peer's first bytes were its frame
         try:
             if self._encrypts:
                 self._decode_encrypted(data, events)
             else:
-                self._decode(data, events)
+                self._traffic_decode(data, events)
         except ZMTPError:
             self.state = State.CLOSED
             raise
@@ -394,14 +426,146 @@ class ZMTPConnection:
             raise HandshakeRefused(f"peer sent ERROR after the handshake: {data[1:]!r}", data[1:])
         # Unknown commands after the handshake are ignored, as libzmq does.
 
+    def _receive_greeting(self, data, events):
+        """Feed the peer's greeting; send each stage of ours as its bytes allow. Returns the
+        bytes consumed, or, once a ZMTP 1.0/2.0 peer is known, the bytes that remain as its
+        traffic (negative: see receive_data)."""
+        g = self._greeting
+        pos = g.feed(data)
+        if g.signature_in and not self._sent_major:
+            self._sent_major = True
+            self._out.append(b"\x03")
+        if g.revision is not None and not self._sent_rest:
+            self._sent_rest = True
+            if g.revision in (0, 1):
+                # ZMTP 1.0 (versioned) and 2.0 peers get a 2.0 greeting: our socket type byte.
+                self._out.append(bytes((SOCKET_TYPE_NUMBERS.get(self.socket_type, 0),)))
+            else:
+                mech = self.mechanism
+                self._out.append(greeting_tail(mech.name, mech.as_server))
+                self._out.extend(mech.start())
+                self._early_events = list(getattr(mech, "zap_request", lambda: [])())
+        if not g.done:
+            return pos
+        self.version = g.version
+        if g.version in (ZMTP_1_0, ZMTP_2_0):
+            self._downgrade(g)
+            return pos
+        self.peer_minor = g.minor
+        self.state = State.HANDSHAKE
+        if self._early_events:
+            events.extend(self._early_events)
+            self._early_events = []
+        return pos
+
+    def _downgrade(self, g):
+        """Speak ZMTP 1.0 or 2.0 with this peer (libzmq's handshake_v1_0*/v2_0): no security
+        handshake, no commands, no metadata; each side's first message is its identity, and
+        subscriptions travel as 0x01/0x00 messages (peer_minor 0)."""
+        version = "1.0" if g.version == ZMTP_1_0 else "2.0"
+        if self.mechanism.zap_enabled:
+            raise ZMTPError(f"peer speaks ZMTP {version}, which cannot authenticate: refused "
+                            f"because this socket uses {self.mechanism.name.decode()}"
+                            + (" with a ZAP domain" if self.mechanism.name == b"NULL" else ""),
+                            PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+        self.peer_minor = 0
+        identity = self._identity
+        if g.version == ZMTP_2_0:
+            encode_message((identity,), self._out)
+        else:
+            self._encode = encode_v1_message
+            self._traffic_decode = self._decode_v1
+            if g.unversioned:
+                # Our signature was already the header of our 1.0 identity frame (its length
+                # field counts the 0x7F flags byte): only the body follows.
+                self._out.append(identity)
+            else:
+                encode_v1_message((identity,), self._out)
+        self._legacy_identity = True
+        self._frame_decode = self._traffic_decode
+        self._traffic_decode = self._decode_identity
+        self.state = State.TRAFFIC
+
+    def _decode_identity(self, data, events):
+        """A ZMTP 1.0/2.0 peer's first frame is its identity (libzmq's process_routing_id_msg:
+        whatever its flags say). With it the connection is ready; the rest is traffic."""
+        n = len(data)
+        if self.version == ZMTP_2_0:
+            header = parse_frame_header(data, 0, n)
+        else:
+            header = _parse_v1_header(data, 0, n)
+        if header is None:
+            self._buf = data
+            return
+        flags, size, start = header
+        if self.version == ZMTP_1_0 and flags not in (0, MORE, 0x7F):
+            # RFC 13 reserves bits 1-7 (libzmq >= 3 sends 0x7F: its signature doubles as the
+            # header). Anything else is no ZMTP peer at all: an HTTP request reads as a 1.0
+            # frame of length 'G' with flags 'E'.
+            raise ZMTPError(f"peer sent no ZMTP greeting (first bytes {bytes(data[:4])!r})",
+                            PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+        if size > MAX_HANDSHAKE_FRAME:
+            raise ZMTPError(f"identity frame of {size} bytes is too large (limit {MAX_HANDSHAKE_FRAME})",
+                            PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+        end = start + size
+        if end > n:
+            self._buf = data
+            return
+        identity = bytes(data[start:end])
+        self._legacy_identity = False
+        self._traffic_decode = self._frame_decode
+        self.peer_metadata = {"identity": identity} if identity else {}
+        events.append(Ready(dict(self.peer_metadata), 0, b"NULL"))
+        if self._greeting.unversioned and self.socket_type in ("PUB", "XPUB"):
+            # A 1.0 peer never subscribes: libzmq injects a subscription to everything.
+            events.append(Subscribe(b""))
+        if end < n:
+            self._traffic_decode(data[end:], events)
+
+    def _decode_v1(self, data, events):
+        """ZMTP 1.0 frames (RFC 13): length (1 octet, or FF + 8) counting the flags byte,
+        flags (bit 0 MORE), body. Not the hot path: 1.0 peers are rare."""
+        parts = self._parts
+        maxsize = self._maxmsgsize
+        n = len(data)
+        pos = 0
+        while True:
+            header = _parse_v1_header(data, pos, n)
+            if header is None:
+                break
+            flags, size, start = header
+            if size > maxsize >= 0 or size > MAX_FRAME:
+                raise ZMTPError(f"frame of {size} bytes exceeds MAXMSGSIZE ({maxsize})",
+                                PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+            if flags & ~MORE:
+                raise ZMTPError(f"ZMTP 1.0 frame with reserved flag bits set ({flags:#04x})",
+                                PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+            end = start + size
+            if end > n:
+                if size >= LARGE_FRAME:
+                    self._parts = parts
+                    self._begin_large(flags, size, memoryview(data)[start:])
+                    return
+                break
+            if flags:
+                if len(parts) >= self._max_more:
+                    self._too_many_frames()
+                parts.append(data[start:end])
+            else:
+                parts.append(data[start:end])
+                events.append(parts)
+                parts = []
+            pos = end
+        self._parts = parts
+        if pos < n:
+            self._buf = data[pos:]
+
     def _receive_handshake(self, data, events):
         pos = 0
         if self.state is State.GREETING:
-            pos = self._greeting.feed(data)
-            if not self._greeting.done:
+            pos = self._receive_greeting(data, events)
+            if self.state is not State.HANDSHAKE:
                 return pos
-            self.peer_minor = self._greeting.minor
-            self.state = State.HANDSHAKE
         n = len(data)
         limit = MAX_HANDSHAKE_FRAME
         while self.state is State.HANDSHAKE:

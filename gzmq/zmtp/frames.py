@@ -68,3 +68,19 @@ def encode_command_frame(body):
     if n < 256:
         return bytes((COMMAND, n)) + body
     return bytes((COMMAND | LONG,)) + n.to_bytes(8, "big") + body
+
+
+def encode_v1_message(frames, out):
+    """ZMTP 1.0 framing (RFC 13), for peers that speak only that: per frame a length that
+    counts the flags byte too (one octet, or FF and 8 octets from 255 up), the flags (bit 0
+    MORE), then the body. Appends to `out` like encode_message; returns the byte count."""
+    total = 0
+    last = len(frames) - 1
+    for i, body in enumerate(frames):
+        n = len(body) + 1
+        flags = MORE if i < last else 0
+        header = bytes((n, flags)) if n < 255 else b"\xff" + n.to_bytes(8, "big") + bytes((flags,))
+        out.append(header)
+        out.append(body)
+        total += len(header) + n - 1
+    return total

@@ -34,8 +34,10 @@ def _ready_with_trailing_byte():
 HOSTILE = {
     "http-request": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
     "bad-signature-byte9": b"\xff" + b"\x00" * 8 + b"\x00" + b"\x03\x01" + b"\x00" * 52,
-    "zmtp1.0-identity": rawpeer.zmtp1_identity(b"old"),
-    "zmtp2.0-greeting": rawpeer.zmtp2_greeting("DEALER", b"old"),
+    # (ZMTP 1.0 and 2.0 peers are served: tests/interop/test_old_protocols.py. These are not.)
+    "zmtp1.0-reserved-flags": rawpeer.zmtp1_identity(b"old") + b"\x02\x02x",
+    "zmtp1.0-zero-length": b"\x00\x00",
+    "zmtp1.0-absurd-length": rawpeer.zmtp1_identity(b"") + b"\xff" + (1 << 62).to_bytes(8, "big") + b"\x00",
     "zmtp3-versioned-1.0": b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x00" + b"\x00" * 53,
     "mechanism-mismatch": greeting(mechanism=b"PLAIN") + frame(b"\x05HELLO\x00\x00", command=True),
     "unknown-mechanism": greeting(mechanism=b"BOGUS") + ready("DEALER"),

@@ -53,15 +53,120 @@ def test_our_greeting_bytes():
     assert g[32:] == b"\x00" * 32
 
 
+def sent_after_greeting(conn, peer_greeting=LIBZMQ_GREETING):
+    """What `conn` sends once a 3.1 peer's greeting is in: its whole greeting, then READY."""
+    conn.receive_data(peer_greeting)
+    return conn.data_to_send()
+
+
 def test_our_ready_golden():
     conn = ZMTPConnection("DEALER", identity=b"ABC")
-    out = conn.data_to_send()
-    assert out[64:] == DEALER_ABC_READY
+    assert sent_after_greeting(conn)[64:] == DEALER_ABC_READY
 
 
 def test_router_sends_empty_identity_and_sub_none():
-    assert ZMTPConnection("ROUTER").data_to_send()[64:] == ROUTER_READY
-    assert ZMTPConnection("SUB").data_to_send()[64:] == SUB_READY
+    assert sent_after_greeting(ZMTPConnection("ROUTER"))[64:] == ROUTER_READY
+    assert sent_after_greeting(ZMTPConnection("SUB"))[64:] == SUB_READY
+
+
+# RFC 23 §Backwards Interoperability, as libzmq's zmtp_engine.cpp: the greeting goes out in
+# stages, so that an older peer is recognised before it sees bytes it would misread.
+def test_greeting_is_staged_like_libzmq():
+    conn = ZMTPConnection("DEALER", identity=b"ABC")
+    # 1. the signature only; its padding is identity length + 1 (a 1.0 identity header)
+    assert conn.data_to_send() == b"\xff" + (4).to_bytes(8, "big") + b"\x7f"
+    conn.receive_data(LIBZMQ_GREETING[:9])
+    assert conn.data_to_send() == b""
+    # 2. the peer's signature is in: the major version
+    conn.receive_data(LIBZMQ_GREETING[9:10])
+    assert conn.data_to_send() == b"\x03"
+    # 3. its revision says 3.x: the rest of the greeting (minor 1) and READY
+    conn.receive_data(LIBZMQ_GREETING[10:11])
+    rest = conn.data_to_send()
+    assert rest[:21] == b"\x01" + b"NULL".ljust(20, b"\x00") and rest[53:] == DEALER_ABC_READY
+    events = conn.receive_data(LIBZMQ_GREETING[11:] + ROUTER_READY)
+    assert isinstance(events[-1], Ready) and conn.version == (3, 1)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_zmtp20_peer_downgrade(mode):
+    """A ZMTP 2.0 peer (libzmq 3.x, JeroMQ 0.3): we answer with a 2.0 greeting (our type
+    byte after major 3, as libzmq), then our identity frame; its identity frame makes the
+    connection ready; then 2.0 frames (3.x message framing, no commands) both ways."""
+    conn = ZMTPConnection("DEALER", identity=b"me", peer_types={"ROUTER"})
+    peer = b"\xff" + (4).to_bytes(8, "big") + b"\x7f" + b"\x01\x06" + b"\x00\x03old"
+    events = feed(conn, peer + b"\x01\x00\x00\x02hi", mode)
+    assert conn.version == (2, 0)
+    ready = events[0]
+    assert isinstance(ready, Ready) and ready.identity == b"old" and ready.minor == 0
+    assert events[1:] == [[b"", b"hi"]]
+    out = conn.data_to_send()
+    assert out == b"\xff" + (3).to_bytes(8, "big") + b"\x7f" + b"\x03\x05" + b"\x00\x02me"
+    wire = []
+    conn.encode_message([b"", b"x" * 300], wire)
+    assert b"".join(wire) == b"\x01\x00" + b"\x02" + (300).to_bytes(8, "big") + b"x" * 300
+    # subscriptions to a 2.0 publisher are messages
+    assert conn.subscription(b"t") == b"\x00\x02\x01t"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_zmtp10_unversioned_peer(mode):
+    """A ZMTP 1.0 peer (RFC 13) sends its identity frame at once. Our signature already was
+    the header of our 1.0 identity frame (length id+1 counting the 0x7F flags): the body
+    follows, then 1.0 frames both ways."""
+    conn = ZMTPConnection("SUB", identity=b"ab")
+    events = feed(conn, b"\x04\x00old" + b"\x03\x01\x00x" + b"\x02\x00y", mode)
+    assert conn.version == (1, 0)
+    assert isinstance(events[0], Ready) and events[0].identity == b"old"
+    assert events[1:] == [[b"\x00x", b"y"]]
+    assert conn.data_to_send() == b"\xff" + (3).to_bytes(8, "big") + b"\x7f" + b"ab"
+    wire = []
+    conn.encode_message([b"a", b"b" * 300], wire)
+    assert b"".join(wire) == b"\x02\x01a" + b"\xff" + (301).to_bytes(8, "big") + b"\x00" + b"b" * 300
+
+
+def test_zmtp10_publisher_gets_phantom_subscription():
+    """1.0 subscribers never subscribe: a PUB injects a subscription to everything (libzmq)."""
+    conn = ZMTPConnection("PUB")
+    events = conn.receive_data(b"\x01\x00")
+    assert isinstance(events[0], Ready) and events[1] == Subscribe(b"")
+
+
+def test_zmtp10_versioned_peer():
+    """Revision 0 after a signature: a 2.0-style greeting, then 1.0 framing."""
+    conn = ZMTPConnection("PULL")
+    events = conn.receive_data(b"\xff" + b"\x00" * 7 + b"\x01\x7f\x00\x08" + b"\x01\x00" + b"\x03\x00hi")
+    assert conn.version == (1, 0) and isinstance(events[0], Ready) and events[1:] == [[b"hi"]]
+    assert conn.data_to_send()[10:] == b"\x03\x07" + b"\x01\x00"
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"\x00\x00", "length 0"),                                          # 1.0 length must count flags
+    (b"\xff" + b"\x00" * 7 + b"\x01\x7f\x01\x05" + b"\x02" + (1 << 62).to_bytes(8, "big"),
+     "too large"),                                                  # absurd 2.0 identity
+    (b"\x01\x00" + b"\xff" + (1 << 63).to_bytes(8, "big") + b"\x00", "cannot allocate"),  # absurd 1.0 frame
+])
+def test_old_peer_hostile_input_is_bounded(data, reason):
+    conn = ZMTPConnection("DEALER")
+    with pytest.raises(ZMTPError, match=reason):
+        conn.receive_data(data)
+
+
+def test_old_peer_frame_above_maxmsgsize():
+    conn = ZMTPConnection("DEALER", maxmsgsize=10)
+    with pytest.raises(ZMTPError, match="MAXMSGSIZE"):
+        conn.receive_data(b"\x01\x00" + b"\xff" + (1001).to_bytes(8, "big") + b"\x00")
+
+
+@pytest.mark.parametrize("mechanism", ["zap", "plain"])
+def test_old_peers_refused_when_authenticating(mechanism):
+    """libzmq refuses a 1.0/2.0 downgrade when ZAP is enabled: they cannot authenticate."""
+    from gzmq.zmtp.mechanisms import NullMechanism
+    from gzmq.zmtp.mechanisms.plain import PlainClient
+    mech = NullMechanism(zap=True) if mechanism == "zap" else PlainClient(b"u", b"p")
+    conn = ZMTPConnection("DEALER", mechanism=mech)
+    with pytest.raises(ZMTPError, match="cannot authenticate"):
+        conn.receive_data(b"\xff" + b"\x00" * 7 + b"\x01\x7f\x01\x05")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -155,10 +260,6 @@ def test_metadata_roundtrip_and_case_insensitive():
 
 # --- refusals: each raises ZMTPError with a reason ------------------------------------------------
 @pytest.mark.parametrize("data, reason", [
-    (b"\x05abcde", "ZMTP 1.0"),                                        # 1.0 identity frame
-    (b"\xff" + b"\x00" * 8 + b"\x7e", "ZMTP 1.0"),                     # bit 0 of byte 9 clear
-    (b"\xff" + b"\x00" * 8 + b"\x7f\x01", "ZMTP 2.0"),                 # revision 1
-    (b"\xff" + b"\x00" * 8 + b"\x7f\x00", "ZMTP 1.0"),
     (LIBZMQ_GREETING[:12] + b"PLAIN".ljust(20, b"\x00") + b"\x00" * 32, "mechanism mismatch"),
     (LIBZMQ_GREETING + b"\x00\x03abc", "before the handshake"),        # message before READY
     (LIBZMQ_GREETING + b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH", "PUSH cannot talk"),
@@ -192,7 +293,7 @@ def test_maxmsgsize_checked_before_body_arrives():
 def test_broken_after_error():
     conn = ZMTPConnection("DEALER")
     with pytest.raises(ZMTPError):
-        conn.receive_data(b"\x05abcde")
+        conn.receive_data(LIBZMQ_GREETING[:12] + b"PLAIN".ljust(20, b"\x00") + b"\x00" * 32)
     with pytest.raises(ZMTPError):
         conn.receive_data(LIBZMQ_GREETING)
 
@@ -210,8 +311,10 @@ def test_large_frame_gathered_in_chunks():
 def test_two_codecs_talk():
     a = ZMTPConnection("DEALER", identity=b"A", peer_types={"ROUTER"})
     b = ZMTPConnection("ROUTER", peer_types={"DEALER"})
-    ev_b = b.receive_data(a.data_to_send())
-    ev_a = a.receive_data(b.data_to_send())
+    ev_a, ev_b = [], []
+    while a.has_data_to_send() or b.has_data_to_send():   # the staged greetings, then READY
+        ev_b += b.receive_data(a.data_to_send())
+        ev_a += a.receive_data(b.data_to_send())
     assert ev_b[-1].identity == b"A" and ev_a[-1].socket_type == "ROUTER"
     out = []
     a.encode_message([b"x", b"y" * 1000], out)

@@ -30,6 +30,12 @@ class Mechanism:
     as_server = False
     encrypts = False
 
+    @property
+    def zap_enabled(self):
+        """libzmq's session_base_t::zap_enabled(): any mechanism but NULL, or NULL with a ZAP
+        domain. Such connections refuse ZMTP 1.0/2.0 peers, which cannot authenticate."""
+        return self.name != b"NULL"
+
     def __init__(self):
         self.done = False
         self.peer_metadata = {}

@@ -21,6 +21,10 @@ class NullMechanism(Mechanism):
         self._sent_ready = False
         self._got_ready = False
 
+    @property
+    def zap_enabled(self):
+        return self._zap
+
     def start(self):
         if self._zap:
             # The handler decides before we say READY; the request carries no credentials.
