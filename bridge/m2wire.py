@@ -194,7 +194,7 @@ def encode_request(sender, conn_id, path, headers, body=b"", protocol="json"):
 
 
 def request_prefix(sender, conn_id, path):
-    """``UUID ID PATH `` (with the space), the part of a request that names its connection."""
+    """``UUID ID PATH`` and a space, the part of a request that names its connection."""
     sender, path = _text(sender), _text(path)
     if not _UUID.match(sender):
         raise ValueError(f"sender {sender!r} must match [A-Za-z0-9-]+")

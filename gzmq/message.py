@@ -25,7 +25,7 @@ from .error import NotDone, ZMQError
 class MessageTracker:
     """Done when the engine has finished with every tracked buffer (see the module docstring).
 
-    MessageTracker(*towatch) combines other trackers, tracked Frames and gevent Events, as
+    ``MessageTracker(*towatch)`` combines other trackers, tracked Frames and gevent Events, as
     pyzmq's does. `done` polls; `wait(timeout)` blocks cooperatively and raises NotDone.
     """
 

@@ -236,8 +236,8 @@ def device(device_type, frontend, backend):
 def monitored_queue(in_socket, out_socket, mon_socket, in_prefix=b"in", out_prefix=b"out"):
     """pyzmq's zmq.devices.monitored_queue: a proxy whose capture copies carry a prefix frame.
 
-    Messages from in_socket reach mon_socket as [in_prefix, *frames], messages from out_socket
-    as [out_prefix, *frames]. With ROUTER on both sides the first two frames (the routing ids)
+    Messages from in_socket reach mon_socket as ``[in_prefix, *frames]``, messages from out_socket
+    as ``[out_prefix, *frames]``. With ROUTER on both sides the first two frames (the routing ids)
     are swapped on the way through, so replies find their way back.
     """
     swap = in_socket.socket_type == SocketType.ROUTER and out_socket.socket_type == SocketType.ROUTER

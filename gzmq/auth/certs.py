@@ -91,7 +91,7 @@ def load_certificate(filename):
 
 
 def load_certificates(directory="."):
-    """{public_key: True} for every public certificate (*.key) in `directory`."""
+    """{public_key: True} for every public certificate (``*.key``) in `directory`."""
     if not os.path.isdir(directory):
         raise OSError(f"Invalid certificate directory: {directory}")
     certs = {}
