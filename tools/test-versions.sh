@@ -9,7 +9,7 @@
 set -u
 cd "$(dirname "$0")/.."
 VERSIONS="${GZMQ_TEST_PYTHONS:-3.9 3.10 3.12 3.13}"
-SUITES="tests/zmtp tests/routing tests/sockets tests/interop tests/pubsub tests/lifecycle tests/compat tests/bridge tests/examples tests/packaging"
+SUITES="tests/zmtp tests/routing tests/sockets tests/interop tests/pubsub tests/lifecycle tests/compat tests/bridge tests/examples"
 for d in tests/iothread; do [ -d "$d" ] && SUITES="$SUITES $d"; done
 
 find_python() {
