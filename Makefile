@@ -28,8 +28,10 @@ peers:
 demo: setup
 	$(PY) -m bridge.demo
 
-# The packaging, type and docs checks; the whole suite unpatched, then the socket-level suites again
-# under gevent.monkey.patch_all(); then the fast suite on every other Python version we claim
+# The packaging, type and docs checks; the whole suite unpatched (contexts default to I/O-thread
+# mode there), then the socket-level suites again under gevent.monkey.patch_all() (in-hub mode, the
+# default there), and a third time unpatched in in-hub mode (GZMQ_IO_MODE=hub): every I/O mode
+# with and without patching; then the fast suite on every other Python version we claim
 # (tools/test-versions.sh). Every pass runs even if one before it failed, and the last lines say
 # which passed.
 SOCKET_SUITES := tests/sockets tests/interop tests/lifecycle tests/pubsub tests/security tests/transports
@@ -43,6 +45,7 @@ test: setup peers
 	run "docs (sphinx -W)" $(MAKE) --no-print-directory docs; \
 	run "whole suite, unpatched, $$($(PY) -V)" $(PYTEST) -q tests; \
 	run "socket suites, patched" GZMQ_TEST_MONKEY=1 $(PYTEST) -q -m "not slow" $(SOCKET_SUITES); \
+	run "socket suites, unpatched, in-hub" GZMQ_IO_MODE=hub $(PYTEST) -q -m "not slow" $(SOCKET_SUITES); \
 	run "fast suite on the other Python versions" sh tools/test-versions.sh; \
 	printf "make test:\n$$report"; exit $$status
 

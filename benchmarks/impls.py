@@ -7,8 +7,9 @@ see gevent at all. Used by benchmarks.worker (to load) and by the scenario famil
 their columns).
 """
 import importlib
+import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -17,8 +18,10 @@ class Impl:
     module: Optional[str]      # imported by the worker and handed to roles as env.lib
     gevent: bool               # concurrency through greenlets (True) or threads (False)
     description: str
+    environ: Tuple[Tuple[str, str], ...] = ()   # set in the worker before the import
 
     def load(self):
+        os.environ.update(self.environ)
         return importlib.import_module(self.module) if self.module else None
 
 
@@ -26,7 +29,12 @@ IMPLS = {impl.name: impl for impl in (
     # ZeroMQ: the same scenario code runs against each, as `zmq`.
     Impl("pyzmq", "zmq", False, "pyzmq/libzmq, threads"),
     Impl("green", "zmq.green", True, "pyzmq's zmq.green under gevent"),
-    Impl("gzmq", "gzmq", True, "gzmq (pure Python on gevent)"),
+    # gzmq in its two I/O modes (README, "Two I/O modes"): in the hub of the thread that uses
+    # the socket (a gevent program), or on a background I/O thread (a plain pyzmq program).
+    Impl("gzmq", "gzmq", True, "gzmq (pure Python on gevent), in-hub I/O",
+         (("GZMQ_IO_MODE", "hub"),)),
+    Impl("gzmq-io", "gzmq", False, "gzmq with a background I/O thread, threads",
+         (("GZMQ_IO_MODE", "thread"),)),
     # Reference limits: the same socket code against the stdlib and gevent's cooperative socket.
     Impl("socket", "socket", False, "stdlib socket, blocking"),
     Impl("gevent", "gevent.socket", True, "gevent.socket"),

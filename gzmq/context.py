@@ -1,12 +1,15 @@
 """Context: the container of sockets, as pyzmq's zmq.Context.
 
 It creates sockets, holds the inproc:// endpoint registry (shared by every thread that uses
-the context), and implements termination: term() makes every blocking call on its sockets
-raise ContextTerminated, waits until all sockets are closed and until lingering messages
-have been delivered (or LINGER expired), then returns. destroy(linger) closes the sockets
-for you first. Waiting is cooperative (gevent), from whichever thread calls term().
+the context), chooses where its sockets' I/O runs (in the hub of the thread that uses a
+socket, or in background I/O threads: gzmq.engine.io_thread), and implements termination:
+term() makes every blocking call on its sockets raise ContextTerminated, waits until all
+sockets are closed and until lingering messages have been delivered (or LINGER expired), then
+stops its I/O threads and returns. destroy(linger) closes the sockets for you first. Waiting
+is cooperative (gevent), from whichever thread calls term().
 """
 import atexit
+import gc
 import os
 import sys
 import threading
@@ -16,7 +19,8 @@ from types import GenericAlias
 
 from .constants import ContextOption, Errno, SocketOption
 from .engine import process
-from .engine.wait import Signal, wait_until
+from .engine import io_thread
+from .engine.wait import Signal, hub_link, wait_until
 from .error import ContextTerminated, ZMQError
 from .shadow import Shadow, make_shadow, register as register_address
 from .socket import Socket
@@ -69,7 +73,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-atexit.register(process.flush_at_exit)
+atexit.register(process.at_exit)
 if hasattr(threading, "_register_atexit"):
     # Runs at the start of threading._shutdown, before the non-daemon threads are joined.
     threading._register_atexit(process.serve_until_threads_end)
@@ -86,14 +90,22 @@ class Context:
     _socket_class = None         # subclasses may set it, as in pyzmq (default: gzmq.Socket)
 
     def __new__(cls, io_threads=1, shadow=0, **kwargs):
+        # (io_mode: gzmq's own keyword, "hub" or "thread"; see io_mode below)
         # Context(other_context) and Context(shadow=ctx_or_address) make a shadow (pyzmq >= 25).
         if shadow or isinstance(io_threads, (Context, Shadow)):
             return make_shadow(shadow or io_threads, Context)
         return super().__new__(cls)
 
-    def __init__(self, io_threads=1, **kwargs):
+    def __init__(self, io_threads=1, io_mode=None, **kwargs):
         if not isinstance(io_threads, int) or io_threads < 0:
             raise ZMQError(Errno.EINVAL, f"io_threads must be an int >= 0, not {io_threads!r}")
+        try:
+            self._io_mode = io_thread.io_mode(io_threads, io_mode)
+        except ValueError as exc:
+            raise ZMQError(Errno.EINVAL, str(exc)) from None
+        self._io_threads = []        # started with the first socket (I/O-thread mode)
+        self._io_next = 0
+        self._io_lock = io_thread.native_lock()
         self._sockets = weakref.WeakSet()
         self._inproc = {}            # name -> its binding (gzmq.transports.inproc)
         self._inproc_pending = {}    # name -> [InprocLink] connected before the bind
@@ -112,18 +124,25 @@ class Context:
 
     # -- pyzmq API ---------------------------------------------------------------------------
     @classmethod
-    def instance(cls, io_threads=1):
+    def instance(cls, io_threads=1, io_mode=None):
         """The process-wide shared context (re-created after fork or after it was closed)."""
         if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
             with process.instance_lock():
                 if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
-                    cls._instance = cls(io_threads=io_threads)
+                    cls._instance = cls(io_threads=io_threads, io_mode=io_mode)
                     cls._instance_pid = os.getpid()
         return cls._instance
 
     @property
     def closed(self):
         return self._closed
+
+    @property
+    def io_mode(self):
+        """Where this context's sockets run their I/O: "hub" (the gevent hub of the thread
+        that uses the socket) or "thread" (background I/O threads). gzmq's own; see the
+        README's "Two I/O modes"."""
+        return self._io_mode
 
     @property
     def underlying(self):
@@ -232,12 +251,55 @@ class Context:
         self._terminated = True
         for sock in list(self._sockets):
             sock._notify_term()
+        if any(not s.closed and not s._mailbox.link.alive() for s in list(self._sockets)):
+            # A socket whose thread ended without closing it is garbage, perhaps held in a
+            # reference cycle (pending commands): collect it now, which closes it (pyzmq too
+            # closes collected sockets), rather than wait for the collector's next turn.
+            gc.collect()
         # Sockets of other OS threads are closed (and linger) over there; each closing or
         # lingering socket fires _changed.
         wait_until(self._idle, None, (self._changed,))
         self._closed = True
+        self._stop_io_threads()
         if Context._instance is self:
             Context._instance = None
+
+    def _stop_io_threads(self):
+        with self._io_lock:
+            threads, self._io_threads = self._io_threads, []
+        for thread in threads:
+            thread.stop()
+
+    def __del__(self):
+        # pyzmq destroys a context that is collected. Here nothing can still run on its I/O
+        # threads (an open socket or a lingering engine would keep the context alive), so
+        # they just stop; a finalizer must not block.
+        if self._shadow or self.__dict__.get("_closed", True):
+            return
+        try:
+            self._closed = self._terminated = True
+            self._stop_io_threads_now()
+        except Exception:    # pragma: no cover - never raise from a finalizer
+            pass
+
+    def _stop_io_threads_now(self):
+        threads, self._io_threads = self.__dict__.get("_io_threads", []), []
+        for thread in threads:
+            thread.stop(wait=False)
+
+    def _io_link(self):
+        """The HubLink of the hub a new socket's engine runs on (see io_mode)."""
+        if self._io_mode == io_thread.HUB:
+            return hub_link()
+        with self._io_lock:
+            if self._closed:
+                raise ContextTerminated()
+            if not self._io_threads:
+                count = max(1, self._options[ContextOption.IO_THREADS])
+                self._io_threads = [io_thread.IOThread(f"gzmq-io-{i}") for i in range(count)]
+            thread = self._io_threads[self._io_next % len(self._io_threads)]
+            self._io_next += 1
+        return thread.link
 
     def destroy(self, linger=None):
         """Close every socket of this context (with `linger` if given), then term()."""
@@ -251,7 +313,10 @@ class Context:
                 if warn_open:
                     warnings.warn(f"Destroying context with unclosed socket {sock}",
                                   ResourceWarning, stacklevel=3, source=sock)
-                sock._mailbox.call(sock.close, linger)
+                if sock._mailbox.link.alive():
+                    sock._mailbox.call(sock.close, linger)   # on its own thread
+                else:
+                    sock.close(linger)      # its thread is gone: nothing else will
         self.term()
 
     # -- bookkeeping (called by sockets and the engine) ---------------------------------------
@@ -301,7 +366,7 @@ class Context:
     def _inproc_lookup(self, name, link):
         """The binding of `name`, or None: then `link` waits for a bind."""
         binding = self._inproc.get(name)
-        if binding is None or binding.socket.closed:
+        if binding is None or not binding.usable():
             self._inproc_pending.setdefault(name, []).append(link)
             return None
         return binding
@@ -314,7 +379,7 @@ class Context:
     def _inproc_socket(self, name):
         """The open socket bound at inproc://name, or None."""
         binding = self._inproc.get(name)
-        if binding is None or binding.socket.closed:
+        if binding is None or not binding.usable():
             return None
         return binding.socket
 

@@ -10,7 +10,10 @@ byte order) and the endpoint. The sequences follow libzmq 4.3.5 (measured agains
     stop:     MONITOR_STOPPED(0)
 
 Events are sent without blocking; if nobody reads the monitor socket they are dropped at its
-HWM rather than stalling the monitored socket.
+HWM rather than stalling the monitored socket. They come from the socket's thread and from its
+engine's (an I/O thread, in that mode), so emit() writes straight into the monitor PAIR's pipe
+(a pipe takes writes from any thread) instead of calling the PAIR's send(), which belongs to
+the thread that owns that socket.
 """
 import struct
 
@@ -33,9 +36,11 @@ class Monitor:
         if isinstance(endpoint, str):
             endpoint = endpoint.encode()
         try:
-            self.pair.send_multipart([_EVENT.pack(event, value & 0xFFFFFFFF), endpoint or b""], 1)
-        except ZMQError:
-            pass  # full or closed: monitoring never blocks the monitored socket
+            pipe = self.pair._pipes[0]  # (our own PAIR: at most one reader is attached)
+        except IndexError:
+            return                      # nobody connected: dropped, as by libzmq
+        # Full: dropped too; monitoring never blocks the monitored socket.
+        pipe.write([_EVENT.pack(event, value & 0xFFFFFFFF), endpoint or b""])
 
     def stop(self):
         if self.pair.closed:

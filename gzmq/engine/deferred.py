@@ -9,7 +9,11 @@ next loop turn. An engine on a dedicated I/O thread does not defer (nobody would
 """
 import gevent
 
-from .wait import hub_link, set_before_block, yield_turn
+import gevent.monkey
+
+from .wait import hub_link, set_before_block, thread_ident, yield_turn
+
+native_sleep = gevent.monkey.get_original("time", "sleep")
 
 
 class _DeferredWriters:
@@ -65,10 +69,18 @@ def relieve(pipes):
     writers one turn (a yield, not a block) if any of them could make progress."""
     flush_deferred()
     waiting = [p for p in pipes if p.full() and _is_session(p.peer.sink)]
-    if any(p.peer.sink.writable_soon() for p in waiting):
-        for pipe in waiting:
-            pipe.peer.sink.kick()
+    if not any(p.peer.sink.writable_soon() for p in waiting):
+        return
+    here = thread_ident()
+    local = [p for p in waiting if p.peer.mailbox.thread == here]
+    for pipe in local:
+        pipe.peer.sink.kick()
+    if local:
         yield_turn()
+    else:
+        # Their writers run on an I/O thread, which needs the GIL for a moment: a producer in
+        # a tight loop holds it for whole switch intervals.
+        native_sleep(0)
 
 
 def _is_session(sink):

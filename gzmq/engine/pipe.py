@@ -193,10 +193,16 @@ class Pipe:
 
     # -- the peer's calls, delivered to this end's sink on its own thread ------------------
     def activate_read(self):
-        self.mailbox.call(self.sink.read_activated, self)
+        try:
+            self.mailbox.call(self.sink.read_activated, self)
+        except ReferenceError:
+            pass    # the owner was collected (a socket knows its pipes weakly)
 
     def activate_write(self):
-        self.mailbox.call(self.sink.write_activated, self)
+        try:
+            self.mailbox.call(self.sink.write_activated, self)
+        except ReferenceError:
+            pass
 
     def conflate_inbound(self):
         """CONFLATE on the reading socket: keep only the newest unread message. Taken while
@@ -218,14 +224,20 @@ class Pipe:
         self.terminated = True
         peer = self.peer
         if peer is not None and peer.sink is not None:
-            peer.mailbox.call(peer.sink.pipe_terminated, peer)
+            try:
+                peer.mailbox.call(peer.sink.pipe_terminated, peer)
+            except ReferenceError:
+                pass
 
     def hiccup(self):
         """The connection behind this end was lost and will be made again: the other end's
         sink hears hiccuped (a connect()ed peer's pipe outlives its connections)."""
         peer = self.peer
         if peer is not None and peer.sink is not None:
-            peer.mailbox.call(peer.sink.hiccuped, peer)
+            try:
+                peer.mailbox.call(peer.sink.hiccuped, peer)
+            except ReferenceError:
+                pass
 
     def set_sndhwm(self, hwm):
         self.outq.set_hwm(hwm)

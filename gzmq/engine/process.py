@@ -13,7 +13,9 @@ import weakref
 from contextlib import contextmanager
 
 import gevent
+import gevent.hub
 import gevent.monkey
+from gevent._hub_local import get_hub_if_exists
 from gevent.lock import Semaphore
 
 from .wait import Signal, thread_ident, wait_until
@@ -21,10 +23,31 @@ from .wait import Signal, thread_ident, wait_until
 EXIT_FLUSH_SECONDS = 1.0
 
 _engines = weakref.WeakSet()     # every SocketEngine alive
+_io_threads = weakref.WeakSet()  # every I/O thread running (gzmq.engine.io_thread)
 
 
 def register(engine):
     _engines.add(engine)
+
+
+def register_io_thread(thread):
+    _io_threads.add(thread)
+
+
+def io_threads():
+    """Every I/O thread running in this process."""
+    return [thread for thread in list(_io_threads) if not thread.stopped]
+
+
+def at_exit():
+    """The interpreter exits: flush, then stop the I/O threads, so that none of them runs
+    while Python tears itself down (a gevent loop freed under a running thread crashes)."""
+    flush_at_exit()
+    for thread in list(_io_threads):
+        try:
+            thread.stop(timeout=1.0)
+        except Exception:   # pragma: no cover - never let exit-time cleanup raise
+            pass
 
 
 def _engines_here():
@@ -32,11 +55,21 @@ def _engines_here():
     return [engine for engine in list(_engines) if engine.io.thread == me]
 
 
-def flush_at_exit():
-    """Give this thread's connected writers a last turn when the interpreter exits.
+def _engines_to_flush():
+    """This thread's engines (they need its hub to turn) and the I/O threads' (they go on by
+    themselves: we only wait for them). Engines on other application threads' hubs cannot be
+    helped from here."""
+    me = thread_ident()
+    return [engine for engine in list(_engines)
+            if engine.io.thread == me or engine.io.dedicated]
 
-    We run the hub until every *connected* peer's queue is written, as long as the peers keep
-    reading: a writer behind a full kernel buffer still counts while the queues shrink, and we
+
+def flush_at_exit():
+    """Give the connected writers a last turn when the interpreter exits.
+
+    libzmq's I/O thread goes on writing while Python shuts down; so do gzmq's I/O threads, and
+    this waits for them, as it runs this thread's hub for engines that live there. We wait
+    until every *connected* peer's queue is written, as long as the peers keep reading: a writer behind a full kernel buffer still counts while the queues shrink, and we
     give up after EXIT_FLUSH_SECONDS without progress. That is libzmq's practical behaviour (a
     peer that reads gets everything, as with pyzmq's default infinite LINGER), without
     Context.term()'s unbounded wait for peers that are not there or do not read.
@@ -47,7 +80,7 @@ def flush_at_exit():
         while True:
             pending = False
             queued = 0
-            for engine in _engines_here():
+            for engine in _engines_to_flush():
                 busy, count = engine.unflushed()
                 if busy:
                     pending = True
@@ -60,7 +93,7 @@ def flush_at_exit():
                 deadline = time.monotonic() + EXIT_FLUSH_SECONDS
             elif time.monotonic() >= deadline:
                 return
-            gevent.sleep(0.001)  # bounded, exit-time only: lets the writer greenlets run
+            gevent.sleep(0.001)  # bounded, exit-time only: lets the writers run (and the GIL go)
     except Exception:  # pragma: no cover - never let exit-time flushing raise
         pass
 
@@ -112,11 +145,18 @@ def forget_after_fork():
     gevent call starts a fresh hub."""
     ours = bool(_engines_here())
     _engines.clear()
+    _io_threads.clear()      # (they did not survive the fork: there is nothing to stop)
+    hub = get_hub_if_exists()
+    if hub is None or gevent.getcurrent() is hub:
+        return
     if ours:
-        from gevent._hub_local import get_hub_if_exists
-        hub = get_hub_if_exists()
-        if hub is not None and gevent.getcurrent() is not hub:
-            hub.destroy(destroy_loop=True)
+        hub.destroy(destroy_loop=True)
+    else:
+        # The hub stays (the child's gzmq waits on it), but libev shares its wake-up pipe
+        # with the parent's copy until the loop is re-initialised: a wake-up from the child's
+        # own I/O thread could reach the parent. (gevent does this itself only for
+        # gevent.os.fork or a monkey-patched os.)
+        gevent.hub.reinit(hub)
 
 
 # Guard the creation of the shared Context.instance(). A subclass's __init__ may switch

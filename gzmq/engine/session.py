@@ -192,8 +192,12 @@ class Session:
         end = self.end
         check = self.options.reply_check
         raw = self._raw
-        recv = raw.recv
         recv_into = raw.recv_into
+        # Reads land in one buffer of ours and leave it as a bytes copy of what came: a
+        # fresh 256 KiB bytes object per recv() would cost an mmap, page faults and an munmap
+        # each time (glibc hands allocations that large to mmap).
+        buffer = bytearray(READ_SIZE)
+        view = memoryview(buffer)
         hub = gevent.get_hub()
         watcher = self._rwatch = hub.loop.io(raw.fileno(), 1)
         wait = hub.wait
@@ -215,12 +219,12 @@ class Session:
                     self._last_recv = time.monotonic()
                     events = conn.received_into(n)
                 else:
-                    data = recv(READ_SIZE)
-                    if not data:
+                    n = recv_into(buffer)
+                    if not n:
                         raise PeerClosed()
-                    short = len(data) < READ_SIZE
+                    short = n < READ_SIZE
                     self._last_recv = time.monotonic()
-                    events = receive(data)
+                    events = receive(view[:n].tobytes())
             except (BlockingIOError, InterruptedError):
                 short = True
                 continue
@@ -444,9 +448,10 @@ class Session:
         if sent < len(data):
             self._ctrl.append(memoryview(data)[sent:] if sent else data)
             self._wake.set()
-        elif end.pending_in():
-            self._wake.set()
-        # else read() armed the pipe: the writer sleeps on and the next message kicks again
+        elif total >= WRITE_BATCH:
+            self._wake.set()        # more may be queued: the writer takes it from here
+        # else read() found the queue empty and armed the pipe: the writer sleeps on, and the
+        # next message kicks again
 
     def _sendv(self, chunks):
         """Write chunks with vectored sends: small pieces are joined, large bodies go untouched."""
@@ -552,6 +557,12 @@ class Session:
         if self._dead:
             return
         self._dead = True
+        if self.connect_side and (self.protocol_error or self.refused):
+            # No reconnect to a peer that broke the protocol: the pipe leaves the socket, and
+            # it is told so before the peer can see the connection close (on an I/O thread a
+            # program that waits for that close must find the pipe gone, not send into it).
+            self.end.drop_inbound()
+            self.end.terminate()
         current = gevent.getcurrent()
         for g in (self._writer, self._heart, self._zap, self._ttl_watch):
             if g is not None and g is not current and not g.dead:

@@ -91,9 +91,10 @@ class SocketEngine:
         for connecter in self.connecters.pop(endpoint, ()):
             connecter.stop()
 
-    def close(self, linger):
+    def close(self, linger, monitor=None):
         """The socket closed. With LINGER (ms, -1 forever) the messages it queued are still
-        delivered; the context's term() waits for that. LINGER 0 drops them."""
+        delivered; the context's term() waits for that (the socket registered us with
+        _linger_begin). LINGER 0 drops them. Then the socket's monitor stops."""
         if self.closing:
             return
         self.closing = True
@@ -119,8 +120,11 @@ class SocketEngine:
             else:
                 session.kill("socket closed")
         if lingering:
-            self.context._linger_begin(self)
             gevent.spawn(self._linger, lingering, linger)
+        else:
+            self.context._linger_end(self)
+        if monitor is not None:
+            self.mailbox.call(monitor.stop)     # on the socket's thread: it owns the PAIR
 
     def _linger(self, items, linger):
         """Stop lingering sessions and connecters when LINGER expires (-1: never)."""
@@ -139,7 +143,10 @@ class SocketEngine:
 
     # -- SessionHost ------------------------------------------------------------------------
     def monitor_event(self, event, value, endpoint):
-        self.socket.monitor_event(event, value, endpoint)
+        try:
+            self.socket.monitor_event(event, value, endpoint)
+        except ReferenceError:
+            pass            # the socket was collected (it closed itself then)
 
     def new_pipe(self, endpoint, connect_side):
         """A pipe pair for a new connection: the socket's end (its sink is the socket) and
@@ -161,7 +168,10 @@ class SocketEngine:
             # was queued (a lingering connecter), and the socket takes no new peer.
             session.linger()
             return
-        self.mailbox.call(self.socket.pipe_ready, session.pipe)
+        try:
+            self.mailbox.call(self.socket.pipe_ready, session.pipe)
+        except ReferenceError:
+            session.linger()    # the socket was collected: it takes no new peer
 
     def session_ended(self, session, reason):
         self.sessions.discard(session)

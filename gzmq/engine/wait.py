@@ -23,7 +23,9 @@ poll, term, the proxy and MessageTracker.wait all wait this way. An interrupted 
 interruption.
 """
 import logging
+import os
 import select as _select
+import sys
 import time
 from collections import deque
 
@@ -42,12 +44,14 @@ _monotonic = time.monotonic
 class HubLink:
     """Runs calls on one hub's thread (see the module docstring)."""
 
-    __slots__ = ("thread", "loop", "deferred", "_calls", "_async", "_holds", "__weakref__")
+    __slots__ = ("thread", "loop", "deferred", "dedicated", "_calls", "_async", "_holds",
+                 "__weakref__")
 
     def __init__(self):
         self.thread = thread_ident()
         self.loop = get_hub().loop
         self.deferred = None     # the hub's writers waiting to be woken (gzmq.engine.deferred)
+        self.dedicated = False   # an I/O thread's hub (gzmq.engine.io_thread)
         self._calls = deque()
         self._holds = 0
         watcher = self._async = self.loop.async_()
@@ -76,6 +80,10 @@ class HubLink:
             self._async.send()
         except Exception:      # pragma: no cover - the hub is gone (its thread ended)
             pass
+
+    def alive(self):
+        """Does this hub's thread still exist (something may still run here)?"""
+        return self.thread == thread_ident() or self.thread in sys._current_frames()
 
     def _drain(self):
         calls = self._calls
@@ -143,14 +151,14 @@ def wait_until(ready, timeout=None, signals=(), check=None, tried=False):
     link.hold()
     try:
         while True:
-            if check is not None:
-                check()
             if not tried:
                 event.clear()       # (before trying: a fire from now on is not lost)
                 result = ready()
                 if result:
                     return result
             tried = False
+            if check is not None:
+                check()
             remaining = None
             if deadline is not None:
                 remaining = deadline - _monotonic()
@@ -165,6 +173,35 @@ def wait_until(ready, timeout=None, signals=(), check=None, tried=False):
                 signal.waiters.remove(waiter)
             except ValueError:
                 pass
+
+
+def call_and_wait(link, fn, *args):
+    """Run fn(*args) on the hub of `link` and wait (cooperatively) until it has run; returns
+    its result or raises its exception. At once if that hub is this thread's. For the rare
+    calls whose effect the caller must see done (unbind() and close() free the address).
+    From the hub itself (a hub callback, a finalizer run there), which must never block, the
+    call is only posted and None returned."""
+    if link.thread == thread_ident():
+        return fn(*args)
+    if getcurrent() is get_hub():
+        link.call(fn, *args)
+        return None
+    outcome = []
+    done = Signal()
+
+    def run():
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as exc:    # handed to the caller
+            outcome.append((False, exc))
+        done.fire()
+
+    link.call(run)
+    wait_until(lambda: outcome, None, (done,))
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def yield_turn():
@@ -192,7 +229,7 @@ class Mailbox:
     socket's `signals` fire, so a greenlet waiting on the socket, on any thread, looks again.
     """
 
-    __slots__ = ("thread", "link", "commands", "scheduled", "signals", "__weakref__")
+    __slots__ = ("thread", "link", "commands", "scheduled", "signals", "fd", "__weakref__")
 
     def __init__(self, signals=()):
         self.link = hub_link()
@@ -200,6 +237,7 @@ class Mailbox:
         self.commands = deque()
         self.scheduled = False
         self.signals = signals
+        self.fd = None           # the socket's EventFD once someone asked for zmq.FD
 
     def call(self, fn, *args):
         if thread_ident() == self.thread:
@@ -214,6 +252,8 @@ class Mailbox:
         for signal in self.signals:
             if signal.waiters:
                 signal.fire()
+        if self.fd is not None:
+            self.fd.set()        # EVENTS may change once the commands are processed
 
     def process(self):
         """Run the queued commands (on the socket's thread)."""
@@ -276,3 +316,56 @@ class FdWatch:
             watcher.stop()
             watcher.close()
         self._watchers = []
+
+
+class EventFD:
+    """A file descriptor that is readable while something may have changed (libzmq's
+    signaler_t, behind zmq.FD): set() from any thread; clear() by the one reading it, before
+    it looks at what changed. Edge-triggered in effect: after clear(), the next set() makes
+    it readable again, and a set() that comes between the two is seen by the look that
+    follows clear()."""
+
+    __slots__ = ("fileno", "_write_fd", "_eventfd", "pending")
+
+    def __init__(self):
+        if hasattr(os, "eventfd"):
+            self.fileno = self._write_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._eventfd = True
+        else:       # (Python 3.9)
+            self.fileno, self._write_fd = os.pipe()
+            os.set_blocking(self.fileno, False)
+            os.set_blocking(self._write_fd, False)
+            self._eventfd = False
+        self.pending = False
+
+    def set(self):
+        if self.pending:
+            return
+        self.pending = True
+        try:
+            if self._eventfd:
+                os.eventfd_write(self._write_fd, 1)
+            else:
+                os.write(self._write_fd, b"\x01")
+        except (BlockingIOError, OSError):
+            pass
+
+    def clear(self):
+        if not self.pending:
+            return
+        try:                    # drain first, then allow set() again (see the docstring)
+            if self._eventfd:
+                os.eventfd_read(self.fileno)
+            else:
+                while os.read(self.fileno, 4096):
+                    pass
+        except (BlockingIOError, OSError):
+            pass
+        self.pending = False
+
+    def close(self):
+        for fd in {self.fileno, self._write_fd}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass

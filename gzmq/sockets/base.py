@@ -25,13 +25,15 @@ batch. A wait ends with a message, Again (DONTWAIT or RCVTIMEO/SNDTIMEO expired)
 takes nothing out of a queue, so nothing is lost and the socket stays usable.
 """
 import logging
+import warnings
+import weakref
 from types import GenericAlias
 
 from ..constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from ..engine.pipe import pipe_pair
 from ..engine.deferred import relieve
 from ..engine.socket_engine import SocketEngine
-from ..engine.wait import Mailbox, Signal, hub_link, wait_until, yield_turn
+from ..engine.wait import EventFD, Mailbox, Signal, thread_ident, wait_until, yield_turn
 from ..error import Again, ContextTerminated, ZMQError
 from ..message import COPY_THRESHOLD, Frame, MessageTracker, frame_data, tracked_frame
 from ..shadow import make_shadow, register as register_address
@@ -100,9 +102,14 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
         self._mailbox = Mailbox((self._in_signal, self._out_signal))
         self._type_name = TYPE_NAMES.get(self._type, str(self._type))
         self._init_routing()
-        # The engine (listeners, connecters, sessions) runs on this thread's hub.
-        self._io = hub_link()
-        self._engine = SocketEngine(self, self._mailbox, context, self._io, self._engine_options())
+        # Pipes and the engine know the socket weakly, so that a socket the program forgot
+        # is collected (and closed, see __del__) although its connections still run.
+        self._proxy = weakref.proxy(self)
+        # The engine (listeners, connecters, sessions) runs on the I/O hub the context
+        # chooses: this thread's (in-hub mode) or an I/O thread's.
+        self._io = context._io_link()
+        self._engine = SocketEngine(self._proxy, self._mailbox, context, self._io,
+                                    self._engine_options())
         context._register_socket(self)
         register_address(self)
 
@@ -144,7 +151,33 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
         self.close()
 
     def fileno(self):
-        raise ZMQError(Errno.ENOTSUP, "gzmq sockets have no file descriptor; use gzmq.Poller")
+        """zmq.FD (pyzmq): readable when EVENTS may have changed; see getsockopt(FD)."""
+        return self.getsockopt(O.FD)
+
+    def _event_fd(self):
+        """zmq.FD, made on first use: readable whenever EVENTS may have changed (a pipe's
+        event, a command from another thread); getsockopt(EVENTS) resets it before looking.
+        As libzmq's: edge-triggered, so after it fires, re-check EVENTS until the condition
+        you wait for is gone."""
+        fd = self._mailbox.fd
+        if fd is None:
+            fd = self._mailbox.fd = EventFD()
+            fd.set()        # whatever the state now, the first look is due
+        return fd
+
+    def __del__(self):
+        # pyzmq: a socket the program forgot is closed when it is collected, with a
+        # ResourceWarning; so Context.term() does not wait for it forever.
+        if self.__dict__.get("_closed", True) or self._shadow:
+            return
+        try:
+            warnings.warn(f"Unclosed socket {self!r}", ResourceWarning, stacklevel=2, source=self)
+        except Exception:   # pragma: no cover - interpreter shutdown
+            pass
+        try:
+            self._close(None, wait=False)   # (a finalizer must not block)
+        except Exception:   # pragma: no cover - never raise from a finalizer
+            pass
 
     # -- routing hooks (overridden by socket types) ----------------------------------------
     def _init_routing(self):
@@ -207,8 +240,8 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
         """A pipe pair for a new peer: (our end, not attached yet; the other end, whose owner
         is told through peer_mailbox, None until it has an owner)."""
         o = self._options
-        pipe, end = pipe_pair(self, self._mailbox, None, peer_mailbox, o[O.SNDHWM], o[O.RCVHWM],
-                              endpoint, conflate_ba=self._conflate_inbound())
+        pipe, end = pipe_pair(self._proxy, self._mailbox, None, peer_mailbox, o[O.SNDHWM],
+                              o[O.RCVHWM], endpoint, conflate_ba=self._conflate_inbound())
         pipe.connect_side = connect_side
         return pipe, end
 
@@ -293,10 +326,14 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
     def _notify_in(self):
         if self._in_signal.waiters:
             self._in_signal.fire()
+        if self._mailbox.fd is not None:
+            self._mailbox.fd.set()
 
     def _notify_out(self):
         if self._out_signal.waiters:
             self._out_signal.fire()
+        if self._mailbox.fd is not None:
+            self._mailbox.fd.set()
 
     # -- giving the engine a turn (PUB/XPUB) ------------------------------------------------
     _unwanted = 0      # messages nobody wanted (PUB/XPUB): every 256th gives the hub a turn
@@ -308,8 +345,8 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
         libzmq's I/O thread does all that meanwhile. So every 256th such message gives the hub
         a turn (a yield, not a block); a message that goes somewhere costs nothing more."""
         n = self._unwanted = self._unwanted + 1
-        if not n & 255:
-            yield_turn()
+        if not n & 255 and self._io.thread == thread_ident():
+            yield_turn()      # (an I/O thread needs no turn from us)
 
     def _retry_full(self, full, msg):
         """Pipes that missed msg at SNDHWM: the engine may drain them at once (in-hub, their
@@ -351,6 +388,8 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
         """
         if type(flags) is not int:
             flags = int(flags)   # zmq.DONTWAIT is an IntFlag: `flags & X` on it costs ~1 us
+        if self._mailbox.commands:
+            self._mailbox.process()     # what other threads told us first (libzmq does too)
         tracker = None
         if track:
             data, tracker = self._tracked_frame(data, copy, None)
@@ -398,6 +437,8 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
         """Send a sequence of frames as one message (all or nothing)."""
         if type(flags) is not int:
             flags = int(flags)
+        if self._mailbox.commands:
+            self._mailbox.process()
         parts = []
         tracker = MessageTracker() if track else None
         for i, part in enumerate(msg_parts):
@@ -480,6 +521,8 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
             if copy:
                 return data if type(data) is bytes else bytes(data)
             return self._make_frame(data, more)
+        if self._mailbox.commands:
+            self._mailbox.process()
         msg = self._xrecv()
         if msg is None:
             msg = self._wait_recv(flags)
@@ -515,6 +558,8 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
             while self._rcv_parts is not None:
                 parts.append(self.recv(flags, copy))
             return parts
+        if self._mailbox.commands:
+            self._mailbox.process()
         msg = self._xrecv()
         if msg is None:
             msg = self._wait_recv(flags)
@@ -580,6 +625,9 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
     def close(self, linger=None):
         """Close the socket. Returns at once; with LINGER > 0 or -1 queued messages are still
         delivered in the background (Context.term() waits for that), LINGER 0 drops them."""
+        self._close(linger)
+
+    def _close(self, linger, wait=True):
         if self._closed:
             return
         self._closed = True
@@ -588,11 +636,13 @@ class SocketBase(OptionsMixin, EndpointsMixin, SugarMixin):
         else:
             self._options[O.LINGER] = linger
         self._notify_term()    # wake blocked calls: they raise ENOTSOCK
-        self._close_endpoints(linger)
-        if self._monitor is not None:
-            self._monitor.stop()
+        self._close_endpoints(linger, wait)
         self.context._socket_closed(self)
         self._xclose()
+        fd = self._mailbox.fd
+        if fd is not None:
+            self._mailbox.fd = None
+            fd.close()
 
     def _xclose(self):
         pass

@@ -11,6 +11,7 @@ A type whose _xsend/_xrecv add envelope rules (REQ, ROUTER...) does not use this
 class DirectRoutes:
     _lb = None      # the type's LoadBalancer, if it sends
     _fq = None      # its FairQueue, if it receives
+    _direct = True  # (a subclass that adds envelope rules turns the routes off)
 
     def _route(self):
         lb = self._lb

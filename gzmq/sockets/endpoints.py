@@ -7,6 +7,7 @@ endpoint to the Links connect() made (a socket may connect to one endpoint more 
 import random
 
 from ..constants import Errno, SocketOption
+from ..engine.wait import call_and_wait
 from ..error import ZMQBindError, ZMQError
 from ..transports import split_endpoint, transport_for
 
@@ -71,6 +72,8 @@ class EndpointsMixin:
         if binding is None:
             raise ZMQError(Errno.ENOENT, f"{addr}: not bound")
         binding.unbind()
+        if self._mailbox.commands:
+            self._mailbox.process()     # (the pipes that ended with it leave the socket now)
 
     def disconnect(self, addr):
         self._check_open()
@@ -88,8 +91,10 @@ class EndpointsMixin:
                 # that leaves on its own, whose delivered messages stay readable.
                 pipe.drop_inbound()
                 self._drop_pipe(pipe)
+        if self._mailbox.commands:
+            self._mailbox.process()
 
-    def _close_endpoints(self, linger):
+    def _close_endpoints(self, linger, wait=True):
         """The socket closes: every binding and link, then the engine's connections."""
         bound, self._bound = self._bound, {}
         for binding in bound.values():
@@ -98,7 +103,21 @@ class EndpointsMixin:
         for links in connected.values():
             for link in links:
                 link.close(linger)
-        self.engine.io.call(self.engine.close, linger)
+        # The engine closes its connections (on its hub), then stops the monitor, so that
+        # MONITOR_STOPPED comes after the events of the closing. Context.term() waits for it,
+        # unless nothing can run it any more (its thread is gone: then there is nothing left
+        # to deliver either).
+        # close() returns once the engine's listeners are closed (on an I/O thread too), so
+        # that the addresses are free, as in-hub; lingering goes on in the background.
+        engine = self.engine
+        if engine.io.alive():
+            self.context._linger_begin(engine)
+            if wait and bound:
+                call_and_wait(engine.io, engine.close, linger, self._monitor)
+            else:
+                engine.io.call(engine.close, linger, self._monitor)
+        elif self._monitor is not None:
+            self._monitor.stop()
 
     def _forget_connection(self, pipe):
         """A connect()ed pipe ended for good (its connecter gave up, its inproc peer closed):

@@ -107,6 +107,9 @@ class OptionsMixin:
     def getsockopt(self, option):
         if option == O.EVENTS:
             self._check_open()
+            fd = self._mailbox.fd
+            if fd is not None:
+                fd.clear()       # before looking: a change from now on sets it again
             return self._events()
         if option == O.RCVMORE:
             self._check_open()
@@ -123,7 +126,7 @@ class OptionsMixin:
         if option == O.MECHANISM:
             return self._mechanism_number()
         if option == O.FD:
-            raise ZMQError(Errno.ENOTSUP, "gzmq sockets have no FD; use gzmq.Poller or Socket.poll()")
+            return self._event_fd().fileno
         if option == O.THREAD_SAFE:
             return 0
         if option == O.HWM:

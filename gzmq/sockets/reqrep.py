@@ -57,11 +57,13 @@ class Dealer(DirectRoutes, SocketBase):
 
     def _xreadable(self, pipe):
         self._fq.activate(pipe)
-        self._route()
+        if self._direct:
+            self._route()
 
     def _xwritable(self, pipe):
         self._lb.activate(pipe)
-        self._route()
+        if self._direct:
+            self._route()
 
 
 class Req(Dealer):
@@ -71,8 +73,10 @@ class Req(Dealer):
     _type = SocketType.REQ
     _peer_types = frozenset({"REP", "ROUTER"})
 
+    _direct = False     # REQ's send and recv add the envelope: no direct routes
+
     def _route(self):
-        pass            # REQ's send and recv add the envelope: no direct routes
+        pass
 
     def _init_routing(self):
         super()._init_routing()

@@ -10,6 +10,8 @@ The two sockets may belong to different OS threads, each with its own hub: each 
 to its own socket through that socket's mailbox, never a lock and never a busy loop. The
 names live in the Context (its inproc registry), shared by every thread that uses it.
 """
+import weakref
+
 from ..constants import Errno
 from ..error import ZMQError
 
@@ -44,13 +46,20 @@ class InprocTransport:
 
 class InprocBinding:
     def __init__(self, socket, name):
-        self.socket = socket
+        self.socket = weakref.proxy(socket)    # (the registry must not keep it alive)
         self.name = name
         self.endpoint = f"inproc://{name}"
         self.pipes = []     # the binder's ends of the pipes joined through this name
 
     def matches(self, addr):
         return addr == self.endpoint
+
+    def usable(self):
+        """Can a connect join now (the bound socket is open)?"""
+        try:
+            return not self.socket.closed
+        except ReferenceError:
+            return False
 
     def unbind(self):
         """The name is free again; the peers already joined stay (as libzmq)."""
@@ -66,7 +75,7 @@ class InprocLink:
     """What a connect('inproc://...') leaves in the socket's endpoint table."""
 
     def __init__(self, socket, name, pipe):
-        self.socket = socket
+        self.socket = weakref.proxy(socket)    # (a pending connect must not keep it alive)
         self.name = name
         self.endpoint = f"inproc://{name}"
         self.pipe = pipe
@@ -96,12 +105,16 @@ def _join(link, binding):
     """The binder takes the other end of a connecter's pipe."""
     binder = binding.socket
     name = binding.name
-    csock = link.socket
     cpipe = link.pipe
     b = binder.engine_options
-    c = csock.engine_options
-    cpipe.set_sndhwm(_hwm(c.sndhwm, b.rcvhwm))
-    cpipe.set_rcvhwm(_hwm(b.sndhwm, c.rcvhwm))
+    try:
+        csock = link.socket
+        c = csock.engine_options
+    except ReferenceError:
+        csock = c = None        # collected since (it queued messages with LINGER)
+    if c is not None:
+        cpipe.set_sndhwm(_hwm(c.sndhwm, b.rcvhwm))
+        cpipe.set_rcvhwm(_hwm(b.sndhwm, c.rcvhwm))
     bpipe = cpipe.peer
     if b.conflate:
         bpipe.conflate_inbound()
@@ -111,15 +124,19 @@ def _join(link, binding):
     bpipe.endpoint = f"inproc://{name}"
     bpipe.inproc_peer = cpipe
     cpipe.inproc_peer = bpipe
-    bpipe.metadata = {"socket-type": c.type_name.encode(), "identity": c.routing_id,
-                      "peer-address": b""}
+    bpipe.metadata = {"socket-type": c.type_name.encode() if c else b"",
+                      "identity": c.routing_id if c else b"", "peer-address": b""}
     cpipe.metadata = {"socket-type": b.type_name.encode(), "identity": b.routing_id,
                       "peer-address": b""}
     binding.pipes.append(bpipe)
     # Each socket takes its end on its own thread (they may be different threads).
     binder.mailbox.call(_take, binder, bpipe)
-    csock.mailbox.call(csock.pipe_ready, cpipe)
-    if csock.closed:
+    try:
+        csock.mailbox.call(csock.pipe_ready, cpipe)
+        gone = csock.closed
+    except (AttributeError, ReferenceError):
+        gone = True
+    if gone:
         # Closed before the bind with messages still queued (LINGER): the binder gets them,
         # then sees the peer gone.
         cpipe.terminate()

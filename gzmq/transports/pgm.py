@@ -40,6 +40,7 @@ from gevent import socket as gsocket
 from gevent.event import Event
 
 from ..constants import Errno, SocketOption
+from ..engine.wait import call_and_wait
 from ..error import ZMQError
 from ..pgm.framing import ApduWriter
 from ..pgm.packets import PGMError, Tsi
@@ -214,7 +215,7 @@ class _Link:
         return addr == self.endpoint
 
     def unbind(self):
-        self.engine.io.call(self.stop, 0)
+        call_and_wait(self.engine.io, self.stop, 0)   # the port is free when it returns
 
     disconnect = unbind
 

@@ -7,6 +7,7 @@ before it is reachable (libzmq's connect semantics); the engine's connecter (re)
 The address rules and OS socket settings are in gzmq.transports.tcp and .ipc.
 """
 from ..constants import Event as MonitorEvent
+from ..engine.wait import call_and_wait
 from ..error import ZMQError
 
 
@@ -53,8 +54,10 @@ class StreamBinding:
         return self.scheme == "tcp" and addr.rsplit(":", 1)[-1] == self.endpoint.rsplit(":", 1)[-1]
 
     def unbind(self):
+        # Waits until the engine has closed the listener (and the connections it accepted),
+        # so the address is free when unbind() returns, even on an I/O thread.
         engine = self.engine
-        engine.io.call(engine.unbind, self.endpoint)   # (and the connections it accepted)
+        call_and_wait(engine.io, engine.unbind, self.endpoint)
 
     def close(self, linger):
         pass    # the engine closes its listeners and connections at once (SocketEngine.close)

@@ -107,9 +107,13 @@ def test_fair_queuing_alternates_between_backlogged_peers(make, deadline, patter
     # gzmq receives from two libzmq senders. (libzmq as the receiver cannot be checked the
     # same way: its I/O thread reads the connections at its own pace, so there is no moment
     # at which both of its queues are known to be full.)
+    # In-hub, so that the readers run exactly when this greenlet yields (gevent.idle below);
+    # an I/O thread reads at its own pace, as libzmq's does.
     receiver_impl = "gzmq"
     sender_type, receiver_type = pattern
-    receiver = make(receiver_impl, receiver_type)
+    hub_ctx = gzmq.Context(io_mode="hub")
+    receiver = hub_ctx.socket(getattr(C, receiver_type))
+    receiver.setsockopt(C.LINGER, 0)
     ep = bind(receiver, "tcp://127.0.0.1:*")
     relays = [Relay(ep), Relay(ep)]
     senders = [make(other(receiver_impl), sender_type), make(other(receiver_impl), sender_type)]
@@ -136,6 +140,7 @@ def test_fair_queuing_alternates_between_backlogged_peers(make, deadline, patter
     finally:
         for r in relays:
             r.close()
+        hub_ctx.destroy(linger=0)
     # Per peer, order is kept; between peers, the receiver takes one message from each in turn.
     for n in (0, 1):
         mine = [m for m in got if m.startswith(b"%d-" % n)]

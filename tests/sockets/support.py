@@ -3,13 +3,19 @@ import socket as _stdsocket
 
 import gevent
 
+from gzmq.engine import process
+
 
 def settle():
     """Let every greenlet that has work run until the hub is idle: queued messages get
     written, received bytes read and queued. Not a timed sleep: it returns as soon as the
     event loop has nothing left to do."""
-    for _ in range(3):
-        gevent.idle()
+    for _ in range(2):
+        for _ in range(3):
+            gevent.idle()
+        # Sockets whose engines run on I/O threads (the default unpatched): their hubs too.
+        for thread in process.io_threads():
+            thread.idle()
 
 
 def recv_within(sock, timeout_ms=5000):
