@@ -31,6 +31,7 @@ myst_heading_anchors = 3
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
+autodoc_typehints_format = "fully-qualified"
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
 # The pyzmq surface takes pyzmq's names; the signatures say gzmq's own types.
 nitpicky = False

@@ -41,7 +41,7 @@ import json
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 if TYPE_CHECKING:
-    from bridge.http11 import Request
+    from bridge import http11
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -63,7 +63,7 @@ def _body_fields(body: Buffer) -> Tuple[str, bool]:
         return base64.b64encode(raw).decode("ascii"), True
 
 
-def encode_request(request_id: Any, req: Request, remote_addr: str, pattern: str) -> bytes:
+def encode_request(request_id: Any, req: http11.Request, remote_addr: str, pattern: str) -> bytes:
     """The JSON bytes for ``req`` (a bridge.http11.Request)."""
     headers: Dict[str, Any] = {}
     for name, value in req.headers:
