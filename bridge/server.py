@@ -100,11 +100,11 @@ class Bridge:
         return table, {route: build(route, self.resources) for route in table.routes}
 
     @property
-    def routes(self):
+    def routes(self) -> RouteTable:
         return self.site.routing[0]
 
     @property
-    def services(self):
+    def services(self) -> Dict[Any, Any]:
         return self.resources.services
 
     def reload(self, config: Config) -> None:

@@ -22,8 +22,8 @@ from .wait import Signal, thread_ident, wait_until
 
 EXIT_FLUSH_SECONDS = 1.0
 
-_engines = weakref.WeakSet()     # every SocketEngine alive
-_io_threads = weakref.WeakSet()  # every I/O thread running (gzmq.engine.io_thread)
+_engines: "weakref.WeakSet[object]" = weakref.WeakSet()     # every SocketEngine alive
+_io_threads: "weakref.WeakSet[object]" = weakref.WeakSet()  # every I/O thread running (gzmq.engine.io_thread)
 
 
 def register(engine):
