@@ -16,7 +16,7 @@ author = "the gzmq and bridge authors"
 copyright = "2026, the gzmq and bridge authors"
 release = version = __version__
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.viewcode"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 # The source directory is the repository (make docs: sphinx-build -c docs . docs/_build/html), so
 # the README, bridge/README.md and the results are pages as they are and their links between

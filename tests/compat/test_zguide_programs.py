@@ -218,3 +218,4 @@ FORK_AFTER_SOCKETS = """
 def test_fork_after_sockets(patch):
     result = run_program(FORK_AFTER_SOCKETS, timeout=40, patch=patch)
     assert result.returncode == 0 and result.stdout.strip() == "OK", result.stdout + result.stderr
+
