@@ -30,7 +30,7 @@ import logging
 import warnings
 import weakref
 from types import GenericAlias
-from typing import TYPE_CHECKING, Any, Callable, List, Literal, Optional, Sequence, Union, overload
+from typing import Any, Callable, List, Literal, Optional, Sequence, Union, overload
 
 from ..constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from ..engine.pipe import Pipe, pipe_pair
