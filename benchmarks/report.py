@@ -103,6 +103,8 @@ def table(document):
     """The report as Markdown: a header, then one table per group of scenarios."""
     machine, config = document["machine"], document["config"]
     lines = [
+        "# Benchmark results",
+        "",
         f"Run of {machine['date']} on {machine['cpu']}, {machine['cores']} cores, {machine['python']}, "
         f"load average at start {', '.join('%.2f' % x for x in machine['load_average'])}.",
         f"{config['reps_completed']} rounds (of {config['reps']}) of {config['duration_s']} s trials"
@@ -138,7 +140,7 @@ def table(document):
                     rows.append([entry["name"], metric["unit"]]
                                 + [cell_text(document, entry, c, metric) for c in columns]
                                 + [ratio_text(entry, r, metric) for r in ratios])
-        lines += ["", f"### {group}", ""] + _markdown(header, rows)
+        lines += ["", f"## {group}", ""] + _markdown(header, rows)
     notes = [f"- {e['name']} / {c}: {error.splitlines()[0]}"
              for e in document["scenarios"] for c, data in e["columns"].items()
              for error in data["errors"][:1]]

@@ -12,7 +12,7 @@ that does not load is logged and changes nothing. Exit status 2 for a bad config
 """
 
 
-def main(argv=None):
+def main(argv: "list[str] | None" = None) -> int:
     from gevent import monkey
 
     monkey.patch_all()
@@ -46,7 +46,7 @@ def main(argv=None):
     print("bridge ready " + json.dumps(bridge.describe()), flush=True)
     log = logging.getLogger("bridge")
 
-    def reload():
+    def reload() -> None:
         try:
             bridge.reload(from_args(args))
         except (ConfigError, OSError, ValueError) as e:

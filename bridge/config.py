@@ -34,11 +34,14 @@ given on the command line override ``listen``/``uuid``/limits and add routes aft
 Reads the files it is given (the config, page files) and nothing else; route targets are
 parsed by their services (bridge.services.SERVICES, keyed by scheme). Used by bridge.__main__.
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
 import uuid as uuidlib
 from dataclasses import dataclass, field, fields
+from typing import Any, List, Optional, Tuple, Union
 
 from bridge.routing import ConfigError, Route
 from bridge.services import SERVICES, parse_target
@@ -69,7 +72,7 @@ class Limits:
     sse_keepalive: float = 15.0                 # SSE comment after this long without a write
     poll_timeout: float = 25.0                  # a long-poll is answered after at most this
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.slow_browser not in ("close", "drop-oldest"):
             raise ConfigError(f"slow_browser must be close or drop-oldest, not {self.slow_browser!r}")
 
@@ -79,22 +82,22 @@ ACCESS_LOG_FORMATS = ("common", "json")
 
 @dataclass
 class Config:
-    listen: tuple = ("127.0.0.1", 8080)
-    uuid: str = None
+    listen: Tuple[str, int] = ("127.0.0.1", 8080)
+    uuid: Optional[str] = None      # a random one when None
     limits: Limits = field(default_factory=Limits)
-    routes: list = field(default_factory=list)
-    tls_cert: str = None            # PEM certificate chain: https and wss on ``listen``
-    tls_key: str = None             # its PEM private key (default: in tls_cert)
-    admin: object = "main"          # /_bridge/health and metrics: "main", "off" or (host, port)
-    access_log: str = None          # None: none; "-": stderr; else a file appended to
+    routes: List[Route] = field(default_factory=list)
+    tls_cert: Optional[str] = None  # PEM certificate chain: https and wss on ``listen``
+    tls_key: Optional[str] = None   # its PEM private key (default: in tls_cert)
+    admin: Union[str, Tuple[str, int]] = "main"   # /_bridge/health and metrics: "main", "off" or (host, port)
+    access_log: Optional[str] = None  # None: none; "-": stderr; else a file appended to
     access_log_format: str = "common"
-    path: str = None                # the config file read, if any (SIGHUP reads it again)
+    path: Optional[str] = None      # the config file read, if any (SIGHUP reads it again)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.uuid is None:
             self.uuid = str(uuidlib.uuid4())
 
-    def check(self):
+    def check(self) -> Config:
         """Raise ConfigError for settings that cannot work (the files they name included)."""
         if self.tls_key and not self.tls_cert:
             raise ConfigError("tls_key given without tls_cert")
@@ -110,7 +113,7 @@ class Config:
         return self
 
 
-def parse_admin(text):
+def parse_admin(text: Any) -> Union[str, Tuple[str, int]]:
     """``main`` (the default: /_bridge/ on the main listener), ``off``, or HOST:PORT."""
     value = str(text).strip()
     if value.lower() in ("main", "off"):
@@ -121,14 +124,14 @@ def parse_admin(text):
         raise ConfigError(f"admin {text!r} must be main, off or HOST:PORT") from None
 
 
-def parse_listen(text):
+def parse_listen(text: Any) -> Tuple[str, int]:
     host, sep, port = str(text).rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"listen address {text!r} must be HOST:PORT")
     return (host.strip("[]") or "127.0.0.1", int(port))
 
 
-def parse_route(text, host=None):
+def parse_route(text: str, host: Optional[str] = None) -> Route:
     """Parse ``PREFIX=TARGET``."""
     prefix, eq, target = text.partition("=")
     if not eq or not prefix.startswith("/"):
@@ -136,7 +139,7 @@ def parse_route(text, host=None):
     return Route(prefix, parse_target(target), host)
 
 
-def _route_from_json(item):
+def _route_from_json(item: Any) -> Route:
     if isinstance(item, str):
         return parse_route(item)
     if isinstance(item, dict) and isinstance(item.get("prefix"), str) and isinstance(item.get("target"), str):
@@ -147,7 +150,7 @@ def _route_from_json(item):
     raise ConfigError(f"route {item!r} must be a string or an object with prefix and target")
 
 
-def load(path):
+def load(path: str) -> Config:
     """Read a JSON config file into a Config."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -182,14 +185,14 @@ def load(path):
     return config
 
 
-def _yes_no(text):
+def _yes_no(text: str) -> bool:
     value = text.strip().lower()
     if value not in ("yes", "no", "true", "false", "on", "off", "1", "0"):
         raise argparse.ArgumentTypeError(f"{text!r}: say yes or no")
     return value in ("yes", "true", "on", "1")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gzmq-bridge",
         description="HTTP front that routes requests to ZeroMQ handlers (Mongrel2 protocol or "
@@ -216,7 +219,7 @@ def build_parser():
     return p
 
 
-def _log_level(text):
+def _log_level(text: str) -> str:
     if text.upper() not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"unknown log level {text!r} (one of {', '.join(LOG_LEVELS)})")
     return text.upper()
@@ -225,7 +228,7 @@ def _log_level(text):
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def from_args(args):
+def from_args(args: argparse.Namespace) -> Config:
     """Merge parsed flags (and the file named by --config) into a Config."""
     config = load(args.config) if args.config else Config()
     if args.listen:

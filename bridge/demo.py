@@ -111,6 +111,10 @@ def main(argv=None):
         port = "0"
     listen = f"{host}:{port}"
 
+    # Ctrl-C and SIGTERM stop the demo whatever its parent ignored: a shell's background job or
+    # nohup starts it with SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+    # (A handled signal is reset to the default in the children at exec, an ignored one is not.)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     children = Children()
     py = sys.executable

@@ -27,9 +27,12 @@ JSON envelope (``req:`` routes, bridge.adapters.envelope)::
 
 Both use ZeroMQ only through bridge.zmqlib, so they run on gzmq (and under gevent).
 """
+from __future__ import annotations
+
 import json
 import logging
 from http import HTTPStatus
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from bridge import m2wire
 from bridge.adapters import envelope
@@ -39,12 +42,19 @@ __all__ = ["Request", "Connection", "serve_envelope", "http_response"]
 
 log = logging.getLogger("bridge.handler")
 
+#: A body to send: bytes-like, or str (sent as UTF-8).
+Body = Union[bytes, bytearray, memoryview, str]
+#: Response headers: a mapping, or (name, value) pairs.
+Headers = Union[Mapping[str, Any], Iterable[Tuple[str, Any]], None]
+#: A request's headers as Mongrel2 sends them: str values, a list of str for a repeated header.
+RequestHeaders = Dict[str, Any]
 
-def _bytes(data):
+
+def _bytes(data: Body) -> bytes:
     return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
-def http_response(body, code=200, status=None, headers=None):
+def http_response(body: Body, code: int = 200, status: Optional[str] = None, headers: Headers = None) -> bytes:
     """A whole HTTP/1.1 response as bytes, with Content-Length (in bytes) set."""
     body = _bytes(body)
     if status is None:
@@ -53,7 +63,7 @@ def http_response(body, code=200, status=None, headers=None):
         except ValueError:
             status = "Unknown"
     lines = [f"HTTP/1.1 {code} {status}"]
-    items = headers.items() if isinstance(headers, dict) else (headers or [])
+    items: Iterable[Tuple[str, Any]] = headers.items() if isinstance(headers, Mapping) else (headers or [])
     lines += [f"{k}: {v}" for k, v in items if k.lower() != "content-length"]
     lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
@@ -62,13 +72,13 @@ def http_response(body, code=200, status=None, headers=None):
 class Request:
     """One message from the server. ``headers`` values are str, or a list for repeated headers."""
 
-    def __init__(self, sender, conn_id, path, headers, body):
+    def __init__(self, sender: str, conn_id: int, path: str, headers: RequestHeaders, body: bytes) -> None:
         self.sender = sender
         self.conn_id = conn_id
         self.path = path
         self.headers = headers
         self.body = body
-        self.data = {}
+        self.data: Any = {}
         if headers.get("METHOD") == "JSON":
             try:
                 self.data = json.loads(body)
@@ -76,20 +86,20 @@ class Request:
                 self.data = {}
 
     @classmethod
-    def parse(cls, msg):
+    def parse(cls, msg: bytes) -> Request:
         r = m2wire.parse_request(msg)
         return cls(r.sender, r.conn_id, r.path, r.headers, r.body)
 
     @property
-    def method(self):
+    def method(self) -> Optional[str]:
         return self.headers.get("METHOD")
 
-    def is_disconnect(self):
+    def is_disconnect(self) -> bool:
         """True for the server's ``@*`` {"type":"disconnect"} message."""
         return self.headers.get("METHOD") == "JSON" and isinstance(self.data, dict) \
             and self.data.get("type") == "disconnect"
 
-    def should_close(self):
+    def should_close(self) -> bool:
         """True when the client asked to close after this request (or speaks HTTP/1.0)."""
         connection = self.headers.get("connection", "")
         if isinstance(connection, list):
@@ -99,14 +109,14 @@ class Request:
             return True
         return self.headers.get("VERSION") == "HTTP/1.0" and "keep-alive" not in tokens
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Request {self.sender} {self.conn_id} {self.method} {self.path}>"
 
 
 class Connection:
     """A handler's two sockets: PULL from the server's send_spec, PUB to its recv_spec."""
 
-    def __init__(self, sender_id, sub_addr, pub_addr, context=None):
+    def __init__(self, sender_id: str, sub_addr: str, pub_addr: str, context: Optional[zmq.Context] = None) -> None:
         self.sender_id = sender_id
         self.sub_addr = sub_addr
         self.pub_addr = pub_addr
@@ -122,13 +132,13 @@ class Connection:
 
     # -- receiving
 
-    def recv(self, timeout=None):
+    def recv(self, timeout: Optional[float] = None) -> Optional[Request]:
         """The next Request; with ``timeout`` (seconds), None if nothing came in time."""
         if timeout is not None and not self.reqs.poll(int(timeout * 1000)):
             return None
         return Request.parse(self.reqs.recv())
 
-    def recv_json(self, timeout=None):
+    def recv_json(self, timeout: Optional[float] = None) -> Optional[Request]:
         req = self.recv(timeout)
         if req is not None and not req.data:
             req.data = json.loads(req.body)
@@ -136,67 +146,74 @@ class Connection:
 
     # -- replying to one request's connection
 
-    def send(self, uuid, conn_id, msg):
+    def send(self, uuid: str, conn_id: Union[int, str], msg: Body) -> None:
         """Raw reply ``msg`` to one connection of server ``uuid``."""
         self.resp.send(m2wire.encode_reply(uuid, [int(conn_id)], _bytes(msg)))
 
-    def reply(self, req, msg):
+    def reply(self, req: Request, msg: Body) -> None:
         self.send(req.sender, req.conn_id, msg)
 
-    def reply_json(self, req, data):
+    def reply_json(self, req: Request, data: Any) -> None:
         self.reply(req, json.dumps(data))
 
-    def reply_http(self, req, body, code=200, status=None, headers=None):
+    def reply_http(self, req: Request, body: Body, code: int = 200, status: Optional[str] = None,
+                   headers: Headers = None) -> None:
         self.reply(req, http_response(body, code, status, headers))
 
-    def close(self, req):
+    def close(self, req: Request) -> None:
         """Close the client connection behind ``req`` (an empty reply)."""
         self.reply(req, b"")
 
-    def cancel(self, req):
+    def cancel(self, req: Request) -> None:
         """Drop the client connection without a disconnect message back (``X ctl cancel``)."""
         self.resp.send(m2wire.encode_extended_reply(req.sender, [req.conn_id], "ctl", {"cancel": True}))
 
-    def keep_alive(self, req):
+    def keep_alive(self, req: Request) -> None:
         """Reset the server's idle timer for the connection (``X ctl keep-alive``)."""
         self.resp.send(m2wire.encode_extended_reply(req.sender, [req.conn_id], "ctl",
                                                     {"keep-alive": True}))
 
     # -- replying to many connections
 
-    def deliver(self, uuid, idents, data):
+    def deliver(self, uuid: str, idents: Iterable[Union[int, str]], data: Body) -> None:
         """Send ``data`` raw to every connection in ``idents`` (batches of 128)."""
-        idents = [int(i) for i in idents]
-        data = _bytes(data)
-        for start in range(0, len(idents), m2wire.MAX_TARGETS):
-            self.resp.send(m2wire.encode_reply(uuid, idents[start:start + m2wire.MAX_TARGETS], data))
+        ids = [int(i) for i in idents]
+        raw = _bytes(data)
+        for start in range(0, len(ids), m2wire.MAX_TARGETS):
+            self.resp.send(m2wire.encode_reply(uuid, ids[start:start + m2wire.MAX_TARGETS], raw))
 
-    def deliver_json(self, uuid, idents, data):
+    def deliver_json(self, uuid: str, idents: Iterable[Union[int, str]], data: Any) -> None:
         self.deliver(uuid, idents, json.dumps(data))
 
-    def deliver_http(self, uuid, idents, body, code=200, status=None, headers=None):
+    def deliver_http(self, uuid: str, idents: Iterable[Union[int, str]], body: Body, code: int = 200,
+                     status: Optional[str] = None, headers: Headers = None) -> None:
         self.deliver(uuid, idents, http_response(body, code, status, headers))
 
-    def deliver_close(self, uuid, idents):
+    def deliver_close(self, uuid: str, idents: Iterable[Union[int, str]]) -> None:
         self.deliver(uuid, idents, b"")
 
     # -- lifetime
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """Close both sockets (and the context, if this Connection made it)."""
         self.reqs.close()
         self.resp.close()
         if self._own_context:
             self.context.term()
 
-    def __enter__(self):
+    def __enter__(self) -> Connection:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
 
-def _as_reply(result):
+#: What a ``serve_envelope`` app returns: ``{"status", "headers", "body"}``, a tuple
+#: ``(status, headers, body)``, or just a body (str, bytes or any JSON value).
+Reply = Union[Dict[str, Any], Tuple[int, Optional[Dict[str, Any]], Any], str, bytes, List[Any], int, float, None]
+
+
+def _as_reply(result: Reply) -> bytes:
     if isinstance(result, dict):
         return envelope.encode_reply(result.get("status", 200), result.get("headers"), result.get("body"))
     if isinstance(result, tuple):
@@ -204,7 +221,8 @@ def _as_reply(result):
     return envelope.encode_reply(200, None, result)
 
 
-def serve_envelope(endpoint, app, bind=True, context=None, count=None):
+def serve_envelope(endpoint: str, app: Callable[[Dict[str, Any]], Reply], bind: bool = True,
+                   context: Optional[zmq.Context] = None, count: Optional[int] = None) -> None:
     """Answer ``req:`` route requests with ``app(request) -> reply`` on a REP socket.
 
     ``request`` is the decoded envelope dict (``body`` as bytes). ``app`` returns a dict

@@ -15,9 +15,17 @@ reply whose body is a tnetstring list ``[key, args]`` (``ctl`` cancel/keep-alive
 Pure: no sockets, no gevent, no clocks. Malformed input raises M2WireError and nothing else.
 Used by bridge.backends.mongrel2 (the server side) and bridge.handler (the handler side).
 """
+from __future__ import annotations
+
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple, Union
+
+#: bytes, or a str (encoded as UTF-8)
+Text = Union[str, bytes, bytearray, memoryview]
+#: Request headers to encode: a dict or (name, value) pairs; a value is a str or a list of str.
+HeadersIn = Union[Mapping[Any, Any], Iterable[Tuple[Any, Any]]]
 
 __all__ = [
     "M2WireError", "MAX_TARGETS", "valid_sender", "Request", "Reply",
@@ -33,7 +41,7 @@ _UUID = re.compile(rb"[A-Za-z0-9-]+\Z")
 _DISCONNECT_BODY = b'{"type":"disconnect"}'
 
 
-def valid_sender(sender):
+def valid_sender(sender: Text) -> bool:
     """True when ``sender`` (str or bytes) is a usable UUID: ``[A-Za-z0-9-]+``."""
     return bool(_UUID.match(_text(sender)))
 
@@ -45,7 +53,7 @@ class M2WireError(ValueError):
 # --------------------------------------------------------------------------- tnetstrings
 
 
-def dumps(value):
+def dumps(value: Any) -> bytes:
     """Encode a value as a tnetstring (bytes).
 
     bytes and str become strings (str as UTF-8), int ``#``, float ``^``, bool ``!``,
@@ -72,7 +80,7 @@ def dumps(value):
     return b"%d:%s%s" % (len(payload), payload, tag)
 
 
-def _netstring_at(data, pos):
+def _netstring_at(data: bytes, pos: int) -> Tuple[bytes, int]:
     """Split ``LEN:PAYLOAD`` at ``pos``; return (payload, index of the byte after it)."""
     colon = data.find(b":", pos, pos + 11)
     if colon <= pos:
@@ -86,13 +94,14 @@ def _netstring_at(data, pos):
     return data[colon + 1:end], end
 
 
-def parse(data, pos=0):
+def parse(data: bytes, pos: int = 0) -> Tuple[Any, int]:
     """Decode one tnetstring at ``pos``; return (value, index after it).
 
     Strings decode to bytes (tnetstrings are binary-safe); dict keys decode to str.
     """
     payload, end = _netstring_at(data, pos)
     tag = data[end:end + 1]
+    value: Any
     if tag == b",":
         value = bytes(payload)
     elif tag == b"#":
@@ -132,7 +141,7 @@ def parse(data, pos=0):
     return value, end + 1
 
 
-def loads(data):
+def loads(data: bytes) -> Any:
     """Decode a whole tnetstring; trailing bytes are an error."""
     value, end = parse(data)
     if end != len(data):
@@ -150,19 +159,19 @@ class Request:
     sender: str
     conn_id: int
     path: str
-    headers: dict
+    headers: Dict[str, Any]
     body: bytes
 
 
-def _text(value):
+def _text(value: Text) -> bytes:
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
 
 
-def _str(value):
+def _str(value: Any) -> Any:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, (bytes, bytearray)) else value
 
 
-def _header_items(headers):
+def _header_items(headers: HeadersIn) -> Iterable[Tuple[Any, Any]]:
     return headers.items() if isinstance(headers, dict) else headers
 
 
@@ -171,11 +180,11 @@ def _header_items(headers):
 _json_headers = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 
 
-def encode_headers(headers, protocol="json"):
+def encode_headers(headers: HeadersIn, protocol: str = "json") -> bytes:
     """Encode headers (a dict or (name, value) pairs; value str or list) as Mongrel2 does."""
     if protocol == "json":
         try:                                    # the common case: str keys and values already
-            text = _json_headers(headers if isinstance(headers, dict) else dict(headers))
+            text: str = _json_headers(headers if isinstance(headers, dict) else dict(headers))
         except TypeError:
             doc = {_str(k): ([_str(x) for x in v] if isinstance(v, (list, tuple)) else _str(v))
                    for k, v in _header_items(headers)}
@@ -188,34 +197,35 @@ def encode_headers(headers, protocol="json"):
     raise ValueError(f"unknown Mongrel2 header protocol {protocol!r} (json or tnetstring)")
 
 
-def encode_request(sender, conn_id, path, headers, body=b"", protocol="json"):
+def encode_request(sender: Text, conn_id: int, path: Text, headers: HeadersIn, body: Text = b"",
+                   protocol: str = "json") -> bytes:
     """Build ``UUID ID PATH netstring(headers) netstring(body)``."""
     return join_request(request_prefix(sender, conn_id, path), encode_headers(headers, protocol), body)
 
 
-def request_prefix(sender, conn_id, path):
-    """``UUID ID PATH `` (with the space), the part of a request that names its connection."""
-    sender, path = _text(sender), _text(path)
-    if not _UUID.match(sender):
-        raise ValueError(f"sender {sender!r} must match [A-Za-z0-9-]+")
-    if b" " in path:
-        raise ValueError(f"path {path!r} must not contain a space")
-    return b"%s %d %s " % (sender, conn_id, path)
+def request_prefix(sender: Text, conn_id: int, path: Text) -> bytes:
+    """``UUID ID PATH`` and a space, the part of a request that names its connection."""
+    sender_b, path_b = _text(sender), _text(path)
+    if not _UUID.match(sender_b):
+        raise ValueError(f"sender {sender_b!r} must match [A-Za-z0-9-]+")
+    if b" " in path_b:
+        raise ValueError(f"path {path_b!r} must not contain a space")
+    return b"%s %d %s " % (sender_b, conn_id, path_b)
 
 
-def join_request(prefix, encoded_headers, body=b""):
+def join_request(prefix: bytes, encoded_headers: bytes, body: Text = b"") -> bytes:
     """A request from request_prefix() and encode_headers() results, so that a sender of many
     messages with the same headers (a Mongrel2 WebSocket) encodes them once."""
-    body = bytes(body)
-    return b"%s%s%d:%s," % (prefix, encoded_headers, len(body), body)
+    raw = _text(body) if isinstance(body, str) else bytes(body)
+    return b"%s%s%d:%s," % (prefix, encoded_headers, len(raw), raw)
 
 
-def encode_disconnect(sender, conn_id, protocol="json"):
+def encode_disconnect(sender: Text, conn_id: int, protocol: str = "json") -> bytes:
     """The message Mongrel2 sends a handler when connection ``conn_id`` goes away."""
     return encode_request(sender, conn_id, "@*", {"METHOD": "JSON"}, _DISCONNECT_BODY, protocol)
 
 
-def parse_request(msg):
+def parse_request(msg: Union[bytes, bytearray, memoryview]) -> Request:
     """Parse a request message (JSON or tnetstring headers). Raises M2WireError."""
     msg = bytes(msg)
     parts = msg.split(b" ", 3)
@@ -228,6 +238,7 @@ def parse_request(msg):
         raise M2WireError(f"bad connection id {conn_id[:20]!r}")
     blob, end = _netstring_at(rest, 0)
     tag = rest[end:end + 1]
+    headers: Dict[str, Any]
     if tag == b",":
         try:
             headers = json.loads(blob.decode("utf-8", "surrogateescape"))
@@ -255,46 +266,46 @@ class Reply:
     """A parsed reply. ``extended`` replies carry ``key`` and ``args`` instead of raw bytes."""
 
     sender: str
-    ids: tuple
+    ids: Tuple[int, ...]
     body: bytes
     extended: bool = False
-    key: str = None
-    args: object = field(default=None)
+    key: str | None = None
+    args: Any = field(default=None)
 
 
-def _idents(ids):
-    ids = [int(i) for i in ids]
-    if any(i < 0 for i in ids):
+def _idents(ids: Iterable[Union[int, str]]) -> bytes:
+    numbers = [int(i) for i in ids]
+    if any(i < 0 for i in numbers):
         raise ValueError("connection ids are non-negative")
-    return b" ".join(b"%d" % i for i in ids)
+    return b" ".join(b"%d" % i for i in numbers)
 
 
-def encode_reply(sender, ids, body):
+def encode_reply(sender: Text, ids: Sequence[Union[int, str]], body: Text) -> bytes:
     """Build ``UUID netstring(ids) SP BODY``; an empty body closes the connections."""
-    sender = _text(sender)
+    sender_b = _text(sender)
     idents = _idents(ids)
-    if not _UUID.match(sender):
-        raise ValueError(f"sender {sender!r} must match [A-Za-z0-9-]+")
+    if not _UUID.match(sender_b):
+        raise ValueError(f"sender {sender_b!r} must match [A-Za-z0-9-]+")
     if len(ids) > MAX_TARGETS:
         raise ValueError(f"{len(ids)} targets: a reply names at most {MAX_TARGETS}")
-    return b"%s %d:%s, %s" % (sender, len(idents), idents, _text(body))
+    return b"%s %d:%s, %s" % (sender_b, len(idents), idents, _text(body))
 
 
-def encode_extended_reply(sender, ids, key, args):
+def encode_extended_reply(sender: Text, ids: Iterable[Union[int, str]], key: str, args: Any) -> bytes:
     """Build an ``X`` reply, e.g. key ``ctl`` with args ``{"cancel": True}``."""
-    sender = _text(sender)
+    sender_b = _text(sender)
     idents = b"X " + _idents(ids)
-    return b"%s %d:%s, %s" % (sender, len(idents), idents, dumps([key, args]))
+    return b"%s %d:%s, %s" % (sender_b, len(idents), idents, dumps([key, args]))
 
 
-def parse_reply(msg):
+def parse_reply(msg: Union[bytes, bytearray, memoryview]) -> Reply:
     """Parse a handler reply by Mongrel2's strict grammar (src/handler_parser.rl).
 
     ``UUID SP LEN ':' ['X '] (digit+ ' '?)* ',' SP BODY``; LEN must equal the byte length of
     the target list. Raises M2WireError for anything else.
     """
-    sender, ids, body, extended = split_reply(msg)
-    sender = sender.decode()
+    sender_b, ids, body, extended = split_reply(msg)
+    sender = sender_b.decode()
     if not extended:
         return Reply(sender, ids, body)
     value = loads(body)
@@ -303,7 +314,7 @@ def parse_reply(msg):
     return Reply(sender, ids, body, True, value[0].decode("utf-8", "surrogateescape"), value[1])
 
 
-def split_reply(msg):
+def split_reply(msg: Union[bytes, bytearray, memoryview]) -> Tuple[bytes, Tuple[int, ...], bytes, bool]:
     """parse_reply's grammar without building a Reply: ``(sender bytes, ids, body, extended)``.
 
     For the server's receiving loop, which does this for every reply; an extended reply's

@@ -14,7 +14,7 @@ services of bridge.services parse them from text and serve them.
 Pure. Built by bridge.config, used by bridge.front.connection.
 """
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 __all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "PageTarget", "PubSubTarget", "Route", "RouteTable",
            "ConfigError", "number", "split_options"]
@@ -59,10 +59,10 @@ class Mongrel2Target:
     send: str
     recv: str
     protocol: str = "json"          # header encoding: "json" or "tnetstring"
-    timeout: float = None           # seconds to the first reply byte; None: wait forever
-    uuid: str = None                # sender UUID; None: the bridge's --uuid
-    recv_ident: str = None          # SUB subscription, as Mongrel2's; None: UUID + " " only
-    upload_store: str = None        # mkstemp template (Mongrel2's upload.temp_store); None: inline
+    timeout: Optional[float] = None           # seconds to the first reply byte; None: wait forever
+    uuid: Optional[str] = None                # sender UUID; None: the bridge's --uuid
+    recv_ident: Optional[str] = None          # SUB subscription, as Mongrel2's; None: UUID + " " only
+    upload_store: Optional[str] = None        # mkstemp template (Mongrel2's upload.temp_store); None: inline
     upload_threshold: int = 20480   # bodies larger than this go to upload_store
 
 
@@ -99,14 +99,14 @@ class PubSubTarget:
     scheme: ClassVar[str] = "pubsub"
 
     sub: str
-    pub: str = None
+    pub: Optional[str] = None
 
 
 @dataclass(frozen=True)
 class Route:
     prefix: str
     target: object
-    host: str = None
+    host: Optional[str] = None
 
     @property
     def kind(self):

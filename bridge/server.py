@@ -16,8 +16,11 @@ for /_bridge/health and /_bridge/metrics (``admin``: ``main``, ``off`` or HOST:P
 It works unpatched (everything it touches is gevent-native); the command line
 (bridge.__main__) monkey-patches first because bottle's request objects are thread-locals.
 """
+from __future__ import annotations
+
 import logging
 import time
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, cast
 
 import gevent
 import gevent.pool
@@ -34,6 +37,9 @@ from bridge.routing import RouteTable
 from bridge.services import Resources, build
 from bridge.zmqlib import zmq
 
+if TYPE_CHECKING:
+    from bridge.config import Config
+
 log = logging.getLogger("bridge")
 
 __all__ = ["Bridge", "tls_context", "RETIRE_SECONDS"]
@@ -41,7 +47,7 @@ __all__ = ["Bridge", "tls_context", "RETIRE_SECONDS"]
 RETIRE_SECONDS = 3600.0
 
 
-def tls_context(cert, key=None):
+def tls_context(cert: str, key: Optional[str] = None) -> ssl.SSLContext:
     """A server SSLContext with modern defaults: TLS 1.2 or later, ALPN http/1.1 (no h2)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -51,15 +57,16 @@ def tls_context(cert, key=None):
 
 
 class Bridge:
-    def __init__(self, config, context=None):
+    def __init__(self, config: Config, context: Optional[zmq.Context] = None) -> None:
         self.config = config
         self.metrics = Metrics()
         self.stream_stats = StreamStats()       # WebSocket/SSE/poll/pubsub series
         self.metrics.collectors.append(self.stream_stats.render)
         self._own_context = context is None
         self.context = context or zmq.Context()
-        self.resources = Resources(self.context, self.metrics, self.stream_stats, config.uuid)
-        self.server = self.admin_server = None
+        self.resources = Resources(self.context, self.metrics, self.stream_stats,
+                                   cast(str, config.uuid))          # Config sets it
+        self.admin_server: Optional[StreamServer] = None
         self.access_log = None
         self._retiring = gevent.pool.Group()
         try:
@@ -72,15 +79,16 @@ class Bridge:
                              internal_app=internal_app(self, admin=config.admin == "main"),
                              access_log=self.access_log, scheme="https" if self.tls else "http",
                              address=lambda: self.address)
-            self.server = StreamServer(config.listen, self._handle, backlog=1024)
+            self.server: StreamServer = StreamServer(config.listen, self._handle, backlog=1024)
             self.server.init_socket()
             if isinstance(config.admin, tuple):
+                admin = StreamServer(config.admin, self._handle_admin, backlog=128)
                 self.admin_site = Site(routing=(RouteTable(), {}), limits=config.limits, metrics=self.metrics,
                                        stream_stats=self.stream_stats, resources=self.resources,
                                        internal_app=internal_app(self, admin=True), access_log=self.access_log,
-                                       address=lambda: self.admin_server.address)
-                self.admin_server = StreamServer(config.admin, self._handle_admin, backlog=128)
-                self.admin_server.init_socket()
+                                       address=lambda: admin.address)
+                self.admin_server = admin
+                admin.init_socket()
         except BaseException:
             self.close_backends()
             raise
@@ -92,14 +100,14 @@ class Bridge:
         return table, {route: build(route, self.resources) for route in table.routes}
 
     @property
-    def routes(self):
+    def routes(self) -> RouteTable:
         return self.site.routing[0]
 
     @property
-    def services(self):
+    def services(self) -> Dict[Any, Any]:
         return self.resources.services
 
-    def reload(self, config):
+    def reload(self, config: Config) -> None:
         """Swap in ``config``'s routes and limits (SIGHUP). Raises (and changes nothing) if a
         route cannot be built; open connections and exchanges carry on either way."""
         resources = self.resources
@@ -144,10 +152,10 @@ class Bridge:
     # ------------------------------------------------------------------ listeners
 
     @property
-    def address(self):
-        return self.server.address
+    def address(self) -> Tuple[str, int]:
+        return cast(Tuple[str, int], self.server.address)
 
-    def describe(self):
+    def describe(self) -> Dict[str, Any]:
         """What runs where (endpoints with their bound ports): for logs, tests and /_bridge/health."""
         table, services = self.site.routing
         routes = []
@@ -159,11 +167,11 @@ class Bridge:
         info = {"listen": f"{host}:{port}", "uuid": self.config.uuid, "routes": routes,
                 "scheme": self.site.scheme}
         if self.admin_server is not None:
-            host, port = self.admin_server.address[:2]
+            host, port = cast(Tuple[str, int], self.admin_server.address)[:2]
             info["admin"] = f"{host}:{port}"
         return info
 
-    def health(self):
+    def health(self) -> Dict[str, Any]:
         """describe() with each route's backend state; status "ok" or "degraded"."""
         info = self.describe()
         table, services = self.site.routing
@@ -176,7 +184,7 @@ class Bridge:
         info["open_connections"] = self.metrics.open_connections
         return info
 
-    def start(self):
+    def start(self) -> None:
         for service in self.resources.services.values():
             if not service.started:
                 service.start()
@@ -184,7 +192,7 @@ class Bridge:
         if self.admin_server is not None:
             self.admin_server.start()
 
-    def serve_forever(self):
+    def serve_forever(self) -> None:
         """Run until stop() (from a signal handler or another greenlet)."""
         if not self.server.started:
             self.start()
@@ -212,7 +220,7 @@ class Bridge:
         tls.settimeout(None)
         return tls
 
-    def close_sessions(self, timeout=1.0):
+    def close_sessions(self, timeout: float = 1.0) -> None:
         """Close every WebSocket with 1001 (going away); wait up to ``timeout`` for the close
         frames to leave, so browsers reconnect knowing why."""
         sessions = list(self.resources.sessions)
@@ -220,14 +228,14 @@ class Bridge:
             session.close(1001, "server shutting down")
         gevent.wait([session.outbox.done for session in sessions], timeout=timeout)
 
-    def stop(self, timeout=1.0):
+    def stop(self, timeout: float = 1.0) -> None:
         self.close_sessions(timeout)
         for server in (self.admin_server, self.server):
             if server is not None:
                 server.stop(timeout=timeout)
         self.close_backends()
 
-    def close_backends(self):
+    def close_backends(self) -> None:
         self._retiring.kill()
         for service in self.resources.services.values():
             service.close()

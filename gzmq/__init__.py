@@ -22,9 +22,10 @@ from .proxy import device, proxy, proxy_steerable  # noqa: E402
 from .socket import Socket  # noqa: E402
 from .security.keys import curve_keypair, curve_public  # noqa: E402,F401  (PyNaCl imported lazily)
 from . import devices  # noqa: E402,F401  (pyzmq's zmq.devices)
+from typing import Any  # noqa: E402
 
 
-def has(capability):
+def has(capability: str) -> bool:
     """zmq.has(): which optional transports/mechanisms this build supports."""
     if capability == "curve":
         try:
@@ -35,7 +36,7 @@ def has(capability):
     return capability in ("ipc", "pgm", "epgm")
 
 
-def zmq_errno():
+def zmq_errno() -> int:
     return 0
 
 
@@ -48,7 +49,7 @@ SyncContext = Context
 SyncSocket = Socket
 
 
-def zmq_poll(sockets, timeout=None):
+def zmq_poll(sockets: "list[tuple[Any, int]]", timeout: "float | None" = None) -> "list[tuple[Any, int]]":
     """pyzmq's low-level zmq_poll: [(socket, flags)] -> [(socket, events)]; timeout in ms."""
     poller = Poller()
     for sock, flags in sockets:
@@ -59,14 +60,14 @@ def zmq_poll(sockets, timeout=None):
 class Stopwatch:
     """pyzmq's Stopwatch: start(), then stop() returns the elapsed microseconds."""
 
-    def __init__(self):
-        self._start = None
+    def __init__(self) -> None:
+        self._start: "int | None" = None
 
-    def start(self):
+    def start(self) -> None:
         import time
         self._start = time.monotonic_ns()
 
-    def stop(self):
+    def stop(self) -> int:
         import time
         if self._start is None:
             raise ZMQError(Errno.EINVAL, "Must start the Stopwatch before calling stop.")

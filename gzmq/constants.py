@@ -7,7 +7,7 @@ Errno values are the host's for POSIX errors and ZMQ_HAUSNUMERO-based for libzmq
 import errno as _errno
 from enum import Enum, IntEnum, IntFlag
 
-__all__ = []  # filled at the bottom
+__all__: list[str] = []  # filled below
 
 
 class SocketType(IntEnum):
@@ -404,40 +404,292 @@ class _OptType(Enum):
 
 
 for _opt in SocketOption:
-    _opt._opt_type = _OptType(OPTION_TYPES.get(_opt, 'int'))
+    _opt._opt_type = _OptType(OPTION_TYPES.get(_opt, 'int'))  # type: ignore[attr-defined]
 
 
 # Module-level aliases, as pyzmq: gzmq.PUSH, gzmq.SNDHWM, gzmq.EAGAIN, gzmq.EVENT_CONNECTED ...
+# Written out, as pyzmq's own, so that type checkers see them; tests/compat/test_constants_aliases.py
+# checks them against the enums (and prints the block to paste after an enum gains a member).
 __all__ += ["SocketType", "SocketOption", "ContextOption", "Flag", "PollEvent", "Errno", "DeviceType",
             "SecurityMechanism", "MessageOption", "Event", "RouterNotify", "ReconnectStop", "NormMode"]
-_ENUMS = (SocketType, SocketOption, ContextOption, Flag, PollEvent, Errno, DeviceType,
-          SecurityMechanism, MessageOption)
-for _enum in _ENUMS:
-    for _name, _member in _enum.__members__.items():
-        globals()[_name] = _member
-        __all__.append(_name)
-# These three carry a prefix at module level, as in pyzmq (zmq.NOTIFY_CONNECT ...).
-for _enum, _prefix in ((RouterNotify, "NOTIFY_"), (ReconnectStop, "RECONNECT_STOP_"), (NormMode, "NORM_")):
-    for _name, _member in _enum.__members__.items():
-        globals()[_prefix + _name] = _member
-        __all__.append(_prefix + _name)
-for _name, _member in Event.__members__.items():
-    globals()["EVENT_" + _name] = _member
-    __all__.append("EVENT_" + _name)
+PAIR: SocketType = SocketType.PAIR
+PUB: SocketType = SocketType.PUB
+SUB: SocketType = SocketType.SUB
+REQ: SocketType = SocketType.REQ
+REP: SocketType = SocketType.REP
+DEALER: SocketType = SocketType.DEALER
+ROUTER: SocketType = SocketType.ROUTER
+PULL: SocketType = SocketType.PULL
+PUSH: SocketType = SocketType.PUSH
+XPUB: SocketType = SocketType.XPUB
+XSUB: SocketType = SocketType.XSUB
+STREAM: SocketType = SocketType.STREAM
+SERVER: SocketType = SocketType.SERVER
+CLIENT: SocketType = SocketType.CLIENT
+RADIO: SocketType = SocketType.RADIO
+DISH: SocketType = SocketType.DISH
+GATHER: SocketType = SocketType.GATHER
+SCATTER: SocketType = SocketType.SCATTER
+DGRAM: SocketType = SocketType.DGRAM
+PEER: SocketType = SocketType.PEER
+CHANNEL: SocketType = SocketType.CHANNEL
+XREQ: SocketType = SocketType.XREQ
+XREP: SocketType = SocketType.XREP
+HWM: SocketOption = SocketOption.HWM
+AFFINITY: SocketOption = SocketOption.AFFINITY
+ROUTING_ID: SocketOption = SocketOption.ROUTING_ID
+SUBSCRIBE: SocketOption = SocketOption.SUBSCRIBE
+UNSUBSCRIBE: SocketOption = SocketOption.UNSUBSCRIBE
+RATE: SocketOption = SocketOption.RATE
+RECOVERY_IVL: SocketOption = SocketOption.RECOVERY_IVL
+SNDBUF: SocketOption = SocketOption.SNDBUF
+RCVBUF: SocketOption = SocketOption.RCVBUF
+RCVMORE: SocketOption = SocketOption.RCVMORE
+FD: SocketOption = SocketOption.FD
+EVENTS: SocketOption = SocketOption.EVENTS
+TYPE: SocketOption = SocketOption.TYPE
+LINGER: SocketOption = SocketOption.LINGER
+RECONNECT_IVL: SocketOption = SocketOption.RECONNECT_IVL
+BACKLOG: SocketOption = SocketOption.BACKLOG
+RECONNECT_IVL_MAX: SocketOption = SocketOption.RECONNECT_IVL_MAX
+MAXMSGSIZE: SocketOption = SocketOption.MAXMSGSIZE
+SNDHWM: SocketOption = SocketOption.SNDHWM
+RCVHWM: SocketOption = SocketOption.RCVHWM
+MULTICAST_HOPS: SocketOption = SocketOption.MULTICAST_HOPS
+RCVTIMEO: SocketOption = SocketOption.RCVTIMEO
+SNDTIMEO: SocketOption = SocketOption.SNDTIMEO
+LAST_ENDPOINT: SocketOption = SocketOption.LAST_ENDPOINT
+ROUTER_MANDATORY: SocketOption = SocketOption.ROUTER_MANDATORY
+TCP_KEEPALIVE: SocketOption = SocketOption.TCP_KEEPALIVE
+TCP_KEEPALIVE_CNT: SocketOption = SocketOption.TCP_KEEPALIVE_CNT
+TCP_KEEPALIVE_IDLE: SocketOption = SocketOption.TCP_KEEPALIVE_IDLE
+TCP_KEEPALIVE_INTVL: SocketOption = SocketOption.TCP_KEEPALIVE_INTVL
+IMMEDIATE: SocketOption = SocketOption.IMMEDIATE
+XPUB_VERBOSE: SocketOption = SocketOption.XPUB_VERBOSE
+ROUTER_RAW: SocketOption = SocketOption.ROUTER_RAW
+IPV6: ContextOption = ContextOption.IPV6
+MECHANISM: SocketOption = SocketOption.MECHANISM
+PLAIN_SERVER: SocketOption = SocketOption.PLAIN_SERVER
+PLAIN_USERNAME: SocketOption = SocketOption.PLAIN_USERNAME
+PLAIN_PASSWORD: SocketOption = SocketOption.PLAIN_PASSWORD
+CURVE_SERVER: SocketOption = SocketOption.CURVE_SERVER
+CURVE_PUBLICKEY: SocketOption = SocketOption.CURVE_PUBLICKEY
+CURVE_SECRETKEY: SocketOption = SocketOption.CURVE_SECRETKEY
+CURVE_SERVERKEY: SocketOption = SocketOption.CURVE_SERVERKEY
+PROBE_ROUTER: SocketOption = SocketOption.PROBE_ROUTER
+REQ_CORRELATE: SocketOption = SocketOption.REQ_CORRELATE
+REQ_RELAXED: SocketOption = SocketOption.REQ_RELAXED
+CONFLATE: SocketOption = SocketOption.CONFLATE
+ZAP_DOMAIN: SocketOption = SocketOption.ZAP_DOMAIN
+ROUTER_HANDOVER: SocketOption = SocketOption.ROUTER_HANDOVER
+TOS: SocketOption = SocketOption.TOS
+CONNECT_ROUTING_ID: SocketOption = SocketOption.CONNECT_ROUTING_ID
+GSSAPI_SERVER: SocketOption = SocketOption.GSSAPI_SERVER
+GSSAPI_PRINCIPAL: SocketOption = SocketOption.GSSAPI_PRINCIPAL
+GSSAPI_SERVICE_PRINCIPAL: SocketOption = SocketOption.GSSAPI_SERVICE_PRINCIPAL
+GSSAPI_PLAINTEXT: SocketOption = SocketOption.GSSAPI_PLAINTEXT
+HANDSHAKE_IVL: SocketOption = SocketOption.HANDSHAKE_IVL
+SOCKS_PROXY: SocketOption = SocketOption.SOCKS_PROXY
+XPUB_NODROP: SocketOption = SocketOption.XPUB_NODROP
+BLOCKY: ContextOption = ContextOption.BLOCKY
+XPUB_MANUAL: SocketOption = SocketOption.XPUB_MANUAL
+XPUB_WELCOME_MSG: SocketOption = SocketOption.XPUB_WELCOME_MSG
+STREAM_NOTIFY: SocketOption = SocketOption.STREAM_NOTIFY
+INVERT_MATCHING: SocketOption = SocketOption.INVERT_MATCHING
+HEARTBEAT_IVL: SocketOption = SocketOption.HEARTBEAT_IVL
+HEARTBEAT_TTL: SocketOption = SocketOption.HEARTBEAT_TTL
+HEARTBEAT_TIMEOUT: SocketOption = SocketOption.HEARTBEAT_TIMEOUT
+XPUB_VERBOSER: SocketOption = SocketOption.XPUB_VERBOSER
+CONNECT_TIMEOUT: SocketOption = SocketOption.CONNECT_TIMEOUT
+TCP_MAXRT: SocketOption = SocketOption.TCP_MAXRT
+THREAD_SAFE: SocketOption = SocketOption.THREAD_SAFE
+MULTICAST_MAXTPDU: SocketOption = SocketOption.MULTICAST_MAXTPDU
+VMCI_BUFFER_SIZE: SocketOption = SocketOption.VMCI_BUFFER_SIZE
+VMCI_BUFFER_MIN_SIZE: SocketOption = SocketOption.VMCI_BUFFER_MIN_SIZE
+VMCI_BUFFER_MAX_SIZE: SocketOption = SocketOption.VMCI_BUFFER_MAX_SIZE
+VMCI_CONNECT_TIMEOUT: SocketOption = SocketOption.VMCI_CONNECT_TIMEOUT
+USE_FD: SocketOption = SocketOption.USE_FD
+GSSAPI_PRINCIPAL_NAMETYPE: SocketOption = SocketOption.GSSAPI_PRINCIPAL_NAMETYPE
+GSSAPI_SERVICE_PRINCIPAL_NAMETYPE: SocketOption = SocketOption.GSSAPI_SERVICE_PRINCIPAL_NAMETYPE
+BINDTODEVICE: SocketOption = SocketOption.BINDTODEVICE
+TCP_ACCEPT_FILTER: SocketOption = SocketOption.TCP_ACCEPT_FILTER
+IPC_FILTER_PID: SocketOption = SocketOption.IPC_FILTER_PID
+IPC_FILTER_UID: SocketOption = SocketOption.IPC_FILTER_UID
+IPC_FILTER_GID: SocketOption = SocketOption.IPC_FILTER_GID
+IPV4ONLY: SocketOption = SocketOption.IPV4ONLY
+ZAP_ENFORCE_DOMAIN: SocketOption = SocketOption.ZAP_ENFORCE_DOMAIN
+LOOPBACK_FASTPATH: SocketOption = SocketOption.LOOPBACK_FASTPATH
+METADATA: SocketOption = SocketOption.METADATA
+MULTICAST_LOOP: SocketOption = SocketOption.MULTICAST_LOOP
+ROUTER_NOTIFY: SocketOption = SocketOption.ROUTER_NOTIFY
+XPUB_MANUAL_LAST_VALUE: SocketOption = SocketOption.XPUB_MANUAL_LAST_VALUE
+SOCKS_USERNAME: SocketOption = SocketOption.SOCKS_USERNAME
+SOCKS_PASSWORD: SocketOption = SocketOption.SOCKS_PASSWORD
+IN_BATCH_SIZE: SocketOption = SocketOption.IN_BATCH_SIZE
+OUT_BATCH_SIZE: SocketOption = SocketOption.OUT_BATCH_SIZE
+WSS_KEY_PEM: SocketOption = SocketOption.WSS_KEY_PEM
+WSS_CERT_PEM: SocketOption = SocketOption.WSS_CERT_PEM
+WSS_TRUST_PEM: SocketOption = SocketOption.WSS_TRUST_PEM
+WSS_HOSTNAME: SocketOption = SocketOption.WSS_HOSTNAME
+WSS_TRUST_SYSTEM: SocketOption = SocketOption.WSS_TRUST_SYSTEM
+ONLY_FIRST_SUBSCRIBE: SocketOption = SocketOption.ONLY_FIRST_SUBSCRIBE
+RECONNECT_STOP: SocketOption = SocketOption.RECONNECT_STOP
+HELLO_MSG: SocketOption = SocketOption.HELLO_MSG
+DISCONNECT_MSG: SocketOption = SocketOption.DISCONNECT_MSG
+PRIORITY: SocketOption = SocketOption.PRIORITY
+BUSY_POLL: SocketOption = SocketOption.BUSY_POLL
+HICCUP_MSG: SocketOption = SocketOption.HICCUP_MSG
+XSUB_VERBOSE_UNSUBSCRIBE: SocketOption = SocketOption.XSUB_VERBOSE_UNSUBSCRIBE
+TOPICS_COUNT: SocketOption = SocketOption.TOPICS_COUNT
+NORM_MODE: SocketOption = SocketOption.NORM_MODE
+NORM_UNICAST_NACK: SocketOption = SocketOption.NORM_UNICAST_NACK
+NORM_BUFFER_SIZE: SocketOption = SocketOption.NORM_BUFFER_SIZE
+NORM_SEGMENT_SIZE: SocketOption = SocketOption.NORM_SEGMENT_SIZE
+NORM_BLOCK_SIZE: SocketOption = SocketOption.NORM_BLOCK_SIZE
+NORM_NUM_PARITY: SocketOption = SocketOption.NORM_NUM_PARITY
+NORM_NUM_AUTOPARITY: SocketOption = SocketOption.NORM_NUM_AUTOPARITY
+NORM_PUSH: SocketOption = SocketOption.NORM_PUSH
+IDENTITY: SocketOption = SocketOption.IDENTITY
+CONNECT_RID: SocketOption = SocketOption.CONNECT_RID
+DELAY_ATTACH_ON_CONNECT: SocketOption = SocketOption.DELAY_ATTACH_ON_CONNECT
+FAIL_UNROUTABLE: SocketOption = SocketOption.FAIL_UNROUTABLE
+ROUTER_BEHAVIOR: SocketOption = SocketOption.ROUTER_BEHAVIOR
+IO_THREADS: ContextOption = ContextOption.IO_THREADS
+MAX_SOCKETS: ContextOption = ContextOption.MAX_SOCKETS
+SOCKET_LIMIT: ContextOption = ContextOption.SOCKET_LIMIT
+THREAD_SCHED_POLICY: ContextOption = ContextOption.THREAD_SCHED_POLICY
+MAX_MSGSZ: ContextOption = ContextOption.MAX_MSGSZ
+MSG_T_SIZE: ContextOption = ContextOption.MSG_T_SIZE
+THREAD_AFFINITY_CPU_ADD: ContextOption = ContextOption.THREAD_AFFINITY_CPU_ADD
+THREAD_AFFINITY_CPU_REMOVE: ContextOption = ContextOption.THREAD_AFFINITY_CPU_REMOVE
+THREAD_NAME_PREFIX: ContextOption = ContextOption.THREAD_NAME_PREFIX
+THREAD_PRIORITY: ContextOption = ContextOption.THREAD_PRIORITY
+DONTWAIT: Flag = Flag.DONTWAIT
+SNDMORE: Flag = Flag.SNDMORE
+NOBLOCK: Flag = Flag.NOBLOCK
+POLLIN: PollEvent = PollEvent.POLLIN
+POLLOUT: PollEvent = PollEvent.POLLOUT
+POLLERR: PollEvent = PollEvent.POLLERR
+POLLPRI: PollEvent = PollEvent.POLLPRI
+EAGAIN: Errno = Errno.EAGAIN
+ENOENT: Errno = Errno.ENOENT
+EFAULT: Errno = Errno.EFAULT
+EINVAL: Errno = Errno.EINVAL
+ENOTSUP: Errno = Errno.ENOTSUP
+EPROTONOSUPPORT: Errno = Errno.EPROTONOSUPPORT
+ENOBUFS: Errno = Errno.ENOBUFS
+ENETDOWN: Errno = Errno.ENETDOWN
+EADDRINUSE: Errno = Errno.EADDRINUSE
+EADDRNOTAVAIL: Errno = Errno.EADDRNOTAVAIL
+ECONNREFUSED: Errno = Errno.ECONNREFUSED
+EINPROGRESS: Errno = Errno.EINPROGRESS
+ENOTSOCK: Errno = Errno.ENOTSOCK
+EMSGSIZE: Errno = Errno.EMSGSIZE
+EAFNOSUPPORT: Errno = Errno.EAFNOSUPPORT
+ENETUNREACH: Errno = Errno.ENETUNREACH
+ECONNABORTED: Errno = Errno.ECONNABORTED
+ECONNRESET: Errno = Errno.ECONNRESET
+ENOTCONN: Errno = Errno.ENOTCONN
+ETIMEDOUT: Errno = Errno.ETIMEDOUT
+EHOSTUNREACH: Errno = Errno.EHOSTUNREACH
+ENETRESET: Errno = Errno.ENETRESET
+EFSM: Errno = Errno.EFSM
+ENOCOMPATPROTO: Errno = Errno.ENOCOMPATPROTO
+ETERM: Errno = Errno.ETERM
+EMTHREAD: Errno = Errno.EMTHREAD
+STREAMER: DeviceType = DeviceType.STREAMER
+FORWARDER: DeviceType = DeviceType.FORWARDER
+QUEUE: DeviceType = DeviceType.QUEUE
+NULL: SecurityMechanism = SecurityMechanism.NULL
+PLAIN: SecurityMechanism = SecurityMechanism.PLAIN
+CURVE: SecurityMechanism = SecurityMechanism.CURVE
+GSSAPI: SecurityMechanism = SecurityMechanism.GSSAPI
+MORE: MessageOption = MessageOption.MORE
+SHARED: MessageOption = MessageOption.SHARED
+SRCFD: MessageOption = MessageOption.SRCFD
+NOTIFY_CONNECT: RouterNotify = RouterNotify.CONNECT
+NOTIFY_DISCONNECT: RouterNotify = RouterNotify.DISCONNECT
+RECONNECT_STOP_CONN_REFUSED: ReconnectStop = ReconnectStop.CONN_REFUSED
+RECONNECT_STOP_HANDSHAKE_FAILED: ReconnectStop = ReconnectStop.HANDSHAKE_FAILED
+RECONNECT_STOP_AFTER_DISCONNECT: ReconnectStop = ReconnectStop.AFTER_DISCONNECT
+NORM_FIXED: NormMode = NormMode.FIXED
+NORM_CC: NormMode = NormMode.CC
+NORM_CCL: NormMode = NormMode.CCL
+NORM_CCE: NormMode = NormMode.CCE
+NORM_CCE_ECNONLY: NormMode = NormMode.CCE_ECNONLY
+EVENT_PROTOCOL_ERROR_ZMTP_UNSPECIFIED: Event = Event.PROTOCOL_ERROR_ZMTP_UNSPECIFIED
+EVENT_PROTOCOL_ERROR_ZAP_UNSPECIFIED: Event = Event.PROTOCOL_ERROR_ZAP_UNSPECIFIED
+EVENT_CONNECTED: Event = Event.CONNECTED
+EVENT_CONNECT_DELAYED: Event = Event.CONNECT_DELAYED
+EVENT_CONNECT_RETRIED: Event = Event.CONNECT_RETRIED
+EVENT_LISTENING: Event = Event.LISTENING
+EVENT_BIND_FAILED: Event = Event.BIND_FAILED
+EVENT_ACCEPTED: Event = Event.ACCEPTED
+EVENT_ACCEPT_FAILED: Event = Event.ACCEPT_FAILED
+EVENT_CLOSED: Event = Event.CLOSED
+EVENT_CLOSE_FAILED: Event = Event.CLOSE_FAILED
+EVENT_DISCONNECTED: Event = Event.DISCONNECTED
+EVENT_MONITOR_STOPPED: Event = Event.MONITOR_STOPPED
+EVENT_HANDSHAKE_FAILED_NO_DETAIL: Event = Event.HANDSHAKE_FAILED_NO_DETAIL
+EVENT_HANDSHAKE_SUCCEEDED: Event = Event.HANDSHAKE_SUCCEEDED
+EVENT_HANDSHAKE_FAILED_PROTOCOL: Event = Event.HANDSHAKE_FAILED_PROTOCOL
+EVENT_HANDSHAKE_FAILED_AUTH: Event = Event.HANDSHAKE_FAILED_AUTH
+EVENT_PIPES_STATS: Event = Event.PIPES_STATS
+EVENT_ALL_V1: Event = Event.ALL_V1
+EVENT_ALL: Event = Event.ALL
+EVENT_ALL_V2: Event = Event.ALL_V2
+__all__ += [
+    "PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB",
+    "STREAM", "SERVER", "CLIENT", "RADIO", "DISH", "GATHER", "SCATTER", "DGRAM", "PEER", "CHANNEL",
+    "XREQ", "XREP", "HWM", "AFFINITY", "ROUTING_ID", "SUBSCRIBE", "UNSUBSCRIBE", "RATE",
+    "RECOVERY_IVL", "SNDBUF", "RCVBUF", "RCVMORE", "FD", "EVENTS", "TYPE", "LINGER",
+    "RECONNECT_IVL", "BACKLOG", "RECONNECT_IVL_MAX", "MAXMSGSIZE", "SNDHWM", "RCVHWM",
+    "MULTICAST_HOPS", "RCVTIMEO", "SNDTIMEO", "LAST_ENDPOINT", "ROUTER_MANDATORY", "TCP_KEEPALIVE",
+    "TCP_KEEPALIVE_CNT", "TCP_KEEPALIVE_IDLE", "TCP_KEEPALIVE_INTVL", "IMMEDIATE", "XPUB_VERBOSE",
+    "ROUTER_RAW", "IPV6", "MECHANISM", "PLAIN_SERVER", "PLAIN_USERNAME", "PLAIN_PASSWORD",
+    "CURVE_SERVER", "CURVE_PUBLICKEY", "CURVE_SECRETKEY", "CURVE_SERVERKEY", "PROBE_ROUTER",
+    "REQ_CORRELATE", "REQ_RELAXED", "CONFLATE", "ZAP_DOMAIN", "ROUTER_HANDOVER", "TOS",
+    "CONNECT_ROUTING_ID", "GSSAPI_SERVER", "GSSAPI_PRINCIPAL", "GSSAPI_SERVICE_PRINCIPAL",
+    "GSSAPI_PLAINTEXT", "HANDSHAKE_IVL", "SOCKS_PROXY", "XPUB_NODROP", "BLOCKY", "XPUB_MANUAL",
+    "XPUB_WELCOME_MSG", "STREAM_NOTIFY", "INVERT_MATCHING", "HEARTBEAT_IVL", "HEARTBEAT_TTL",
+    "HEARTBEAT_TIMEOUT", "XPUB_VERBOSER", "CONNECT_TIMEOUT", "TCP_MAXRT", "THREAD_SAFE",
+    "MULTICAST_MAXTPDU", "VMCI_BUFFER_SIZE", "VMCI_BUFFER_MIN_SIZE", "VMCI_BUFFER_MAX_SIZE",
+    "VMCI_CONNECT_TIMEOUT", "USE_FD", "GSSAPI_PRINCIPAL_NAMETYPE",
+    "GSSAPI_SERVICE_PRINCIPAL_NAMETYPE", "BINDTODEVICE", "TCP_ACCEPT_FILTER", "IPC_FILTER_PID",
+    "IPC_FILTER_UID", "IPC_FILTER_GID", "IPV4ONLY", "ZAP_ENFORCE_DOMAIN", "LOOPBACK_FASTPATH",
+    "METADATA", "MULTICAST_LOOP", "ROUTER_NOTIFY", "XPUB_MANUAL_LAST_VALUE", "SOCKS_USERNAME",
+    "SOCKS_PASSWORD", "IN_BATCH_SIZE", "OUT_BATCH_SIZE", "WSS_KEY_PEM", "WSS_CERT_PEM",
+    "WSS_TRUST_PEM", "WSS_HOSTNAME", "WSS_TRUST_SYSTEM", "ONLY_FIRST_SUBSCRIBE", "RECONNECT_STOP",
+    "HELLO_MSG", "DISCONNECT_MSG", "PRIORITY", "BUSY_POLL", "HICCUP_MSG",
+    "XSUB_VERBOSE_UNSUBSCRIBE", "TOPICS_COUNT", "NORM_MODE", "NORM_UNICAST_NACK",
+    "NORM_BUFFER_SIZE", "NORM_SEGMENT_SIZE", "NORM_BLOCK_SIZE", "NORM_NUM_PARITY",
+    "NORM_NUM_AUTOPARITY", "NORM_PUSH", "IDENTITY", "CONNECT_RID", "DELAY_ATTACH_ON_CONNECT",
+    "FAIL_UNROUTABLE", "ROUTER_BEHAVIOR", "IO_THREADS", "MAX_SOCKETS", "SOCKET_LIMIT",
+    "THREAD_SCHED_POLICY", "MAX_MSGSZ", "MSG_T_SIZE", "THREAD_AFFINITY_CPU_ADD",
+    "THREAD_AFFINITY_CPU_REMOVE", "THREAD_NAME_PREFIX", "THREAD_PRIORITY", "DONTWAIT", "SNDMORE",
+    "NOBLOCK", "POLLIN", "POLLOUT", "POLLERR", "POLLPRI", "EAGAIN", "ENOENT", "EFAULT", "EINVAL",
+    "ENOTSUP", "EPROTONOSUPPORT", "ENOBUFS", "ENETDOWN", "EADDRINUSE", "EADDRNOTAVAIL",
+    "ECONNREFUSED", "EINPROGRESS", "ENOTSOCK", "EMSGSIZE", "EAFNOSUPPORT", "ENETUNREACH",
+    "ECONNABORTED", "ECONNRESET", "ENOTCONN", "ETIMEDOUT", "EHOSTUNREACH", "ENETRESET", "EFSM",
+    "ENOCOMPATPROTO", "ETERM", "EMTHREAD", "STREAMER", "FORWARDER", "QUEUE", "NULL", "PLAIN",
+    "CURVE", "GSSAPI", "MORE", "SHARED", "SRCFD", "NOTIFY_CONNECT", "NOTIFY_DISCONNECT",
+    "RECONNECT_STOP_CONN_REFUSED", "RECONNECT_STOP_HANDSHAKE_FAILED",
+    "RECONNECT_STOP_AFTER_DISCONNECT", "NORM_FIXED", "NORM_CC", "NORM_CCL", "NORM_CCE",
+    "NORM_CCE_ECNONLY", "EVENT_PROTOCOL_ERROR_ZMTP_UNSPECIFIED",
+    "EVENT_PROTOCOL_ERROR_ZAP_UNSPECIFIED", "EVENT_CONNECTED", "EVENT_CONNECT_DELAYED",
+    "EVENT_CONNECT_RETRIED", "EVENT_LISTENING", "EVENT_BIND_FAILED", "EVENT_ACCEPTED",
+    "EVENT_ACCEPT_FAILED", "EVENT_CLOSED", "EVENT_CLOSE_FAILED", "EVENT_DISCONNECTED",
+    "EVENT_MONITOR_STOPPED", "EVENT_HANDSHAKE_FAILED_NO_DETAIL", "EVENT_HANDSHAKE_SUCCEEDED",
+    "EVENT_HANDSHAKE_FAILED_PROTOCOL", "EVENT_HANDSHAKE_FAILED_AUTH", "EVENT_PIPES_STATS",
+    "EVENT_ALL_V1", "EVENT_ALL", "EVENT_ALL_V2",
+]
 
-# Legacy names pyzmq keeps.
-UPSTREAM = SocketType.PULL
-DOWNSTREAM = SocketType.PUSH
-XREQ = SocketType.DEALER
-XREP = SocketType.ROUTER
-IDENTITY = SocketOption.ROUTING_ID
-CONNECT_RID = SocketOption.CONNECT_ROUTING_ID
-DELAY_ATTACH_ON_CONNECT = SocketOption.IMMEDIATE
-NOBLOCK = Flag.DONTWAIT
-HWM = SocketOption.HWM
+# Legacy names pyzmq keeps (XREQ, XREP, IDENTITY, CONNECT_RID, DELAY_ATTACH_ON_CONNECT, NOBLOCK
+# and HWM are enum aliases, above).
+UPSTREAM: SocketType = SocketType.PULL
+DOWNSTREAM: SocketType = SocketType.PUSH
 ZMQ_HAUSNUMERO = 156384712
-__all__ += ["UPSTREAM", "DOWNSTREAM", "XREQ", "XREP", "IDENTITY", "CONNECT_RID",
-            "DELAY_ATTACH_ON_CONNECT", "NOBLOCK", "ZMQ_HAUSNUMERO"]
+__all__ += ["UPSTREAM", "DOWNSTREAM", "ZMQ_HAUSNUMERO"]
 
 # ZMQ_PROTOCOL_ERROR_* values (the value of a HANDSHAKE_FAILED_PROTOCOL monitor event).
 PROTOCOL_ERROR_ZMTP_UNSPECIFIED = 0x10000000
@@ -461,4 +713,26 @@ PROTOCOL_ERROR_ZAP_BAD_VERSION = 0x20000003
 PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE = 0x20000004
 PROTOCOL_ERROR_ZAP_INVALID_METADATA = 0x20000005
 PROTOCOL_ERROR_WS_UNSPECIFIED = 0x30000000
-__all__ += [_n for _n in list(globals()) if _n.startswith("PROTOCOL_ERROR_")]
+__all__ += [
+    "PROTOCOL_ERROR_ZMTP_UNSPECIFIED",
+    "PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND",
+    "PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE",
+    "PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_MESSAGE",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_ERROR",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_READY",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_WELCOME",
+    "PROTOCOL_ERROR_ZMTP_INVALID_METADATA",
+    "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC",
+    "PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH",
+    "PROTOCOL_ERROR_ZAP_UNSPECIFIED",
+    "PROTOCOL_ERROR_ZAP_MALFORMED_REPLY",
+    "PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID",
+    "PROTOCOL_ERROR_ZAP_BAD_VERSION",
+    "PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE",
+    "PROTOCOL_ERROR_ZAP_INVALID_METADATA",
+    "PROTOCOL_ERROR_WS_UNSPECIFIED",
+]

@@ -8,6 +8,8 @@ sockets are closed and until lingering messages have been delivered (or LINGER e
 stops its I/O threads and returns. destroy(linger) closes the sockets for you first. Waiting
 is cooperative (gevent), from whichever thread calls term().
 """
+from __future__ import annotations
+
 import atexit
 import errno as _errno
 import gc
@@ -17,6 +19,7 @@ import threading
 import warnings
 import weakref
 from types import GenericAlias
+from typing import Any, Callable, Optional, TypeVar, overload
 
 from .constants import ContextOption, Errno, SocketOption
 from .engine import process
@@ -27,7 +30,8 @@ from .shadow import Shadow, make_shadow, register as register_address
 from .socket import Socket
 from .sockets.base import set_default_context
 
-_LIVE_CONTEXTS = weakref.WeakSet()
+_LIVE_CONTEXTS: weakref.WeakSet[Context] = weakref.WeakSet()
+_S = TypeVar("_S")
 
 
 def _forked_to_exec():
@@ -86,50 +90,50 @@ _SIGNED_CONTEXT_OPTIONS = frozenset({ContextOption.THREAD_SCHED_POLICY})
 class Context:
     """A gzmq context. Thread-safe to share; sockets are not (as in libzmq)."""
 
-    _instance = None
-    _instance_pid = None
+    _instance: Optional[Context] = None
+    _instance_pid: Optional[int] = None
     _shadow = False
     # pyzmq's Context is Generic (zmq.Context[zmq.Socket[bytes]] in annotations).
-    __class_getitem__ = classmethod(GenericAlias)
-    _socket_class = None         # subclasses may set it, as in pyzmq (default: gzmq.Socket)
+    __class_getitem__: Any = classmethod(GenericAlias)
+    _socket_class: Optional[Callable[..., Any]] = None   # subclasses may set it, as in pyzmq (default: gzmq.Socket)
 
-    def __new__(cls, io_threads=1, shadow=0, **kwargs):
+    def __new__(cls, io_threads: Any = 1, shadow: Any = 0, **kwargs: Any) -> Any:
         # (io_mode: gzmq's own keyword, "hub" or "thread"; see io_mode below)
         # Context(other_context) and Context(shadow=ctx_or_address) make a shadow (pyzmq >= 25).
         if shadow or isinstance(io_threads, (Context, Shadow)):
             return make_shadow(shadow or io_threads, Context)
         return super().__new__(cls)
 
-    def __init__(self, io_threads=1, io_mode=None, **kwargs):
+    def __init__(self, io_threads: int = 1, io_mode: Optional[str] = None, **kwargs: Any) -> None:
         if not isinstance(io_threads, int) or io_threads < 0:
             raise ZMQError(Errno.EINVAL, f"io_threads must be an int >= 0, not {io_threads!r}")
         try:
             self._io_mode = io_thread.io_mode(io_threads, io_mode)
         except ValueError as exc:
             raise ZMQError(Errno.EINVAL, str(exc)) from None
-        self._io_threads = []        # started with the first socket (I/O-thread mode)
+        self._io_threads: list[Any] = []   # started with the first socket (I/O-thread mode)
         self._io_next = 0
         self._io_lock = io_thread.native_lock()
-        self._sockets = weakref.WeakSet()
-        self._inproc = {}            # name -> its binding (gzmq.transports.inproc)
-        self._inproc_pending = {}    # name -> [InprocLink] connected before the bind
+        self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._inproc: dict[str, Any] = {}   # name -> its binding (gzmq.transports.inproc)
+        self._inproc_pending: dict[str, list[Any]] = {}   # name -> [InprocLink] connected before the bind
         self._terminated = False
         self._closed = False
-        self._lingering = set()      # closed sockets' engines still delivering (see _linger_begin)
+        self._lingering: set[Any] = set()   # closed sockets' engines still delivering (see _linger_begin)
         self._changed = Signal()     # a socket closed or stopped lingering (term() waits)
         self._options = {ContextOption.IO_THREADS: io_threads, ContextOption.MAX_SOCKETS: 1023,
                          ContextOption.SOCKET_LIMIT: 65535,
                          ContextOption.MAX_MSGSZ: 0x7FFFFFFF, ContextOption.MSG_T_SIZE: 64,
                          ContextOption.THREAD_SCHED_POLICY: -1,
                          ContextOption.IPV6: 0, ContextOption.BLOCKY: 1}
-        self._sockopts = {}          # defaults for new sockets (pyzmq: ctx.linger = 0 ...)
+        self._sockopts: dict[int, Any] = {}   # defaults for new sockets (pyzmq: ctx.linger = 0 ...)
         self.shadow_address = id(self)
         _LIVE_CONTEXTS.add(self)
         register_address(self)
 
     # -- pyzmq API ---------------------------------------------------------------------------
     @classmethod
-    def instance(cls, io_threads=1, io_mode=None):
+    def instance(cls, io_threads: int = 1, io_mode: Optional[str] = None) -> Context:
         """The process-wide shared context (re-created after fork or after it was closed)."""
         if cls._instance is None or cls._instance.closed or cls._instance_pid != os.getpid():
             with process.instance_lock():
@@ -139,36 +143,42 @@ class Context:
         return cls._instance
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed
 
     @property
-    def io_mode(self):
+    def io_mode(self) -> str:
         """Where this context's sockets run their I/O: "hub" (the gevent hub of the thread
         that uses the socket) or "thread" (background I/O threads). gzmq's own; see the
         README's "Two I/O modes"."""
         return self._io_mode
 
     @property
-    def underlying(self):
+    def underlying(self) -> int:
         return id(self)
 
     @classmethod
-    def shadow(cls, address):
+    def shadow(cls, address: Any) -> Context:
         """Another handle on the context `address` (a Context or its `underlying`)."""
         return make_shadow(address, Context)
 
-    def __copy__(self, memo=None):
+    def __copy__(self, memo: Any = None) -> Context:
         return make_shadow(self, Context)
 
     __deepcopy__ = __copy__
 
     @property
-    def sockopts(self):
+    def sockopts(self) -> dict[int, Any]:
         """Default options for new sockets ({option: value}), as pyzmq's ctx.sockopts."""
         return self._sockopts
 
-    def socket(self, socket_type, socket_class=None, **kwargs):
+    @overload
+    def socket(self, socket_type: int, socket_class: None = None, **kwargs: Any) -> Socket: ...
+
+    @overload
+    def socket(self, socket_type: int, socket_class: Callable[..., _S], **kwargs: Any) -> _S: ...
+
+    def socket(self, socket_type: int, socket_class: Optional[Callable[..., Any]] = None, **kwargs: Any) -> Any:
         """Create a Socket of the given type (zmq.PUSH, zmq.REQ, ...)."""
         if self._closed:
             raise ZMQError(Errno.ENOTSUP, "Context is closed")   # pyzmq's check
@@ -190,31 +200,31 @@ class Context:
                 pass
         return sock
 
-    def __enter__(self):
+    def __enter__(self) -> Context:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         # pyzmq >= 24: leaving the block destroys the context, closing (with a ResourceWarning)
         # any socket left open, instead of a term() that would wait for them forever.
         self._destroy(None, warn_open=True)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         n = sum(1 for s in list(self._sockets) if not s.closed)
         sockets = f"{n} socket{'s' if n > 1 else ''}" if n else ""
         state = " closed" if self._closed else ""
         return f"<gzmq.Context({sockets}) at {hex(id(self))}{state}>"
 
-    def __dir__(self):
+    def __dir__(self) -> list[str]:
         return sorted(set(dir(type(self))) | set(self.__dict__) | set(ContextOption.__members__))
 
-    def setsockopt(self, option, value):
+    def setsockopt(self, option: int, value: Any) -> None:
         """Default socket option for sockets created afterwards (pyzmq's ctx.setsockopt)."""
         self._sockopts[SocketOption(option)] = value
 
-    def getsockopt(self, option):
+    def getsockopt(self, option: int) -> Any:
         return self._sockopts[SocketOption(option)]
 
-    def set(self, option, value):
+    def set(self, option: int, value: int) -> None:
         try:
             option = ContextOption(option)
         except ValueError:
@@ -231,13 +241,13 @@ class Context:
             return
         self._options[option] = value
 
-    def get(self, option):
+    def get(self, option: int) -> int:
         try:
             return self._options[ContextOption(option)]
         except (KeyError, ValueError):
             raise ZMQError(Errno.EINVAL, f"context option {option!r} cannot be read") from None
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         upper = name.upper()
@@ -253,7 +263,7 @@ class Context:
                 raise AttributeError(f"Context has no default for {upper}") from None
         raise AttributeError(f"Context has no attribute {name!r}")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_") or name == "shadow_address":
             object.__setattr__(self, name, value)
             return
@@ -265,7 +275,7 @@ class Context:
         else:
             object.__setattr__(self, name, value)
 
-    def term(self):
+    def term(self) -> None:
         """Terminate: wake blocked calls with ContextTerminated, then wait until every socket
         is closed and every lingering message delivered or expired."""
         if self._closed:
@@ -323,7 +333,7 @@ class Context:
             self._io_next += 1
         return thread.link
 
-    def destroy(self, linger=None):
+    def destroy(self, linger: Optional[int] = None) -> None:
         """Close every socket of this context (with `linger` if given), then term()."""
         self._destroy(linger, warn_open=False)
 

@@ -5,12 +5,15 @@ ZMQVersionError and InterruptedSystemCall subclass it as in pyzmq, so `except zm
 works unchanged. ZMTPError is gzmq's own: the protocol codec raises it (and nothing else) for
 malformed peer input; it never reaches a user's recv() (the engine drops that peer instead).
 """
+from __future__ import annotations
+
 import errno as _errno
 import os
+from typing import Optional
 
 from .constants import Errno
 
-_ZMQ_MESSAGES = {
+_ZMQ_MESSAGES: dict[int, str] = {
     Errno.EFSM: "Operation cannot be accomplished in current state",
     Errno.ENOCOMPATPROTO: "The protocol is not compatible with the socket type",
     Errno.ETERM: "Context was terminated",
@@ -36,7 +39,7 @@ _ZMQ_MESSAGES = {
 }
 
 
-def strerror(errno):
+def strerror(errno: int) -> str:
     """libzmq's zmq_strerror(): the message for an errno value."""
     if errno in _ZMQ_MESSAGES:
         return _ZMQ_MESSAGES[errno]
@@ -50,40 +53,41 @@ class ZMQBaseError(Exception):
 class ZMQError(ZMQBaseError):
     """An errno-style error: `.errno` is libzmq's number, `.strerror` the message."""
 
-    errno = None
+    errno: Optional[int] = None
+    strerror: str
 
-    def __init__(self, errno=None, msg=None):
+    def __init__(self, errno: Optional[int] = None, msg: Optional[str] = None) -> None:
         if errno is None:
             errno = _errno.EINVAL
         self.errno = errno
         self.strerror = msg if msg is not None else strerror(errno)
         super().__init__(self.errno, self.strerror)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.strerror
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{self.__class__.__name__}('{self}')"
 
 
 class Again(ZMQError):
     """EAGAIN: the operation would block (DONTWAIT, or RCVTIMEO/SNDTIMEO expired)."""
 
-    def __init__(self, errno=Errno.EAGAIN, msg=None):
+    def __init__(self, errno: int = Errno.EAGAIN, msg: Optional[str] = None) -> None:
         super().__init__(errno, msg if msg is not None else "Resource temporarily unavailable")
 
 
 class ContextTerminated(ZMQError):
     """ETERM: the socket's Context was terminated."""
 
-    def __init__(self, errno=Errno.ETERM, msg=None):
+    def __init__(self, errno: int = Errno.ETERM, msg: Optional[str] = None) -> None:
         super().__init__(errno, msg)
 
 
-class InterruptedSystemCall(ZMQError, InterruptedError):
+class InterruptedSystemCall(ZMQError, InterruptedError):  # type: ignore[misc]  # errno: int | None
     """EINTR, as pyzmq."""
 
-    def __init__(self, errno=_errno.EINTR, msg=None):
+    def __init__(self, errno: int = _errno.EINTR, msg: Optional[str] = None) -> None:
         super().__init__(errno, msg)
 
 
@@ -98,7 +102,7 @@ class NotDone(ZMQBaseError):
 class ZMQVersionError(NotImplementedError):
     """A feature needs a newer libzmq than the level gzmq implements."""
 
-    def __init__(self, min_version, msg="Feature"):
+    def __init__(self, min_version: str, msg: str = "Feature") -> None:
         self.min_version = min_version
         self.msg = msg
         super().__init__(f"{msg} requires libzmq >= {min_version}")
@@ -111,11 +115,11 @@ class ZMTPError(Exception):
     None), `protocol_error` the libzmq ZMQ_PROTOCOL_ERROR_* value where one applies.
     """
 
-    def __init__(self, message, protocol_error=0x10000000):
+    def __init__(self, message: str, protocol_error: int = 0x10000000) -> None:
         super().__init__(message)
         self.protocol_error = protocol_error
 
 
-def _check_errno(value):
+def _check_errno(value: OSError) -> ZMQError:
     """Map an OSError from the OS socket layer to ZMQError with the same errno."""
     return ZMQError(value.errno or _errno.EIO, f"{value.strerror or value}")

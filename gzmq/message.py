@@ -14,8 +14,12 @@ for a message that was dropped (HWM, no route, LINGER 0). Until then the caller 
 modify the buffer. Completion may happen on another thread (inproc across threads); wait()
 is cooperative on the caller's hub whichever thread it is.
 """
+from __future__ import annotations
+
+import builtins
 import time
 import weakref
+from typing import Any, Optional, Tuple, Union
 
 from .constants import MessageOption
 from .engine.latch import Latch
@@ -25,14 +29,14 @@ from .error import NotDone, ZMQError
 class MessageTracker:
     """Done when the engine has finished with every tracked buffer (see the module docstring).
 
-    MessageTracker(*towatch) combines other trackers, tracked Frames and gevent Events, as
+    ``MessageTracker(*towatch)`` combines other trackers, tracked Frames and gevent Events, as
     pyzmq's does. `done` polls; `wait(timeout)` blocks cooperatively and raises NotDone.
     """
 
-    def __init__(self, *towatch):
+    def __init__(self, *towatch: Any) -> None:
         self._latch = Latch()
-        self.peers = set()
-        self.events = set()
+        self.peers: set[MessageTracker] = set()
+        self.events: set[Any] = set()
         for obj in towatch:
             if isinstance(obj, MessageTracker):
                 self.peers.add(obj)
@@ -45,18 +49,18 @@ class MessageTracker:
             else:
                 raise TypeError(f"Require Events or Message Frames, not {type(obj)}")
 
-    def _watch(self, view):
+    def _watch(self, view: Any) -> None:
         """Track a memoryview the engine is about to hold (done once it is released)."""
         self._latch.add(weakref.ref(view, self._latch.discard))
 
     _watch_frame = _watch   # a tracked Frame holds its data too: not done while it lives (pyzmq)
 
     @property
-    def done(self):
+    def done(self) -> bool:
         return (self._latch.is_done() and all(p.done for p in self.peers)
                 and all(e.is_set() for e in self.events))
 
-    def wait(self, timeout=-1):
+    def wait(self, timeout: Optional[float] = -1) -> None:
         """Wait until done. timeout in seconds (-1 or None: forever); NotDone if it expires."""
         if timeout is None or timeout is False or timeout < 0:
             timeout = None
@@ -79,8 +83,10 @@ class Frame:
 
     __slots__ = ("_data", "_view", "_received", "more", "tracker", "_props", "routing_id", "group",
                  "__weakref__")
+    _data: Any                   # bytes, bytearray or a memoryview
 
-    def __init__(self, data=b"", track=False, copy=None, copy_threshold=None):
+    def __init__(self, data: Any = b"", track: bool = False, copy: Optional[bool] = None,
+                 copy_threshold: Optional[int] = None) -> None:
         if isinstance(data, str):
             raise TypeError("Str objects not allowed. Only: bytes, buffer interfaces.")
         if isinstance(data, Frame):
@@ -95,26 +101,26 @@ class Frame:
             if data.ndim != 1 or data.itemsize != 1:
                 data = data.cast("B")
         self._data = data
-        self._view = None
+        self._view: Optional[memoryview] = None
         self._received = False   # set by recv(copy=False): its buffer must be writable
         self.more = False
         # As pyzmq's: a tracked Frame's tracker is done once the Frame itself is gone and every
         # copy=False send of it has been released by the engine.
-        self.tracker = None
+        self.tracker: Optional[MessageTracker] = None
         if track:
             self.tracker = MessageTracker()
             self.tracker._watch_frame(self)
-        self._props = None
-        self.routing_id = None
-        self.group = None
+        self._props: Optional[dict[str, Any]] = None
+        self.routing_id: Optional[int] = None
+        self.group: Optional[str] = None
 
     @property
-    def bytes(self):
+    def bytes(self) -> builtins.bytes:
         data = self._data
         return data if type(data) is bytes else bytes(data)
 
     @property
-    def buffer(self):
+    def buffer(self) -> memoryview:
         """A memoryview of the data (the same object every time, as pyzmq's)."""
         view = self._view
         if view is None:
@@ -127,31 +133,31 @@ class Frame:
             view = self._view = memoryview(data)
         return view
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._data)
 
-    def __bytes__(self):
+    def __bytes__(self) -> builtins.bytes:
         return self.bytes
 
-    def __buffer__(self, flags):
+    def __buffer__(self, flags: int) -> memoryview:
         return memoryview(self.buffer)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Frame):
             return self.bytes == other.bytes
         if isinstance(other, (bytes, bytearray, memoryview)):
             return self.bytes == bytes(other)
         return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self.bytes)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         data = self.bytes
         shown = data if len(data) <= 32 else data[:29] + b"..."
         return f"<gzmq.Frame({shown!r}{' more' if self.more else ''})>"
 
-    def __copy__(self):
+    def __copy__(self) -> Frame:
         """A Frame of the same data (no copy), sharing the tracker, as pyzmq's fast_copy."""
         frame = Frame(self._data)
         frame.more = self.more
@@ -162,7 +168,7 @@ class Frame:
 
     fast_copy = __copy__
 
-    def get(self, option):
+    def get(self, option: Union[int, str]) -> Union[int, str]:
         """MORE (int) or a metadata property by name (str), as zmq_msg_get/zmq_msg_gets."""
         if isinstance(option, int):
             if option == MessageOption.MORE:
@@ -175,11 +181,11 @@ class Frame:
             return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         raise ZMQError(22, f"Frame.get: no such property {option!r}")
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Union[int, str]) -> Union[int, str]:
         """frame["User-Id"] is frame.get("User-Id"), as in pyzmq."""
         return self.get(key)
 
-    def set(self, option, value):
+    def set(self, option: int, value: Any) -> None:
         if option == MessageOption.MORE:
             self.more = bool(value)
             return
@@ -192,7 +198,7 @@ Message = Frame
 COPY_THRESHOLD = 65536
 
 
-def frame_data(data, copy, threshold=COPY_THRESHOLD):
+def frame_data(data: Any, copy: bool, threshold: int = COPY_THRESHOLD) -> Union[bytes, memoryview]:
     """What a socket queues for one frame sent: bytes (copied), or a memoryview the engine
     holds until it has written it (copy=False, `threshold` bytes or more)."""
     if isinstance(data, Frame):
@@ -211,7 +217,8 @@ def frame_data(data, copy, threshold=COPY_THRESHOLD):
     return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
 
 
-def tracked_frame(data, copy, tracker, threshold=COPY_THRESHOLD):
+def tracked_frame(data: Any, copy: bool, tracker: Optional[MessageTracker],
+                  threshold: int = COPY_THRESHOLD) -> Tuple[Any, MessageTracker]:
     """send(track=True): (frame data, tracker). A frame sent without copying is a fresh
     memoryview that only the engine references, so the tracker can follow its release; a
     copied frame needs no tracking. A tracked Frame brings its own tracker."""

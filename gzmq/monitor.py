@@ -15,7 +15,10 @@ engine's (an I/O thread, in that mode), so emit() writes straight into the monit
 (a pipe takes writes from any thread) instead of calling the PAIR's send(), which belongs to
 the thread that owns that socket.
 """
+from __future__ import annotations
+
 import struct
+from typing import Any, Dict, List
 
 from .constants import Event, SocketType
 from .error import ZMQError
@@ -52,7 +55,7 @@ class Monitor:
         self.pair.close()
 
 
-def parse_monitor_message(msg):
+def parse_monitor_message(msg: List[Any]) -> Dict[str, Any]:
     """[6-byte event, endpoint] -> {'event': Event, 'value': int, 'endpoint': bytes}."""
     if len(msg) != 2 or len(msg[0]) != 6:
         raise RuntimeError(f"Invalid event message format: {msg!r}")
@@ -64,6 +67,6 @@ def parse_monitor_message(msg):
     return {"event": event, "value": value, "endpoint": bytes(msg[1])}
 
 
-def recv_monitor_message(socket, flags=0):
+def recv_monitor_message(socket: Any, flags: int = 0) -> Dict[str, Any]:
     """Receive and parse one event from a monitor socket (pyzmq's helper)."""
     return parse_monitor_message(socket.recv_multipart(flags))

@@ -5,6 +5,10 @@ is gzmq.engine.wait.wait_until on the sockets' Signals (fired when they gain mes
 and on one more Signal fired by a libev io watcher per file descriptor: no busy loop, no timer
 polling, and other greenlets run meanwhile.
 """
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
 from .constants import Errno, PollEvent
 from .engine.wait import FdWatch, Signal, poll_fds_now, wait_until
 from .error import ContextTerminated, ZMQError
@@ -15,11 +19,11 @@ POLLERR = int(PollEvent.POLLERR)
 
 
 
-def _is_zmq_socket(obj):
+def _is_zmq_socket(obj: Any) -> bool:
     return getattr(obj, "_gzmq_socket", False)
 
 
-def _fileno(obj):
+def _fileno(obj: Any) -> int:
     if isinstance(obj, int):
         return obj
     return obj.fileno()
@@ -28,14 +32,14 @@ def _fileno(obj):
 class Poller:
     """pyzmq-compatible poller: register(), modify(), unregister(), poll(timeout_ms)."""
 
-    def __init__(self):
-        self.sockets = []
-        self._map = {}
+    def __init__(self) -> None:
+        self.sockets: List[Tuple[Any, int]] = []
+        self._map: dict[Any, int] = {}
 
-    def __contains__(self, socket):
+    def __contains__(self, socket: Any) -> bool:
         return socket in self._map
 
-    def register(self, socket, flags=POLLIN | POLLOUT):
+    def register(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
         """Watch `socket` (a gzmq socket, an fd, or an object with fileno()) for `flags`.
         Registering again modifies; flags 0 unregisters."""
         if flags:
@@ -48,10 +52,10 @@ class Poller:
         elif socket in self._map:
             self.unregister(socket)
 
-    def modify(self, socket, flags=POLLIN | POLLOUT):
+    def modify(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
         self.register(socket, flags)
 
-    def unregister(self, socket):
+    def unregister(self, socket: Any) -> None:
         idx = self._map.pop(socket)
         self.sockets.pop(idx)
         for other, index in self._map.items():
@@ -76,7 +80,7 @@ class Poller:
                 result.append((sock, events))
         return result
 
-    def poll(self, timeout=None):
+    def poll(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
         """Wait for events; returns [(socket, events)]. timeout in milliseconds: None or a
         negative value waits forever, 0 returns at once."""
         if timeout is not None and timeout < 0:
@@ -110,7 +114,8 @@ class Poller:
                 watch.close()
 
 
-def select(rlist, wlist, xlist, timeout=None):
+def select(rlist: Sequence[Any], wlist: Sequence[Any], xlist: Sequence[Any],
+           timeout: Optional[float] = None) -> Tuple[List[Any], List[Any], List[Any]]:
     """zmq.select: like select.select for gzmq sockets and fds; timeout in seconds."""
     if timeout is None:
         timeout_ms = None

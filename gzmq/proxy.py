@@ -34,6 +34,10 @@ must be gzmq sockets of the calling thread; the proxy runs in the calling greenl
 their routing hooks directly, so Socket subclasses' send()/recv() overrides are bypassed (as
 libzmq's proxy bypasses pyzmq's).
 """
+from __future__ import annotations
+
+from typing import Any
+
 import struct
 
 from .constants import DeviceType, Errno, SocketType
@@ -207,7 +211,7 @@ class _Proxy:
             control._wait_send(frames)
 
 
-def proxy(frontend, backend, capture=None):
+def proxy(frontend: Any, backend: Any, capture: Any = None) -> int:
     """Run a proxy between `frontend` and `backend` in this greenlet (pyzmq's zmq.proxy).
 
     Every message is also sent to `capture` if given. Runs until the context terminates
@@ -216,7 +220,7 @@ def proxy(frontend, backend, capture=None):
     return _Proxy(frontend, backend, capture).run()
 
 
-def proxy_steerable(frontend, backend, capture=None, control=None):
+def proxy_steerable(frontend: Any, backend: Any, capture: Any = None, control: Any = None) -> int:
     """proxy() that also obeys PAUSE, RESUME, TERMINATE and STATISTICS on `control`.
 
     Returns 0 after TERMINATE. See the module docstring for the replies.
@@ -224,7 +228,7 @@ def proxy_steerable(frontend, backend, capture=None, control=None):
     return _Proxy(frontend, backend, capture, control).run()
 
 
-def device(device_type, frontend, backend):
+def device(device_type: int, frontend: Any, backend: Any) -> int:
     """The pre-3.2 zmq_device(): QUEUE, FORWARDER and STREAMER are all a proxy()."""
     try:
         DeviceType(device_type)
@@ -233,11 +237,12 @@ def device(device_type, frontend, backend):
     return proxy(frontend, backend)
 
 
-def monitored_queue(in_socket, out_socket, mon_socket, in_prefix=b"in", out_prefix=b"out"):
+def monitored_queue(in_socket: Any, out_socket: Any, mon_socket: Any, in_prefix: bytes = b"in",
+                    out_prefix: bytes = b"out") -> int:
     """pyzmq's zmq.devices.monitored_queue: a proxy whose capture copies carry a prefix frame.
 
-    Messages from in_socket reach mon_socket as [in_prefix, *frames], messages from out_socket
-    as [out_prefix, *frames]. With ROUTER on both sides the first two frames (the routing ids)
+    Messages from in_socket reach mon_socket as ``[in_prefix, *frames]``, messages from out_socket
+    as ``[out_prefix, *frames]``. With ROUTER on both sides the first two frames (the routing ids)
     are swapped on the way through, so replies find their way back.
     """
     swap = in_socket.socket_type == SocketType.ROUTER and out_socket.socket_type == SocketType.ROUTER

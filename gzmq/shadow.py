@@ -16,7 +16,7 @@ import weakref
 from .constants import Errno
 from .error import ZMQError
 
-_LIVE = weakref.WeakValueDictionary()   # underlying address -> live Context or Socket
+_LIVE: "weakref.WeakValueDictionary[int, object]" = weakref.WeakValueDictionary()   # underlying address -> live Context or Socket
 
 
 def register(obj):

@@ -6,19 +6,23 @@ __new__ builds (once per pair, cached) a class whose MRO puts the socket type's 
 first, then the user's class, then the shared machinery, so a subclass's overrides of public
 methods win and `isinstance(s, MySocket)` holds.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from .constants import Errno, SocketType
 from .error import ZMQError
 from .shadow import Shadow, make_shadow
 from .sockets import SOCKET_CLASSES
 from .sockets.base import SocketBase
 
-_COMBINED = {}
+_COMBINED: dict[tuple[type, type], type] = {}
 
 
 class Socket(SocketBase):
     """A gzmq socket. See SocketBase for the API (pyzmq's)."""
 
-    def __new__(cls, context=None, socket_type=None, *args, **kwargs):
+    def __new__(cls, context: Any = None, socket_type: Any = None, *args: Any, **kwargs: Any) -> Any:
         # Socket(other_socket) and Socket(shadow=sock_or_address) make a shadow (gzmq.shadow).
         if kwargs.get("shadow") or isinstance(context, (SocketBase, Shadow)):
             return make_shadow(kwargs.get("shadow") or context, SocketBase)
@@ -36,8 +40,8 @@ class Socket(SocketBase):
             _COMBINED[key] = combined
         return object.__new__(combined)
 
-    def __init__(self, context=None, socket_type=None, *args, **kwargs):
+    def __init__(self, context: Any = None, socket_type: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(context, socket_type)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         raise TypeError("gzmq sockets cannot be pickled")

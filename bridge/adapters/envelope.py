@@ -33,9 +33,17 @@ Framing on the wire: the bridge's DEALER sends ``[id, "", json]``. A REP backend
 Pure. Raises EnvelopeError for a reply that breaks these rules (the bridge answers 502).
 Used by bridge.backends.req and bridge.handler.
 """
+from __future__ import annotations
+
 import base64
 import binascii
 import json
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+
+if TYPE_CHECKING:
+    from bridge import http11
+
+Buffer = Union[bytes, bytearray, memoryview]
 
 __all__ = ["EnvelopeError", "encode_request", "decode_request", "encode_reply", "decode_reply"]
 
@@ -47,17 +55,17 @@ class EnvelopeError(ValueError):
     """A message that is not a valid envelope."""
 
 
-def _body_fields(body):
-    body = bytes(body)
+def _body_fields(body: Buffer) -> Tuple[str, bool]:
+    raw = bytes(body)
     try:
-        return body.decode("utf-8"), False
+        return raw.decode("utf-8"), False
     except UnicodeDecodeError:
-        return base64.b64encode(body).decode("ascii"), True
+        return base64.b64encode(raw).decode("ascii"), True
 
 
-def encode_request(request_id, req, remote_addr, pattern):
+def encode_request(request_id: Any, req: http11.Request, remote_addr: str, pattern: str) -> bytes:
     """The JSON bytes for ``req`` (a bridge.http11.Request)."""
-    headers = {}
+    headers: Dict[str, Any] = {}
     for name, value in req.headers:
         old = headers.get(name)
         if old is None:
@@ -73,7 +81,7 @@ def encode_request(request_id, req, remote_addr, pattern):
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def decode_request(data):
+def decode_request(data: Buffer) -> Dict[str, Any]:
     """Parse a request envelope; ``body`` in the result is bytes. Raises EnvelopeError."""
     doc = _load(data, "request")
     for key in ("method", "path"):
@@ -85,7 +93,7 @@ def decode_request(data):
     return doc
 
 
-def encode_reply(status=200, headers=None, body=b""):
+def encode_reply(status: int = 200, headers: Optional[Dict[str, Any]] = None, body: Any = b"") -> bytes:
     """Build reply JSON; bytes bodies that are not UTF-8 travel as base64."""
     if isinstance(body, (bytes, bytearray, memoryview)):
         body, is_b64 = _body_fields(body)
@@ -95,7 +103,7 @@ def encode_reply(status=200, headers=None, body=b""):
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def decode_reply(data):
+def decode_reply(data: Buffer) -> Tuple[int, List[Tuple[str, str]], bytes]:
     """Parse a backend's reply into (status, [(name, value)], body bytes).
 
     Raises EnvelopeError when the reply is not JSON or breaks the envelope rules.
@@ -105,17 +113,18 @@ def decode_reply(data):
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 999:
         raise EnvelopeError(f"reply status {status!r} is not an HTTP status code")
     raw = doc.get("headers") or {}
+    pairs: List[Tuple[Any, Any]]
     if isinstance(raw, dict):
         pairs = [(k, x) for k, v in raw.items() for x in (v if isinstance(v, list) else [v])]
     elif isinstance(raw, list) and all(isinstance(p, list) and len(p) == 2 for p in raw):
-        pairs = [tuple(p) for p in raw]
+        pairs = [(p[0], p[1]) for p in raw]
     else:
         raise EnvelopeError("reply headers must be an object or a list of [name, value] pairs")
-    headers = []
-    for name, value in pairs:
-        if not isinstance(name, str) or not isinstance(value, (str, int)):
-            raise EnvelopeError(f"bad reply header {name!r}: {value!r}")
-        value = str(value)
+    headers: List[Tuple[str, str]] = []
+    for name, raw_value in pairs:
+        if not isinstance(name, str) or not isinstance(raw_value, (str, int)):
+            raise EnvelopeError(f"bad reply header {name!r}: {raw_value!r}")
+        value = str(raw_value)
         if any(c in name + value for c in "\r\n\0") or not name or ":" in name:
             raise EnvelopeError(f"reply header {name!r} contains a forbidden character")
         if name.lower() not in _HOP_BY_HOP:
@@ -126,7 +135,7 @@ def decode_reply(data):
     return status, headers, body
 
 
-def _load(data, what):
+def _load(data: Buffer, what: str) -> Dict[str, Any]:
     try:
         doc = json.loads(bytes(data).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -136,7 +145,7 @@ def _load(data, what):
     return doc
 
 
-def _body_bytes(body, is_b64, what):
+def _body_bytes(body: Any, is_b64: Any, what: str) -> Tuple[bytes, Optional[str]]:
     """Return (bytes, default Content-Type) for an envelope body."""
     if body is None:
         return b"", None

@@ -37,6 +37,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from json.encoder import encode_basestring
+from typing import Optional
 
 __all__ = ["OpError", "Subscribe", "Unsubscribe", "Publish", "Request", "parse", "encode",
            "encode_message", "message_fields", "encode_reply", "encode_error", "encode_ack",
@@ -77,9 +78,9 @@ class Request:
     id: object
     path: str
     body: bytes = b""
-    method: str = None
+    method: Optional[str] = None
     headers: tuple = ()             # ((lower-case name, value), ...)
-    content_type: str = None        # implied by a JSON body
+    content_type: Optional[str] = None        # implied by a JSON body
 
 
 def _loads(text):

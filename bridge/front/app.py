@@ -5,7 +5,8 @@ below ``root`` with bottle.static_file (ETag and If-None-Match/If-Modified-Since
 Range, content types by extension, ``text/*`` as UTF-8), ``index.html`` for directories, and a
 301 to add the slash a directory URL lacks. PATH_INFO arrives percent-decoded, so ``..``,
 ``%2e%2e`` and absolute paths all reach the same check: the resolved path must lie inside
-``root`` or the answer is 403. Only GET and HEAD.
+``root`` or the answer is 403. Only GET and HEAD. Errors (404, 403, 405...) are the bridge's
+plain-text ``404 Not Found: why`` (bridge.http11.error_body), never bottle's HTML page.
 
 ``internal_app(bridge)`` is mounted at /_bridge: ``health`` answers JSON (bridge.server.Bridge.
 health: each route's backend state), ``metrics`` the Prometheus text of bridge.metrics, ``bigpipe.js`` the BigPipe runtime (bridge.bigpipe.runtime;
@@ -19,6 +20,7 @@ import os
 import bottle
 
 from bridge.bigpipe import runtime
+from bridge.http11 import error_body, reason_phrase
 
 __all__ = ["static_app", "internal_app"]
 
@@ -28,9 +30,23 @@ with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CLIENT_ETAG = '"' + hashlib.sha256(CLIENT_JS).hexdigest()[:16] + '"'
 
 
+def _error_page(res):
+    """Every error of these apps in the bridge's own words, as the connection loop answers
+    (a route that does not exist, a 503 from a backend): ``404 Not Found: File does not exist.``"""
+    res.content_type = "text/plain; charset=utf-8"
+    why = res.body if isinstance(res.body, str) and res.body else reason_phrase(res.status_code)
+    return error_body(res.status_code, why)
+
+
+def _app():
+    app = bottle.Bottle()
+    app.default_error_handler = _error_page
+    return app
+
+
 def static_app(root):
     root = os.path.join(os.path.abspath(root), "")
-    app = bottle.Bottle()
+    app = _app()
 
     @app.route("/", method=["GET", "HEAD"])
     @app.route("/<path:path>", method=["GET", "HEAD"])
@@ -51,7 +67,7 @@ def static_app(root):
 def internal_app(bridge, admin=True):
     """The /_bridge/ app; ``admin`` False leaves out health and metrics (they answer on the
     admin listener, or nowhere), keeping the scripts pages load."""
-    app = bottle.Bottle()
+    app = _app()
 
     if admin:
         @app.get("/health")

@@ -32,6 +32,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass
+from typing import Optional
 from urllib.parse import unquote_to_bytes
 
 import gevent
@@ -62,10 +63,10 @@ class Exchange:
     route: object
     req: object
     started: float
-    deadline: float = None
-    request_id: str = None          # req routes
+    deadline: Optional[float] = None
+    request_id: Optional[str] = None          # req routes
     backend: object = None
-    tracker: ResponseTracker = None  # mongrel2 routes
+    tracker: Optional[ResponseTracker] = None  # mongrel2 routes
     sent: int = 0
 
 

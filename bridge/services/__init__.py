@@ -12,6 +12,8 @@
 ``parse_target("mongrel2:...")`` turns a route's target text into its target (bridge.routing)
 through the same table, so neither the config parser nor the connection loop names a kind.
 """
+from typing import Any
+
 from bridge.routing import ConfigError
 from bridge.services.base import HandlerOutput, PendingRequests, ReplyReceiver, Resources, Service, ServiceBase
 from bridge.services.mongrel2 import Mongrel2Service
@@ -26,7 +28,7 @@ __all__ = ["SERVICES", "parse_target", "build", "Service", "ServiceBase", "Resou
 SERVICES = {cls.scheme: cls for cls in (Mongrel2Service, ReqService, PubSubService, PageService, StaticService)}
 
 
-def parse_target(text):
+def parse_target(text: str) -> Any:
     """A route target (``SCHEME:REST``) as its target object; ConfigError says what is wrong."""
     scheme, colon, rest = text.partition(":")
     service = SERVICES.get(scheme) if colon else None

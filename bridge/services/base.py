@@ -14,7 +14,7 @@ those that hold requests for a browser let it give them up (``PendingRequests``)
 """
 import itertools
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Protocol
+from typing import Callable, ClassVar, Optional, Protocol
 
 __all__ = ["Service", "ServiceBase", "Resources", "HandlerOutput", "ReplyReceiver", "PendingRequests"]
 
@@ -102,7 +102,7 @@ class Service(Protocol):
 class ServiceBase:
     """Defaults: an upgrade is served as plain HTTP, the request op is 501, no backend state."""
 
-    scheme = None
+    scheme: Optional[str] = None
 
     def __init__(self, route, resources):
         self.target = route.target

@@ -29,7 +29,7 @@ Its I/O half (``WebSocket.receive/send``, the pywsgi handler) was never used: se
 import codecs
 import struct
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from bridge.ws.deflate import DeflateError
 
@@ -61,7 +61,7 @@ class Message:
 
     opcode: int
     payload: bytes
-    text: str = None
+    text: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,30 @@ QUERY, PATTERN, REMOTE_ADDR come from the server) and the disconnect messages it
 import json
 import sys
 
+import gevent
 from bridge.handler import Connection
 
-send_spec = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:9997"
-recv_spec = sys.argv[2] if len(sys.argv) > 2 else "tcp://127.0.0.1:9996"
 
-conn = Connection("echo-handler", send_spec, recv_spec)
-while True:
-    req = conn.recv()
-    if req.is_disconnect():
-        print(f"connection {req.conn_id} left", flush=True)
-        continue
-    doc = {"conn_id": req.conn_id, "path": req.path, "headers": req.headers,
-           "body": req.body.decode("utf-8", "replace")}
-    conn.reply_http(req, json.dumps(doc, indent=2) + "\n", headers={"Content-Type": "application/json"})
-    if req.should_close():
-        conn.close(req)
+def main():
+    send_spec = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:9997"
+    recv_spec = sys.argv[2] if len(sys.argv) > 2 else "tcp://127.0.0.1:9996"
+
+    conn = Connection("echo-handler", send_spec, recv_spec)
+    while True:
+        req = conn.recv()
+        if req.is_disconnect():
+            print(f"connection {req.conn_id} left", flush=True)
+            continue
+        doc = {"conn_id": req.conn_id, "path": req.path, "headers": req.headers,
+               "body": req.body.decode("utf-8", "replace")}
+        conn.reply_http(req, json.dumps(doc, indent=2) + "\n", headers={"Content-Type": "application/json"})
+        if req.should_close():
+            conn.close(req)
+
+
+if __name__ == "__main__":
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

@@ -11,9 +11,8 @@ application/json), with the body shown as text, or as base64 when it is not UTF-
 import base64
 import sys
 
+import gevent
 from bridge.handler import serve_envelope
-
-endpoint = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:5555"
 
 
 def echo(req):
@@ -25,4 +24,14 @@ def echo(req):
     return {"status": 200, "body": {**req, "body": shown, "body_base64": b64}}
 
 
-serve_envelope(endpoint, echo)
+def main():
+    endpoint = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:5555"
+    serve_envelope(endpoint, echo)
+
+
+if __name__ == "__main__":
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

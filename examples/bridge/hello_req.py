@@ -11,9 +11,20 @@ up; an endpoint that comes up later joins without a restart.
 import os
 import sys
 
+import gevent
 from bridge.handler import serve_envelope
 
-endpoint = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:5555"
-print(f"hello_req pid {os.getpid()} bound to {endpoint}", flush=True)
-serve_envelope(endpoint, lambda req: {"status": 200, "headers": {"Content-Type": "text/plain"},
-                                      "body": f"hello from pid {os.getpid()}\n"})
+
+def main():
+    endpoint = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:5555"
+    print(f"hello_req pid {os.getpid()} bound to {endpoint}", flush=True)
+    serve_envelope(endpoint, lambda req: {"status": 200, "headers": {"Content-Type": "text/plain"},
+                                          "body": f"hello from pid {os.getpid()}\n"})
+
+
+if __name__ == "__main__":
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

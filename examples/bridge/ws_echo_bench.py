@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+import gevent
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -292,4 +294,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

@@ -6,9 +6,13 @@ or each role in its own process:
     python examples/intro/pipeline.py --role sink
     python examples/intro/pipeline.py --role worker      (start several)
     python examples/intro/pipeline.py --role ventilator --tasks 100
+The ventilator asks you to press Enter once the workers run; with --workers N (or without a
+terminal) it does not ask: it waits until N workers have connected (or sends at once).
 """
 import argparse
 import json
+import os
+import sys
 
 import gevent
 
@@ -91,20 +95,32 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--role", choices=["all", "ventilator", "worker", "sink"], default="all")
     parser.add_argument("--tasks", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="all: how many worker greenlets (3); ventilator: wait until this many connected")
+    parser.add_argument("--tasks-endpoint", default=TASKS, help=f"ventilator binds, workers connect ({TASKS})")
+    parser.add_argument("--results-endpoint", default=RESULTS, help=f"sink binds, workers connect ({RESULTS})")
     args = parser.parse_args(argv)
     if args.role == "all":
-        total, per_worker = run_all(args.tasks, args.workers)
+        total, per_worker = run_all(args.tasks, args.workers or 3)
         print(f"sum of results: {total}; tasks per worker: {per_worker}")
     elif args.role == "ventilator":
-        input("Press Enter when the workers are ready: ")
-        ventilator(args.tasks)
+        if args.workers is None:
+            if sys.stdin.isatty():
+                input("Press Enter when the workers are ready (or give --workers N): ")
+            else:
+                print("stdin is not a terminal: sending to the workers connected so far "
+                      "(--workers N waits for N)", flush=True)
+        ventilator(args.tasks, args.tasks_endpoint, args.workers)
     elif args.role == "worker":
-        worker(f"worker-{__import__('os').getpid()}")
+        worker(f"worker-{os.getpid()}", args.tasks_endpoint, args.results_endpoint)
     else:
-        total, per_worker = sink(args.tasks)
+        total, per_worker = sink(args.tasks, args.results_endpoint)
         print(f"sum of results: {total}; tasks per worker: {json.dumps(per_worker)}")
 
 
 if __name__ == "__main__":
-    main()
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

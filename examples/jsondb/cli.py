@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 
+import gevent
+
 try:
     from .client import DEFAULT, JsonDBClient, JsonDBError
 except ImportError:          # run as a script: python examples/jsondb/cli.py
@@ -91,4 +93,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        pass

@@ -16,6 +16,7 @@ import json
 import sys
 from urllib.parse import parse_qs, unquote
 
+import gevent
 from bridge.handler import serve_envelope
 
 from examples.jsondb.client import JsonDBClient, JsonDBError
@@ -67,4 +68,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

@@ -26,6 +26,7 @@ import bisect
 import json
 import logging
 
+import gevent
 import gzmq as zmq
 
 log = logging.getLogger("jsondb")
@@ -295,4 +296,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

@@ -61,4 +61,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

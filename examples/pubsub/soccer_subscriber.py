@@ -5,6 +5,7 @@
 """
 import argparse
 
+import gevent
 import gzmq as zmq
 
 
@@ -39,4 +40,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    gevent.get_hub().NOT_ERROR += (KeyboardInterrupt,)  # Ctrl-C: no traceback from the hub
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

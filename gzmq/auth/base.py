@@ -19,7 +19,12 @@ This class only answers requests handed to handle_zap_message(); GreenletAuthent
 method (gevent has no event loop to await in); a credentials provider's callback is called
 directly and may block cooperatively.
 """
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Union
+
 import logging
+import os
 
 from ..constants import SocketOption, SocketType
 from ..context import Context
@@ -34,56 +39,57 @@ ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 class Authenticator:
     """ZAP policy and request handling; see the module docstring."""
 
-    def __init__(self, context=None, encoding="utf-8", log=None):
+    def __init__(self, context: Optional[Context] = None, encoding: str = "utf-8",
+                 log: Optional[logging.Logger] = None) -> None:
         if context is None:
             context = Context.instance()
         self.context = context
         self.encoding = encoding
         self.allow_any = False
-        self.credentials_providers = {}
-        self.zap_socket = None
-        self._allowed = set()
-        self._denied = set()
-        self.passwords = {}   # domain -> {username: password}
-        self.certs = {}       # domain -> {z85 public key (bytes): True}
+        self.credentials_providers: dict[Any, Any] = {}
+        self.zap_socket: Any = None
+        self._allowed: set[Any] = set()
+        self._denied: set[Any] = set()
+        self.passwords: dict[Any, Any] = {}   # domain -> {username: password}
+        self.certs: dict[Any, Any] = {}       # domain -> {z85 public key (bytes): True}
         self.log = log or logging.getLogger("gzmq.auth")
 
     # -- life cycle ------------------------------------------------------------------------
-    def start(self):
+    def start(self) -> None:
         """Create the ZAP socket and bind it at inproc://zeromq.zap.01."""
         self.zap_socket = self.context.socket(SocketType.REP)
         self.zap_socket.setsockopt(SocketOption.LINGER, 1)
         self.zap_socket.bind(ZAP_ENDPOINT)
         self.log.debug("Starting")
 
-    def stop(self):
+    def stop(self) -> None:
         """Close the ZAP socket (servers then behave as with no handler bound)."""
         if self.zap_socket is not None:
             self.zap_socket.close()
         self.zap_socket = None
 
     # -- policy ----------------------------------------------------------------------------
-    def allow(self, *addresses):
+    def allow(self, *addresses: str) -> None:
         """Admit only these IP addresses (they still have to authenticate for PLAIN/CURVE)."""
         if self._denied:
             raise ValueError("Only use allow or deny, not both")
         self.log.debug("Allowing %s", ",".join(addresses))
         self._allowed.update(addresses)
 
-    def deny(self, *addresses):
+    def deny(self, *addresses: str) -> None:
         """Refuse these IP addresses; everyone else goes on to authenticate."""
         if self._allowed:
             raise ValueError("Only use a allow or deny, not both")
         self.log.debug("Denying %s", ",".join(addresses))
         self._denied.update(addresses)
 
-    def configure_plain(self, domain="*", passwords=None):
+    def configure_plain(self, domain: str = "*", passwords: Optional[Dict[str, str]] = None) -> None:
         """PLAIN: the {username: password} dict for `domain` ("*" covers requests without one)."""
         if passwords:
             self.passwords[domain] = passwords
         self.log.debug("Configure plain: %s", domain)
 
-    def configure_curve(self, domain="*", location="."):
+    def configure_curve(self, domain: str = "*", location: Union[str, os.PathLike[str]] = ".") -> None:
         """CURVE: admit the keys of the public certificates in directory `location`, or any key
         with location=CURVE_ALLOW_ANY. Call again whenever the directory's contents change."""
         self.log.debug("Configure curve: %s[%s]", domain, location)
@@ -96,7 +102,7 @@ class Authenticator:
         except Exception as exc:
             self.log.error("Failed to load CURVE certs from %s: %s", location, exc)
 
-    def configure_curve_callback(self, domain="*", credentials_provider=None):
+    def configure_curve_callback(self, domain: str = "*", credentials_provider: Any = None) -> None:
         """CURVE: decide with credentials_provider.callback(domain, z85_key) -> bool."""
         self.allow_any = False
         if credentials_provider is not None:
@@ -104,15 +110,15 @@ class Authenticator:
         else:
             self.log.error("None credentials_provider provided for domain:%s", domain)
 
-    def configure_gssapi(self, domain="*", location=None):
+    def configure_gssapi(self, domain: str = "*", location: Optional[str] = None) -> None:
         """GSSAPI is not implemented by gzmq; accepted for API compatibility."""
 
-    def curve_user_id(self, client_public_key):
+    def curve_user_id(self, client_public_key: bytes) -> str:
         """The User-Id of an admitted CURVE client: its key in Z85 (override to map keys)."""
         return z85.encode(client_public_key).decode("ascii")
 
     # -- requests --------------------------------------------------------------------------
-    def handle_zap_message(self, msg):
+    def handle_zap_message(self, msg: List[Any]) -> None:
         """Answer one ZAP request (the frames a REP socket received) on zap_socket."""
         if len(msg) < 6:
             self.log.error("Invalid ZAP message, not enough frames: %r", msg)

@@ -16,6 +16,10 @@ The layout is the one pyzmq and czmq write:
 
 load_certificate raises OSError for a missing file and ValueError if it has no public key.
 """
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple, Union
+
 import datetime
 import glob
 import os
@@ -56,7 +60,8 @@ def _write_key_file(filename, banner, public_key, secret_key=None, metadata=None
         f.write("".join(lines))
 
 
-def create_certificates(key_dir, name, metadata=None):
+def create_certificates(key_dir: Union[str, os.PathLike[str]], name: str,
+                        metadata: Optional[Dict[str, str]] = None) -> Tuple[str, str]:
     """Create a new key pair as NAME.key and NAME.key_secret in key_dir; returns both paths."""
     public_key, secret_key = curve_keypair()
     base = os.path.join(key_dir, name)
@@ -67,7 +72,7 @@ def create_certificates(key_dir, name, metadata=None):
     return public_file, secret_file
 
 
-def load_certificate(filename):
+def load_certificate(filename: Union[str, os.PathLike[str]]) -> Tuple[bytes, Optional[bytes]]:
     """(public_key, secret_key) from a certificate file, as Z85 bytes; secret_key is None for a
     public certificate. Raises OSError if the file does not exist, ValueError without a public key."""
     if not os.path.exists(filename):
@@ -90,8 +95,8 @@ def load_certificate(filename):
     return public_key, secret_key
 
 
-def load_certificates(directory="."):
-    """{public_key: True} for every public certificate (*.key) in `directory`."""
+def load_certificates(directory: Union[str, os.PathLike[str]] = ".") -> Dict[bytes, bool]:
+    """{public_key: True} for every public certificate (``*.key``) in `directory`."""
     if not os.path.isdir(directory):
         raise OSError(f"Invalid certificate directory: {directory}")
     certs = {}

@@ -14,6 +14,10 @@ for the next request. If the Context is terminated while it runs, it closes its 
 that term() can finish. ThreadAuthenticator (gzmq.auth.thread) is this class under pyzmq's
 name.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from ..engine import tasks
 from ..error import ContextTerminated, ZMQError
 from .base import Authenticator
@@ -22,23 +26,23 @@ from .base import Authenticator
 class GreenletAuthenticator(Authenticator):
     """Authenticator whose request loop runs in a greenlet; see the module docstring."""
 
-    def __init__(self, context=None, encoding="utf-8", log=None):
+    def __init__(self, context: Any = None, encoding: str = "utf-8", log: Any = None) -> None:
         super().__init__(context=context, encoding=encoding, log=log)
-        self.greenlet = None
+        self.greenlet: Any = None
 
-    def start(self):
+    def start(self) -> None:
         """Bind the ZAP socket and start answering requests."""
         super().start()
         self.greenlet = tasks.spawn(self._run, self.zap_socket)
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop answering and close the ZAP socket. Safe to call more than once."""
         greenlet, self.greenlet = self.greenlet, None
         if greenlet is not None and greenlet is not tasks.current():
             greenlet.kill(block=True)
         super().stop()
 
-    def is_alive(self):
+    def is_alive(self) -> bool:
         """Is the ZAP greenlet running?"""
         return bool(self.greenlet is not None and not self.greenlet.dead)
 

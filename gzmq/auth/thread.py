@@ -4,6 +4,10 @@ gzmq sockets are served by greenlets on their thread's hub, so the authenticator
 more greenlet there (GreenletAuthenticator); no OS thread is started. `thread` is that
 greenlet (it has join()), and is_alive() works as in pyzmq.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from .green import GreenletAuthenticator
 
 
@@ -11,7 +15,7 @@ class ThreadAuthenticator(GreenletAuthenticator):
     """GreenletAuthenticator under pyzmq's name."""
 
     @property
-    def thread(self):
+    def thread(self) -> Any:
         return self.greenlet
 
 

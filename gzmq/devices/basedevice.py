@@ -22,6 +22,10 @@ stop, as in pyzmq), or on TERMINATE for a steerable proxy. stop() does it for yo
 the device's sockets on their own thread (a process is terminated). join(timeout) waits
 cooperatively, from any thread. Errors other than ETERM/ENOTSOCK are logged and end it.
 """
+from __future__ import annotations
+
+from typing import Any, Optional
+
 from ..error import ZMQBindError  # noqa: F401  (pyzmq keeps it here too)
 import atexit
 import logging
@@ -51,7 +55,8 @@ class Device:
     # overrides it with a fresh Context). Assign an instance attribute to use your own.
     context_factory = Context.instance
 
-    def __init__(self, device_type=QUEUE, in_type=None, out_type=None):
+    def __init__(self, device_type: int = QUEUE, in_type: Optional[int] = None,
+                 out_type: Optional[int] = None) -> None:
         if in_type is None:
             raise TypeError("in_type must be specified")
         if out_type is None:
@@ -59,49 +64,49 @@ class Device:
         self.device_type = device_type
         self.in_type = in_type
         self.out_type = out_type
-        self._in_binds = []
-        self._in_connects = []
-        self._in_sockopts = []
-        self._out_binds = []
-        self._out_connects = []
-        self._out_sockopts = []
-        self._random_addrs = []
+        self._in_binds: list[Any] = []
+        self._in_connects: list[Any] = []
+        self._in_sockopts: list[Any] = []
+        self._out_binds: list[Any] = []
+        self._out_connects: list[Any] = []
+        self._out_sockopts: list[Any] = []
+        self._random_addrs: list[Any] = []
         self.daemon = True
         self.done = False
-        self._sockets = []
+        self._sockets: list[Any] = []
         self._context = None
         self._stopping = False
         self._running = Latch()
 
     # -- configuration (recorded now, applied where the device runs) -----------------------
-    def bind_in(self, addr):
+    def bind_in(self, addr: str) -> None:
         """Bind the in socket to `addr` when the device starts."""
         self._in_binds.append(addr)
 
-    def bind_in_to_random_port(self, addr, *args, **kwargs):
+    def bind_in_to_random_port(self, addr: str, *args: Any, **kwargs: Any) -> int:
         """Reserve a free port on `addr` (e.g. "tcp://127.0.0.1") for the in socket; returns it."""
         port = self._reserve_random_port(addr, *args, **kwargs)
         self.bind_in(f"{addr}:{port}")
         return port
 
-    def connect_in(self, addr):
+    def connect_in(self, addr: str) -> None:
         self._in_connects.append(addr)
 
-    def setsockopt_in(self, opt, value):
+    def setsockopt_in(self, opt: int, value: Any) -> None:
         self._in_sockopts.append((opt, value))
 
-    def bind_out(self, addr):
+    def bind_out(self, addr: str) -> None:
         self._out_binds.append(addr)
 
-    def bind_out_to_random_port(self, addr, *args, **kwargs):
+    def bind_out_to_random_port(self, addr: str, *args: Any, **kwargs: Any) -> int:
         port = self._reserve_random_port(addr, *args, **kwargs)
         self.bind_out(f"{addr}:{port}")
         return port
 
-    def connect_out(self, addr):
+    def connect_out(self, addr: str) -> None:
         self._out_connects.append(addr)
 
-    def setsockopt_out(self, opt, value):
+    def setsockopt_out(self, opt: int, value: Any) -> None:
         self._out_sockopts.append((opt, value))
 
     def _reserve_random_port(self, addr, *args, **kwargs):
@@ -150,7 +155,7 @@ class Device:
                                      self._out_connects)
         return ins, outs
 
-    def run_device(self):
+    def run_device(self) -> None:
         """Make the sockets and run the proxy (what start() runs, wherever it runs)."""
         ins, outs = self._setup_sockets()
         self._check_stopping()
@@ -166,7 +171,7 @@ class Device:
             if not sock.closed:
                 sock.close()
 
-    def run(self):
+    def run(self) -> None:
         """Run the device here until it stops; ETERM and ENOTSOCK count as a clean stop."""
         try:
             self.run_device()
@@ -177,7 +182,7 @@ class Device:
             self.done = True
             self._close_sockets()
 
-    def start(self):
+    def start(self) -> None:
         """Run the device in the calling greenlet (blocks until it stops), as pyzmq's Device."""
         self._running.add(self)
         try:
@@ -185,13 +190,13 @@ class Device:
         finally:
             self._running.discard(self)
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the device: close its sockets on their own thread. Returns at once."""
         self._stopping = True
         for sock in list(self._sockets):
             sock._mailbox.call(sock.close)
 
-    def join(self, timeout=None):
+    def join(self, timeout: Optional[float] = None) -> None:
         """Wait (cooperatively, from any thread) until the device has stopped: its greenlet,
         thread or process has finished."""
         self._running.wait(timeout)
@@ -215,7 +220,7 @@ class BackgroundDevice(Device):
 
     launcher = None
 
-    def start(self):
+    def start(self) -> None:
         self._running.add(self)
         try:
             self._launch()
@@ -263,7 +268,7 @@ class ThreadDevice(BackgroundDevice):
     """
 
     EXIT_TIMEOUT = 5.0
-    _live = set()
+    _live: "set[object]" = set()
 
     def _launch(self):
         ThreadDevice._live.add(self)
@@ -308,13 +313,13 @@ class ProcessDevice(BackgroundDevice):
         tasks.wait_readable(process.sentinel)   # readable once the child has exited; no polling
         process.join()
 
-    def stop(self):
+    def stop(self) -> None:
         """Terminate the device's process (SIGTERM)."""
         self._stopping = True
         if self.launcher is not None and self.launcher.is_alive():
             self.launcher.terminate()
 
-    def join(self, timeout=None):
+    def join(self, timeout: Optional[float] = None) -> None:
         self._running.wait(timeout)
         if self.launcher is not None and self._running.is_done():
             self.done = True

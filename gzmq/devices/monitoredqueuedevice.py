@@ -9,13 +9,13 @@ from .proxydevice import GreenletProxy, ProcessProxy, Proxy, ProxyBase, ThreadPr
 class MonitoredQueueBase(ProxyBase):
     """A ProxyBase that runs monitored_queue() with the two prefixes."""
 
-    def __init__(self, in_type, out_type, mon_type=SocketType.PUB, in_prefix=b"in",
-                 out_prefix=b"out"):
+    def __init__(self, in_type: int, out_type: int, mon_type: int = SocketType.PUB, in_prefix: bytes = b"in",
+                 out_prefix: bytes = b"out") -> None:
         ProxyBase.__init__(self, in_type=in_type, out_type=out_type, mon_type=mon_type)
         self._in_prefix = in_prefix
         self._out_prefix = out_prefix
 
-    def run_device(self):
+    def run_device(self) -> None:
         ins, outs, mons = self._setup_sockets()
         self._check_stopping()
         monitored_queue(ins, outs, mons, self._in_prefix, self._out_prefix)

@@ -12,7 +12,7 @@ from ..zmtp.recycle import BodyRecycler
 
 ZAP_DOMAIN = SocketOption.ZAP_DOMAIN
 
-_recyclers = weakref.WeakKeyDictionary()
+_recyclers: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
 
 
 def body_recycler():

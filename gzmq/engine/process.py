@@ -22,8 +22,8 @@ from .wait import Signal, thread_ident, wait_until
 
 EXIT_FLUSH_SECONDS = 1.0
 
-_engines = weakref.WeakSet()     # every SocketEngine alive
-_io_threads = weakref.WeakSet()  # every I/O thread running (gzmq.engine.io_thread)
+_engines: "weakref.WeakSet[object]" = weakref.WeakSet()     # every SocketEngine alive
+_io_threads: "weakref.WeakSet[object]" = weakref.WeakSet()  # every I/O thread running (gzmq.engine.io_thread)
 
 
 def register(engine):
@@ -130,8 +130,17 @@ def serve_until_threads_end():
                     joined.append(True)
                     done.fire()
 
-            gevent.monkey.get_original("_thread", "start_new_thread")(join_all, ())
-            wait_until(lambda: joined, None, (done,))
+            try:
+                gevent.monkey.get_original("_thread", "start_new_thread")(join_all, ())
+            except RuntimeError:
+                # CPython 3.12.0-3.12.2 (gh-113964) refuse to start a thread once shutdown has
+                # begun, in this very hook ("can't create new thread at interpreter shutdown").
+                # Wait for the others on this hub instead, looking every few milliseconds
+                # (exit-time only, and only on those versions).
+                while any(t.is_alive() for t in others):
+                    gevent.sleep(0.005)
+            else:
+                wait_until(lambda: joined, None, (done,))
         flush_at_exit()
     except Exception:  # pragma: no cover - never let exit-time serving raise
         pass

@@ -108,7 +108,7 @@ class TopicLogger(logging.Logger):
     def warning(self, topic, msg, *args, **kwargs):
         self.log(logging.WARNING, topic, msg, *args, **kwargs)
 
-    warn = warning
+    warn = warning  # type: ignore[assignment]  # pyzmq's PUBHandler takes a topic first
 
     def error(self, topic, msg, *args, **kwargs):
         self.log(logging.ERROR, topic, msg, *args, **kwargs)
@@ -116,4 +116,4 @@ class TopicLogger(logging.Logger):
     def critical(self, topic, msg, *args, **kwargs):
         self.log(logging.CRITICAL, topic, msg, *args, **kwargs)
 
-    fatal = critical
+    fatal = critical  # type: ignore[assignment]

@@ -25,7 +25,7 @@ from ..zmtp.mechanisms.plain import PlainClient, PlainServer
 try:
     from ..zmtp.mechanisms.curve import CurveClient, CurveServer
 except ImportError:     # no PyNaCl: CURVE options are refused at setsockopt (security.options)
-    CurveClient = CurveServer = None
+    CurveClient = CurveServer = None  # type: ignore[misc, assignment]
 
 log = logging.getLogger("gzmq")
 

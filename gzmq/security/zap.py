@@ -36,7 +36,7 @@ VERSION = b"1.0"
 REQUEST_ID = b"1"
 STATUS_CODES = frozenset({b"200", b"300", b"400", b"500"})
 _UCRED = struct.Struct("3i")   # struct ucred: pid, uid, gid
-ADMITTED = (b"200", b"", b"", {})
+ADMITTED: "tuple[bytes, bytes, bytes, dict[str, bytes]]" = (b"200", b"", b"", {})
 
 
 class ZapReplyError(ZMTPError):

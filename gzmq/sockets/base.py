@@ -4,19 +4,8 @@ The core holds the socket's pipes (one per peer, gzmq.engine.pipe), moves whole 
 through them (send, recv and their waits), takes the pipes' events and closes. Options
 (gzmq.sockets.options), endpoints (.endpoints) and pyzmq's conveniences (.sugar) are mixed
 in from their own modules; the socket's engine (gzmq.engine.socket_engine) runs its
-connections. Socket types (one small module each) plug routing into a few hooks:
-
-    _init_routing()         set up LoadBalancer / FairQueue / routing ids
-    _xattach(pipe)          a pipe joined (at connect time, on accept after the handshake)
-    _xready(pipe) -> bool   the peer's handshake finished (metadata known); False refuses it
-    _xdetach(pipe)          the pipe is gone
-    _xsend(msg) -> bool     queue one whole message (list of frames) or return False if it
-                            would block; raise ZMQError for errors (EFSM, EHOSTUNREACH...)
-    _xrecv() -> msg|None    take one whole message, or None if none is ready
-    _xhas_in(), _xhas_out() for POLLIN / POLLOUT
-    _xreadable(pipe), _xwritable(pipe)   a pipe got messages / room again
-    _xhiccup(pipe)          a connect()ed peer's connection was lost (the pipe stays)
-    _xsubscribe_all(pipe)   a multicast pipe that takes every message (PUB/XPUB)
+connections. Socket types (one small module each) plug routing into the hooks of
+gzmq.sockets.hooks.
 
 Blocking calls wait with gzmq.engine.wait.wait_until on the socket's two Signals (messages
 in, room out), which the pipes' events fire only when someone waits, and only once per
@@ -24,13 +13,16 @@ batch. A wait ends with a message, Again (DONTWAIT or RCVTIMEO/SNDTIMEO expired)
 (socket closed) or ContextTerminated. An interrupted wait (gevent.Timeout, kill)
 takes nothing out of a queue, so nothing is lost and the socket stays usable.
 """
+from __future__ import annotations
+
 import logging
 import warnings
 import weakref
 from types import GenericAlias
+from typing import Any, Callable, List, Literal, Optional, Sequence, Union, overload
 
 from ..constants import Errno, Flag, PollEvent, SocketOption, SocketType
-from ..engine.pipe import pipe_pair
+from ..engine.pipe import Pipe, pipe_pair
 from ..engine.deferred import relieve
 from ..engine.socket_engine import SocketEngine
 from ..engine.wait import EventFD, Mailbox, Signal, thread_ident, wait_until, yield_turn
@@ -47,7 +39,7 @@ log = logging.getLogger("gzmq")
 DONTWAIT = int(Flag.DONTWAIT)
 SNDMORE = int(Flag.SNDMORE)
 
-TYPE_NAMES = {
+TYPE_NAMES: dict[Any, str] = {
     SocketType.PAIR: "PAIR", SocketType.PUB: "PUB", SocketType.SUB: "SUB", SocketType.REQ: "REQ",
     SocketType.REP: "REP", SocketType.DEALER: "DEALER", SocketType.ROUTER: "ROUTER",
     SocketType.PULL: "PULL", SocketType.PUSH: "PUSH", SocketType.XPUB: "XPUB",
@@ -56,10 +48,10 @@ TYPE_NAMES = {
 
 O = SocketOption
 
-_default_context = None
+_default_context: Any = None
 
 
-def set_default_context(factory):
+def set_default_context(factory: Callable[[], Any]) -> None:
     """What Socket(None, type) uses (gzmq.context registers Context.instance)."""
     global _default_context
     _default_context = factory
@@ -69,23 +61,23 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
     """The socket core; see the module docstring. Public API is pyzmq's."""
 
     _gzmq_socket = True        # (how gzmq.poll tells a gzmq socket from a file descriptor)
-    _type = None
+    _type: Optional[SocketType] = None
     _shadow = False
     _internal = False          # a socket gzmq made for itself: Context.term() does not wait for it
     # pyzmq's Socket is Generic (zmq.Socket[bytes] in annotations evaluated at run time).
-    __class_getitem__ = classmethod(GenericAlias)
-    _monitor_socket = None     # the PAIR get_monitor_socket() made (returned again while open)
-    _peer_types = frozenset()
+    __class_getitem__: Any = classmethod(GenericAlias)
+    _monitor_socket: Any = None  # the PAIR get_monitor_socket() made (returned again while open)
+    _peer_types: frozenset[str] = frozenset()
     _can_send = True
     _can_recv = True
 
-    def __init__(self, context=None, socket_type=None, **kwargs):
+    def __init__(self, context: Any = None, socket_type: Optional[int] = None, **kwargs: Any) -> None:
         if context is None:
             context = _default_context()
         self.context = context
         self._options = dict(DEFAULTS)
-        self._app_metadata = {}    # METADATA: X- properties sent in our handshake
-        self._pipes = []
+        self._app_metadata: dict[str, Any] = {}   # METADATA: X- properties sent in our handshake
+        self._pipes: list[Any] = []
         self._bound = {}          # endpoint -> Binding (gzmq.transports)
         self._connected = {}      # endpoint -> [Link]
         self._closed = False
@@ -94,7 +86,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         self._rcv_parts = None
         self._rcv_idx = 0
         self._rcv_pipe = None
-        self._snd_parts = []
+        self._snd_parts: list[Any] = []
         self._sndtimeo = None
         self._rcvtimeo = None
         self._monitor = None
@@ -115,45 +107,35 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         register_address(self)
 
     @classmethod
-    def shadow(cls, address):
+    def shadow(cls, address: Any) -> Any:
         """Another handle on the socket `address` (a Socket or its `underlying`); gzmq.shadow."""
         return make_shadow(address, SocketBase)
 
-    def __copy__(self, memo=None):
+    def __copy__(self, memo: Any = None) -> Any:
         return make_shadow(self, SocketBase)
 
     __deepcopy__ = __copy__
 
     # -- identity ---------------------------------------------------------------------------
     @property
-    def type(self):
-        return self._type
+    def type(self) -> int:
+        return self._type  # type: ignore[return-value]  # set by every socket type
 
     @property
-    def socket_type(self):
-        return self._type
+    def socket_type(self) -> int:
+        return self._type  # type: ignore[return-value]
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed
 
     @property
-    def underlying(self):
+    def underlying(self) -> int:
         return id(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = " (closed)" if self._closed else ""
         return f"<gzmq.Socket(zmq.{self._type_name}) at {hex(id(self))}{state}>"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def fileno(self):
-        """zmq.FD (pyzmq): readable when EVENTS may have changed; see getsockopt(FD)."""
-        return self.getsockopt(O.FD)
 
     def _event_fd(self):
         """zmq.FD, made on first use: readable whenever EVENTS may have changed (a pipe's
@@ -182,19 +164,19 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
 
     # -- TransportHost (gzmq.transports) and SocketSide (gzmq.engine.socket_engine) -----------
     @property
-    def engine(self):
+    def engine(self) -> SocketEngine:
         """This socket's engine: its connections, on its I/O hub."""
         return self._engine
 
     @property
-    def engine_options(self):
+    def engine_options(self) -> Any:
         return self._engine.options
 
     @property
-    def mailbox(self):
+    def mailbox(self) -> Mailbox:
         return self._mailbox
 
-    def make_pipe(self, endpoint, connect_side, peer_mailbox):
+    def make_pipe(self, endpoint: str, connect_side: bool, peer_mailbox: Optional[Mailbox]) -> tuple[Pipe, Pipe]:
         """A pipe pair for a new peer: (our end, not attached yet; the other end, whose owner
         is told through peer_mailbox, None until it has an owner)."""
         o = self._options
@@ -203,7 +185,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         pipe.connect_side = connect_side
         return pipe, end
 
-    def attach_pipe(self, pipe, subscribe_to_all=False):
+    def attach_pipe(self, pipe: Pipe, subscribe_to_all: bool = False) -> None:
         """The pipe joins the socket's routing (for connect(), before its peer is known)."""
         if pipe in self._pipes:
             return
@@ -217,7 +199,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         """CONFLATE: keep only the newest received message (socket types that support it)."""
         return False
 
-    def pipe_ready(self, pipe):
+    def pipe_ready(self, pipe: Pipe) -> None:
         """(through the mailbox) The peer behind a pipe is known (its handshake finished): it
         joins the socket, or is refused (PAIR already paired); then the pipe is terminated,
         which ends the connection for good."""
@@ -229,14 +211,14 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             pipe.ready = False
             self._drop_pipe(pipe)
 
-    def hiccuped(self, pipe):
+    def hiccuped(self, pipe: Pipe) -> None:
         """(pipe) A connect()ed peer's connection was lost; the pipe stays and messages keep
         queueing for the reconnect. Half-delivered state (subscriptions) resets."""
         pipe.ready = False
         if pipe.alive and not self._closed:
             self._xhiccup(pipe)
 
-    def pipe_terminated(self, pipe):
+    def pipe_terminated(self, pipe: Pipe) -> None:
         """(pipe) The other end is gone for good: the connection ended (or a connecter gave
         up). What the peer delivered stays readable; what we queued for it is dropped."""
         pipe.drop_outbound()
@@ -267,14 +249,14 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         return self._engine.sessions
 
     # -- the pipes' events (gzmq.engine.pipe), on this socket's thread ----------------------
-    def read_activated(self, pipe):
+    def read_activated(self, pipe: Pipe) -> None:
         """A pipe that had no message has one now (once per batch, not per message)."""
         if not pipe.alive and not pipe.pending_in():
             return
         self._xreadable(pipe)
         self._notify_in()
 
-    def write_activated(self, pipe):
+    def write_activated(self, pipe: Pipe) -> None:
         """A pipe that was full has drained to half its HWM."""
         if not pipe.alive:
             return
@@ -329,14 +311,15 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         if self.context._terminated:
             raise ContextTerminated()
 
-    def monitor_event(self, event, value, endpoint):
+    def monitor_event(self, event: int, value: int, endpoint: str) -> None:
         """Report a connection event to this socket's monitor (see monitor())."""
         monitor = self._monitor
         if monitor is not None:
             monitor.emit(int(event), value, endpoint)
 
     # -- sending ---------------------------------------------------------------------------
-    def send(self, data, flags=0, copy=True, track=False, routing_id=None, group=None):
+    def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False,
+             routing_id: Optional[int] = None, group: Optional[str] = None) -> Optional[MessageTracker]:
         """Send one frame; with SNDMORE more frames of the same message follow.
 
         data: bytes or any buffer (bytearray, memoryview, numpy array, Frame). str raises
@@ -391,7 +374,8 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             # Keep the frames already accepted so a retry of the last frame completes it.
             self._snd_parts = parts[:-1]
 
-    def send_multipart(self, msg_parts, flags=0, copy=True, track=False, **kwargs):
+    def send_multipart(self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False,
+                       **kwargs: Any) -> Optional[MessageTracker]:
         """Send a sequence of frames as one message (all or nothing)."""
         if type(flags) is not int:
             flags = int(flags)
@@ -459,7 +443,19 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             raise Again()
 
     # -- receiving ---------------------------------------------------------------------------
-    def recv(self, flags=0, copy=True, track=False):
+    @overload
+    def recv(self, flags: int = ..., copy: Literal[True] = ..., track: bool = ...) -> bytes: ...
+
+    @overload
+    def recv(self, flags: int = ..., *, copy: Literal[False], track: bool = ...) -> Frame: ...
+
+    @overload
+    def recv(self, flags: int, copy: Literal[False], track: bool = ...) -> Frame: ...
+
+    @overload
+    def recv(self, flags: int = ..., copy: bool = ..., track: bool = ...) -> Union[bytes, Frame]: ...
+
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Union[bytes, Frame]:
         """Receive one frame: bytes (copy=True) or a Frame (copy=False).
 
         Blocks cooperatively unless DONTWAIT; Again on DONTWAIT or when RCVTIMEO expires.
@@ -507,7 +503,19 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
     def _last_pipe(self):
         return None
 
-    def recv_multipart(self, flags=0, copy=True, track=False):
+    @overload
+    def recv_multipart(self, flags: int = ..., *, copy: Literal[True], track: bool = ...) -> List[bytes]: ...
+
+    @overload
+    def recv_multipart(self, flags: int = ..., *, copy: Literal[False], track: bool = ...) -> List[Frame]: ...
+
+    @overload
+    def recv_multipart(self, flags: int = ...) -> List[bytes]: ...
+
+    @overload
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> Union[List[Frame], List[bytes]]: ...
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> Union[List[Frame], List[bytes]]:
         """Receive a whole message: a list of bytes (copy=True) or Frames."""
         if type(flags) is not int:
             flags = int(flags)
@@ -560,7 +568,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
 
-    def close(self, linger=None):
+    def close(self, linger: Optional[int] = None) -> None:
         """Close the socket. Returns at once; with LINGER > 0 or -1 queued messages are still
         delivered in the background (Context.term() waits for that), LINGER 0 drops them."""
         self._close(linger)

@@ -4,7 +4,10 @@ registry (gzmq.transports), which knows every scheme; nothing here names one.
 The socket keeps what each call left: _bound maps an endpoint to its Binding, _connected an
 endpoint to the Links connect() made (a socket may connect to one endpoint more than once).
 """
+from __future__ import annotations
+
 import random
+from typing import TYPE_CHECKING, Any, Union
 
 from ..constants import Errno, SocketOption
 from ..engine.wait import call_and_wait
@@ -17,7 +20,11 @@ O = SocketOption
 class EndpointsMixin:
     """Endpoint management for SocketBase (see the module docstring)."""
 
-    def bind(self, addr):
+    if TYPE_CHECKING:
+        # A mixin of SocketBase: the socket's own attributes (_options, _mailbox...) are there.
+        def __getattr__(self, name: str) -> Any: ...
+
+    def bind(self, addr: Union[str, bytes]) -> _SocketContext:
         """Bind to an endpoint: tcp://IP:PORT (PORT may be * for a free port), ipc://PATH,
         inproc://NAME, epgm://IFACE;GROUP:PORT. Returns a _SocketContext usable as a context
         manager that unbinds (pyzmq >= 20)."""
@@ -28,7 +35,8 @@ class EndpointsMixin:
         self._options[O.LAST_ENDPOINT] = binding.endpoint.encode()
         return _SocketContext(self, "bind", binding.endpoint)
 
-    def bind_to_random_port(self, addr, min_port=49152, max_port=65536, max_tries=100):
+    def bind_to_random_port(self, addr: str, min_port: int = 49152, max_port: int = 65536,
+                            max_tries: int = 100) -> int:
         """Bind `addr` (e.g. 'tcp://127.0.0.1') to a random port; returns the port."""
         if min_port == 49152 and max_port == 65536:
             self.bind(f"{addr}:*")
@@ -44,7 +52,7 @@ class EndpointsMixin:
                 return port
         raise ZMQBindError("Could not bind socket to random port.")
 
-    def connect(self, addr):
+    def connect(self, addr: Union[str, bytes]) -> _SocketContext:
         """Connect to an endpoint. Returns at once: the pipe exists straight away (unless
         IMMEDIATE), so messages sent before the peer is reachable wait for it."""
         self._check_open()
@@ -56,7 +64,7 @@ class EndpointsMixin:
         self._options[O.LAST_ENDPOINT] = addr.encode()
         return _SocketContext(self, "connect", addr)
 
-    def unbind(self, addr):
+    def unbind(self, addr: Union[str, bytes]) -> None:
         """Stop listening on an endpoint (the form bound or the resolved one); connections it
         accepted are dropped, as in libzmq (inproc peers stay)."""
         self._check_open()
@@ -75,7 +83,7 @@ class EndpointsMixin:
         if self._mailbox.commands:
             self._mailbox.process()     # (the pipes that ended with it leave the socket now)
 
-    def disconnect(self, addr):
+    def disconnect(self, addr: Union[str, bytes]) -> None:
         self._check_open()
         if isinstance(addr, bytes):
             addr = addr.decode()
@@ -134,18 +142,18 @@ class EndpointsMixin:
 class _SocketContext:
     """What bind()/connect() return: usable as a context manager that unbinds/disconnects."""
 
-    def __init__(self, socket, kind, addr):
+    def __init__(self, socket: Any, kind: str, addr: str) -> None:
         self.socket = socket
         self.kind = kind
         self.addr = addr
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<SocketContext({self.kind}={self.addr!r})>"
 
-    def __enter__(self):
+    def __enter__(self) -> Any:
         return self.socket
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self.socket.closed:
             return
         if self.kind == "bind":

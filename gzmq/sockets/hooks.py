@@ -3,6 +3,18 @@ virtuals xattach_pipe, xsend, xrecv, xhas_in, xhas_out, xread_activated, xwrite_
 xpipe_terminated, xhiccuped). The defaults here are those of a socket that neither sends nor
 receives; a socket type (gzmq/sockets/pipeline.py, reqrep.py, ...) binds a routing strategy
 (gzmq.routing) to the ones it needs, or gzmq.sockets.direct does it for the simple ones.
+
+    _init_routing()         set up LoadBalancer / FairQueue / routing ids
+    _xattach(pipe)          a pipe joined (at connect time, on accept after the handshake)
+    _xready(pipe) -> bool   the peer's handshake finished (metadata known); False refuses it
+    _xdetach(pipe)          the pipe is gone
+    _xsend(msg) -> bool     queue one whole message (list of frames) or return False if it
+                            would block; raise ZMQError for errors (EFSM, EHOSTUNREACH...)
+    _xrecv() -> msg|None    take one whole message, or None if none is ready
+    _xhas_in(), _xhas_out() for POLLIN / POLLOUT
+    _xreadable(pipe), _xwritable(pipe)   a pipe got messages / room again
+    _xhiccup(pipe)          a connect()ed peer's connection was lost (the pipe stays)
+    _xsubscribe_all(pipe)   a multicast pipe that takes every message (PUB/XPUB)
 """
 from ..constants import Errno
 from ..error import ZMQError

@@ -7,6 +7,7 @@ owns (SUBSCRIBE...), keeps the derived timeouts in seconds, and gives the socket
 fresh EngineOptions copy whenever something changed.
 """
 import ipaddress
+from typing import TYPE_CHECKING, Any
 
 from ..constants import Errno, OPTION_TYPES, SocketOption
 from ..engine.options import EngineOptions, mechanism_of
@@ -72,7 +73,11 @@ def _as_bytes_option(option, value):
 class OptionsMixin:
     """setsockopt/getsockopt and friends for SocketBase (see the module docstring)."""
 
-    def setsockopt(self, option, value):
+    if TYPE_CHECKING:
+        # A mixin of SocketBase: the socket's own attributes (_options, _mailbox...) are there.
+        def __getattr__(self, name: str) -> Any: ...
+
+    def setsockopt(self, option: int, value: Any) -> None:
         self._check_open()
         try:
             option = SocketOption(option)
@@ -142,7 +147,7 @@ class OptionsMixin:
             raise ZMQError(Errno.EINVAL, f"{option.name} is not valid on a {self._type_name} socket")
         return False
 
-    def getsockopt(self, option):
+    def getsockopt(self, option: int) -> Any:
         if option == O.EVENTS:
             self._check_open()
             fd = self._mailbox.fd
@@ -199,12 +204,12 @@ class OptionsMixin:
     set = setsockopt
     get = getsockopt
 
-    def setsockopt_string(self, option, value, encoding="utf-8"):
+    def setsockopt_string(self, option: int, value: str, encoding: str = "utf-8") -> None:
         if not isinstance(value, str):
             raise TypeError(f"str required, not {type(value).__name__}")
         self.setsockopt(option, value.encode(encoding))
 
-    def getsockopt_string(self, option, encoding="utf-8"):
+    def getsockopt_string(self, option: int, encoding: str = "utf-8") -> str:
         if OPTION_TYPES.get(SocketOption(option)) != "bytes":
             raise TypeError(f"option {option} will not return a string")
         return self.getsockopt(option).decode(encoding)
@@ -212,11 +217,11 @@ class OptionsMixin:
     set_string = setsockopt_unicode = setsockopt_string
     get_string = getsockopt_unicode = getsockopt_string
 
-    def set_hwm(self, value):
+    def set_hwm(self, value: int) -> None:
         self.setsockopt(O.SNDHWM, value)
         self.setsockopt(O.RCVHWM, value)
 
-    def get_hwm(self):
+    def get_hwm(self) -> int:
         return self.getsockopt(O.SNDHWM)
 
     hwm = property(get_hwm, set_hwm)

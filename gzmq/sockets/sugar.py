@@ -2,8 +2,11 @@
 attribute-style options (sock.linger = 0, sock.routing_id, sock.SNDHWM), subscribe() and
 unsubscribe(), poll(), and the monitor helpers. Nothing here knows how messages move.
 """
+from __future__ import annotations
+
 import json
 import pickle
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
 
 from .. import constants as C
 from ..constants import Errno, OPTION_TYPES, PollEvent, SocketOption, SocketType
@@ -32,27 +35,47 @@ class _AssignableMethod:
 class SugarMixin:
     """pyzmq's conveniences for SocketBase (see the module docstring)."""
 
+    _monitor: Any                # set by SocketBase
+    _monitor_socket: Any
+
     # Attribute-style options (sock.linger = 0, sock.rcvtimeo, sock.ROUTING_ID) are properties
     # that install_option_properties() puts on the class, one per option in lower and upper
     # case. Deliberately no __getattr__ fallback (pyzmq's also accepts mixed case): a class with
     # __getattr__ loses CPython's fast attribute loads for every attribute of every socket, and
     # measured, that cost 30% of an inproc message (6.9k -> 10.0k instructions).
 
+    if TYPE_CHECKING:
+        # Attribute-style options are properties installed at import (install_option_properties),
+        # which type checkers cannot see: any option name may be set, as with pyzmq's __setattr__.
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fileno(self) -> int:
+        """zmq.FD (pyzmq): readable when EVENTS may have changed; see getsockopt(FD)."""
+        return self.getsockopt(SocketOption.FD)
+
     @_AssignableMethod
-    def subscribe(self, topic):
+    def subscribe(self, topic: Union[str, bytes]) -> None:
         """SUB/XSUB: subscribe to a topic prefix (str is UTF-8 encoded)."""
         if isinstance(topic, str):
             topic = topic.encode("utf-8")
         self.setsockopt(O.SUBSCRIBE, topic)
 
     @_AssignableMethod
-    def unsubscribe(self, topic):
+    def unsubscribe(self, topic: Union[str, bytes]) -> None:
         """SUB/XSUB: drop one reference to a subscription."""
         if isinstance(topic, str):
             topic = topic.encode("utf-8")
         self.setsockopt(O.UNSUBSCRIBE, topic)
 
-    def recv_into(self, buffer, /, *, nbytes=0, flags=0):
+    def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
         """Receive one frame into `buffer` (pyzmq >= 26), writing at most `nbytes` bytes (0: the
         buffer's size). Returns the frame's full length: larger than what was written when the
         frame was truncated. Raises TypeError/BufferError/ValueError for an unusable buffer
@@ -73,41 +96,43 @@ class SugarMixin:
         return len(data)
 
     # -- serialization helpers (pyzmq's) -----------------------------------------------------
-    def send_string(self, u, flags=0, copy=True, encoding="utf-8", **kwargs):
+    def send_string(self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8",
+                    **kwargs: Any) -> Any:
         if not isinstance(u, str):
             raise TypeError("str objects only")
         return self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
 
     send_unicode = send_string
 
-    def recv_string(self, flags=0, encoding="utf-8"):
+    def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
         return self.recv(flags=flags).decode(encoding)
 
     recv_unicode = recv_string
 
-    def send_pyobj(self, obj, flags=0, protocol=pickle.DEFAULT_PROTOCOL, **kwargs):
+    def send_pyobj(self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL, **kwargs: Any) -> Any:
         return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
 
-    def recv_pyobj(self, flags=0):
+    def recv_pyobj(self, flags: int = 0) -> Any:
         return pickle.loads(self.recv(flags))
 
-    def send_json(self, obj, flags=0, **kwargs):
+    def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
         send_kwargs = {k: kwargs.pop(k) for k in ("routing_id", "group") if k in kwargs}
         msg = json.dumps(obj, **kwargs).encode("utf-8")
         return self.send(msg, flags=flags, **send_kwargs)
 
-    def recv_json(self, flags=0, **kwargs):
+    def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
         return json.loads(self.recv(flags), **kwargs)
 
-    def send_serialized(self, msg, serialize, flags=0, copy=True, **kwargs):
+    def send_serialized(self, msg: Any, serialize: Callable[[Any], Sequence[Any]], flags: int = 0,
+                        copy: bool = True, **kwargs: Any) -> Any:
         frames = serialize(msg)
         return self.send_multipart(frames, flags=flags, copy=copy, **kwargs)
 
-    def recv_serialized(self, deserialize, flags=0, copy=True):
+    def recv_serialized(self, deserialize: Callable[[List[Any]], Any], flags: int = 0, copy: bool = True) -> Any:
         frames = self.recv_multipart(flags=flags, copy=copy)
         return deserialize(frames)
 
-    def poll(self, timeout=None, flags=PollEvent.POLLIN):
+    def poll(self, timeout: Optional[int] = None, flags: int = PollEvent.POLLIN) -> int:
         """Wait until the socket has `flags` events; returns the events (0 on timeout).
         timeout in milliseconds (None or negative: forever)."""
         self._check_open()
@@ -117,7 +142,7 @@ class SugarMixin:
         return evts.get(self, 0)
 
     # -- monitoring ---------------------------------------------------------------------------
-    def monitor(self, addr, events=C.Event.ALL):
+    def monitor(self, addr: Union[str, bytes, None], events: int = C.Event.ALL) -> None:
         """Report connection events on a PAIR bound to `addr` (inproc); addr None stops it."""
         self._check_open()
         if isinstance(addr, bytes):
@@ -132,7 +157,7 @@ class SugarMixin:
             return
         self._monitor = Monitor(self, addr, int(events))
 
-    def get_monitor_socket(self, events=None, addr=None):
+    def get_monitor_socket(self, events: Optional[int] = None, addr: Optional[str] = None) -> Any:
         """A PAIR socket receiving this socket's events (pyzmq); read with recv_monitor_message."""
         self._check_open()
         mon = self._monitor_socket
@@ -147,7 +172,7 @@ class SugarMixin:
         sock.connect(addr)
         return sock
 
-    def disable_monitor(self):
+    def disable_monitor(self) -> None:
         self._monitor_socket = None
         self.monitor(None, 0)
 
@@ -163,11 +188,11 @@ def _get_attr_option(sock, option):
         raise
 
 
-def _option_property(option):
-    def fget(self):
+def _option_property(option: SocketOption) -> property:
+    def fget(self: Any) -> Any:
         return _get_attr_option(self, option)
 
-    def fset(self, value):
+    def fset(self: Any, value: Any) -> None:
         if isinstance(value, str) and OPTION_TYPES.get(option) == "bytes":
             value = value.encode("utf-8")
         self.setsockopt(option, value)

@@ -63,7 +63,7 @@ class Transport(Protocol):
     def connect(self, socket: TransportHost, scheme: str, address: str) -> Link: ...
 
 
-_REGISTRY = {}
+_REGISTRY: "dict[str, object]" = {}
 
 
 def register(scheme, transport):

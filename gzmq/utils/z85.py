@@ -5,13 +5,16 @@ zmq.utils.z85: encode(bytes) -> bytes, decode(bytes | str) -> bytes. Both raise 
 for a length that is not a multiple of 4 (encode) or 5 (decode), and decode also for a
 character outside the Z85 alphabet or a group whose value does not fit 32 bits.
 """
+from __future__ import annotations
+
 import struct
+from typing import Union
 
 Z85CHARS = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
 Z85MAP = {c: i for i, c in enumerate(Z85CHARS)}
 
 
-def encode(rawbytes):
+def encode(rawbytes: bytes) -> bytes:
     """Encode bytes (length a multiple of 4) as Z85 bytes."""
     rawbytes = bytes(rawbytes)
     if len(rawbytes) % 4:
@@ -23,7 +26,7 @@ def encode(rawbytes):
     return bytes(out)
 
 
-def decode(z85bytes):
+def decode(z85bytes: Union[str, bytes]) -> bytes:
     """Decode Z85 (bytes or an ASCII str, length a multiple of 5) to bytes."""
     if isinstance(z85bytes, str):
         try:

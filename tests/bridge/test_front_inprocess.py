@@ -78,6 +78,23 @@ def test_internal_app_under_validate():
     assert call(app, "/bridge.js")[0] == 200
 
 
+@pytest.mark.parametrize("path, method, expected", [
+    ("/missing.html", "GET", b"404 Not Found: File does not exist.\n"),
+    ("/../secret", "GET", b"403 Forbidden: Access denied.\n"),
+    ("/a.txt", "POST", b"405 Method Not Allowed: Method not allowed.\n"),
+])
+def test_static_errors_are_the_bridges_not_bottles(www, path, method, expected):
+    status, headers, body = call(static_app(str(www)), path, method=method)
+    assert (status, body) == (int(expected[:3]), expected)
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_internal_app_unknown_path_is_the_bridges_404():
+    status, headers, body = call(internal_app(None, admin=False), "/nothing", script_name="/_bridge")
+    assert status == 404 and body.startswith(b"404 Not Found: ") and b"<" not in body
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+
+
 def test_handler_request():
     msg = (b'uuid 7 /p 78:{"PATH":"/p","connection":"close","METHOD":"GET","VERSION":"HTTP/1.1","x":"y"},0:,')
     req = Request.parse(msg)

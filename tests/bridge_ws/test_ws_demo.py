@@ -37,6 +37,23 @@ def alive(pid):
         return False
 
 
+def stop_demo(demo, kids):
+    """After a failed step: the children have sessions of their own, so they were found first;
+    the demo stops them (SIGTERM) before anything is killed."""
+    kids = kids or children_of(demo.pid)
+    if demo.poll() is None:
+        demo.send_signal(signal.SIGTERM)
+        try:
+            demo.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait(10)
+    for pid in kids:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    demo.stdout.close()
+
+
 def test_demo_starts_everything_and_ctrl_c_stops_it(deadline, tmp_path):
     import websocket
 
@@ -95,17 +112,36 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(deadline, tmp_path):
                     assert time.monotonic() < end, f"child {pid} still running"
                     time.sleep(0.05)
     finally:
-        # A failed step leaves the demo running: its children have sessions of their own,
-        # so find them first, and let the demo stop them (SIGTERM) before anything is killed.
-        kids = kids or children_of(demo.pid)
-        if demo.poll() is None:
-            demo.send_signal(signal.SIGTERM)
-            try:
-                demo.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(demo.pid, signal.SIGKILL)
-                demo.wait(10)
-        for pid in kids:                                # the children have sessions of their own
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        demo.stdout.close()
+        stop_demo(demo, kids)
+
+
+def ignore_int_and_term():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_demo_stops_on_a_signal_its_parent_ignored(deadline, tmp_path, signum):
+    # As under `make test &`, nohup or a CI wrapper: the demo inherits SIGINT (and here SIGTERM)
+    # ignored, and must stop on them all the same, with every process it started.
+    demo = subprocess.Popen([sys.executable, "-m", "bridge.demo", "--listen", "127.0.0.1:0"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, preexec_fn=ignore_int_and_term)
+    lines, kids = [], []
+    try:
+        with deadline(90):
+            while not any(line.startswith("Ctrl-C stops everything") for line in lines):
+                line = demo.stdout.readline()
+                assert line, "".join(lines)
+                lines.append(line)
+            kids = children_of(demo.pid)
+            assert len(kids) >= 4, kids
+            demo.send_signal(signum)
+            assert demo.wait(30) == 0, "".join(lines)
+            for pid in kids:
+                end = time.monotonic() + 10
+                while alive(pid):
+                    assert time.monotonic() < end, f"child {pid} still running"
+                    time.sleep(0.05)
+    finally:
+        stop_demo(demo, kids)

@@ -39,6 +39,10 @@ def test_req_client_load_balances_over_two_echo_servers():
         out = run(example("intro", "echo_client.py"), "--connect", ep1, "--connect", ep2,
                   "--requests", "10")
         assert out.count("got 'hello") == 10
+        # The split is in the output: each reply names its server, and the last line counts them.
+        assert out.count(f"from {ep1}") == 5 and out.count(f"from {ep2}") == 5, out
+        last = out.splitlines()[-1]
+        assert last in (f"replies per server: {ep1} 5, {ep2} 5", f"replies per server: {ep2} 5, {ep1} 5"), out
         for s in servers:
             assert s.wait(timeout=10) == 0
     finally:
@@ -90,3 +94,39 @@ def test_megaphone_topology_subscriber_binds():
         pub.kill()
         sub.kill()
         pub.wait()
+
+
+def test_pipeline_roles_in_separate_processes_without_a_terminal():
+    # The ventilator used to ask for Enter before binding, and died with EOFError without a tty.
+    tasks_ep, results_ep = free_tcp(), free_tcp()
+    common = ["--tasks-endpoint", tasks_ep, "--results-endpoint", results_ep]
+    sink = subprocess.Popen([sys.executable, example("intro", "pipeline.py"), "--role", "sink", "--tasks", "12",
+                             *common], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, cwd=ROOT)
+    worker = subprocess.Popen([sys.executable, example("intro", "pipeline.py"), "--role", "worker", *common],
+                              stdin=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        out = run(example("intro", "pipeline.py"), "--role", "ventilator", "--tasks", "12", "--workers", "1",
+                  *common)
+        assert "Press Enter" not in out
+        sink_out, _ = sink.communicate(timeout=30)
+        assert f"sum of results: {sum((n % 7) ** 2 for n in range(12))};" in sink_out
+    finally:
+        for p in (sink, worker):
+            p.kill()
+            p.wait()
+
+
+def test_pipeline_ventilator_without_a_terminal_does_not_ask():
+    tasks_ep = free_tcp()
+    worker = subprocess.Popen([sys.executable, example("intro", "pipeline.py"), "--role", "worker",
+                               "--tasks-endpoint", tasks_ep, "--results-endpoint", free_tcp()],
+                              stdin=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        out = subprocess.run([sys.executable, example("intro", "pipeline.py"), "--role", "ventilator",
+                              "--tasks", "3", "--tasks-endpoint", tasks_ep], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=30, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        assert "stdin is not a terminal" in out.stdout and "EOFError" not in out.stderr
+    finally:
+        worker.kill()
+        worker.wait()
