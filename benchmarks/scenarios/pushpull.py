@@ -9,7 +9,7 @@ The figure is the receiver's: messages / (arrival of the end marker - arrival of
 """
 from benchmarks.registry import Metric, Scenario, register
 from benchmarks.scenarios.zmq_base import (
-    ZMQ, ZMQ_IO_MODES, bind, check_counts, receive_stream, send_stream, set_hwm)
+    ZMQ, bind, check_counts, receive_stream, send_stream, set_hwm)
 from benchmarks.units import size_label
 
 SIZES = (16, 1024, 64 * 1024, 1024 * 1024)
@@ -124,10 +124,3 @@ for transport in ("inproc", "tcp"):
             group="PUSH/PULL throughput, one process (greenlets; threads for pyzmq)",
             family=ZMQ, run=in_one_process(transport, size), metrics=metrics(size),
             details={"transport": transport, "size": size, "processes": 1}))
-
-for size in (16, 1024 * 1024):
-    register(Scenario(
-        name=f"io-modes pushpull tcp {size_label(size)}",
-        group="Both I/O modes: in-hub (gzmq) and a background I/O thread (gzmq-io), two processes",
-        family=ZMQ_IO_MODES, run=two_processes("tcp", size), metrics=metrics(size),
-        details={"transport": "tcp", "size": size, "processes": 2}))

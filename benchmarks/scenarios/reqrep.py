@@ -8,7 +8,7 @@ last (echoed, then the server exits).
   for the trial's duration, then collects the stragglers; the figure is replies per second.
 """
 from benchmarks.registry import Metric, Scenario, register
-from benchmarks.scenarios.zmq_base import ZMQ, ZMQ_IO_MODES, bind
+from benchmarks.scenarios.zmq_base import ZMQ, bind
 from benchmarks.stats import percentile
 
 SIZE = 16
@@ -140,12 +140,3 @@ register(Scenario(
     name="dealer-router tcp 16B", group=f"DEALER/ROUTER, {IN_FLIGHT} requests in flight, two processes",
     family=ZMQ, run=pipelined("tcp"), metrics=(Metric("req_per_s", "req/s"),),
     details={"transport": "tcp", "size": SIZE, "in_flight": IN_FLIGHT}))
-
-register(Scenario(
-    name="io-modes reqrep tcp 16B",
-    group="Both I/O modes: in-hub (gzmq) and a background I/O thread (gzmq-io), two processes",
-    family=ZMQ_IO_MODES, run=latency("tcp"),
-    metrics=(Metric("median_us", "us median", higher_is_better=False),
-             Metric("p99_us", "us p99", higher_is_better=False),
-             Metric("round_trips", "round trips", headline=False)),
-    details={"transport": "tcp", "size": SIZE, "warmup": WARMUP}))
