@@ -48,8 +48,9 @@ class EngineOptions:
         self.rcvhwm = o[O.RCVHWM]
         self.conflate = conflate
         self.reply_check = reply_check
-        # Publishers take SUBSCRIBE/CANCEL from their peers; anyone else ignores them.
-        self.takes_subscriptions = type_name in ("PUB", "XPUB")
+        # Publishers take SUBSCRIBE/CANCEL (RADIO: JOIN/LEAVE) from their peers; anyone else
+        # ignores them.
+        self.takes_subscriptions = type_name in ("PUB", "XPUB", "RADIO")
 
     def __getitem__(self, option):
         return self.values[option]

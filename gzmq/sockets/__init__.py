@@ -7,6 +7,10 @@ from .pair import Pair
 from .pipeline import Pull, Push
 from .reqrep import Dealer, Rep, Req, Router
 from .pubsub import Pub, Sub, XPub, XSub
+from .clientserver import Channel, Client, Peer, Server
+from .dgram import Dgram
+from .radiodish import Dish, Radio
+from .scattergather import Gather, Scatter
 
 SOCKET_CLASSES = {
     SocketType.PAIR: Pair,
@@ -20,4 +24,14 @@ SOCKET_CLASSES = {
     SocketType.SUB: Sub,
     SocketType.XPUB: XPub,
     SocketType.XSUB: XSub,
+    # libzmq's draft types (zmq.has('draft')): gzmq.sockets.single holds their shared rules.
+    SocketType.SERVER: Server,
+    SocketType.CLIENT: Client,
+    SocketType.RADIO: Radio,
+    SocketType.DISH: Dish,
+    SocketType.GATHER: Gather,
+    SocketType.SCATTER: Scatter,
+    SocketType.DGRAM: Dgram,
+    SocketType.PEER: Peer,
+    SocketType.CHANNEL: Channel,
 }

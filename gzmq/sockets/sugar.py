@@ -57,6 +57,21 @@ class SugarMixin:
             topic = topic.encode("utf-8")
         self.setsockopt(O.UNSUBSCRIBE, topic)
 
+    def join(self, group):
+        """DISH: receive the messages a RADIO sends to `group` (str is UTF-8), pyzmq's draft API."""
+        self._check_open()
+        self._xjoin(group)
+
+    def leave(self, group):
+        """DISH: stop receiving `group`."""
+        self._check_open()
+        self._xleave(group)
+
+    def _xjoin(self, group):
+        raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot join groups (DISH only)")
+
+    _xleave = _xjoin
+
     # -- serialization helpers (pyzmq's) -----------------------------------------------------
     def send_string(self, u, flags=0, copy=True, encoding="utf-8", **kwargs):
         if not isinstance(u, str):

@@ -1,4 +1,4 @@
-"""Transports: one registry, one interface, for tcp://, ipc://, inproc://, pgm:// and epgm://.
+"""Transports: one registry, one interface, for tcp://, ipc://, inproc://, pgm://, epgm:// and udp://.
 
 A socket's bind(), connect(), unbind(), disconnect() and close() know no scheme: they split
 the endpoint, look the scheme up here and talk to what they find:
@@ -95,10 +95,11 @@ def split_endpoint(endpoint):
     return scheme, address
 
 
-from . import inproc, ipc, pgm, stream, tcp  # noqa: E402  (they register below)
+from . import inproc, ipc, pgm, stream, tcp, udp  # noqa: E402  (they register below)
 
 register("tcp", stream.StreamTransport(tcp))
 register("ipc", stream.StreamTransport(ipc))
 register("inproc", inproc.InprocTransport())
 register("pgm", pgm.MulticastTransport())
 register("epgm", pgm.MulticastTransport())
+register("udp", udp.UdpTransport())

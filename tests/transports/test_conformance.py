@@ -21,13 +21,15 @@ _ports = itertools.count(5700)
 
 
 class Scheme:
-    def __init__(self, name, sender, receiver, both_ways, connect_first, multicast=False):
+    def __init__(self, name, sender, receiver, both_ways, connect_first, multicast=False,
+                 datagram=False):
         self.name = name
         self.sender = sender          # socket types that carry messages sender -> receiver
         self.receiver = receiver
         self.both_ways = both_ways    # the receiver can answer
         self.connect_first = connect_first
         self.multicast = multicast
+        self.datagram = datagram      # lossy until the receiver listens (udp)
 
     def __repr__(self):
         return self.name
@@ -39,6 +41,7 @@ SCHEMES = {
     "inproc": Scheme("inproc", gzmq.PAIR, gzmq.PAIR, True, True),
     "pgm": Scheme("pgm", gzmq.PUB, gzmq.SUB, False, False, multicast=True),
     "epgm": Scheme("epgm", gzmq.PUB, gzmq.SUB, False, False, multicast=True),
+    "udp": Scheme("udp", gzmq.RADIO, gzmq.DISH, False, False, datagram=True),
 }
 
 
@@ -69,6 +72,8 @@ def address(scheme, net, tmp_path):
         return f"ipc://{tmp_path}/conformance.sock"
     if scheme.name == "inproc":
         return f"inproc://conformance-{next(_ports)}"
+    if scheme.name == "udp":
+        return "udp://127.0.0.1:*"
     return f"{scheme.name}://{net.a.address};{GROUP}:{next(_ports)}"
 
 
@@ -77,6 +82,8 @@ def pair(ctx, scheme, address, connect_first=False):
     receiver = ctx.socket(scheme.receiver)
     if scheme.receiver == gzmq.SUB:
         receiver.setsockopt(gzmq.SUBSCRIBE, b"")
+    if scheme.receiver == gzmq.DISH:
+        receiver.join(b"")            # the group a RADIO's plain send() goes to
     sender = ctx.socket(scheme.sender)
     if connect_first:
         sender.connect(address)
@@ -91,7 +98,7 @@ def pair(ctx, scheme, address, connect_first=False):
 def deliver(sender, receiver, scheme, count=5, prefix=b"m"):
     """Send until the receiver hears (multicast and tcp joins take a moment), then `count`
     numbered messages; returns what arrived, in order."""
-    if scheme.multicast or scheme.name in ("tcp", "ipc"):
+    if scheme.multicast or scheme.datagram or scheme.name in ("tcp", "ipc"):
         while True:
             sender.send(prefix + b"probe")
             if receiver.poll(50):
@@ -145,6 +152,8 @@ def test_unbind_frees_the_endpoint(gctx, scheme, address, deadline):
         other = gctx.socket(scheme.receiver)
         if scheme.receiver == gzmq.SUB:
             other.setsockopt(gzmq.SUBSCRIBE, b"")
+        if scheme.receiver == gzmq.DISH:
+            other.join(b"")
         other.bind(endpoint)        # the address is free again
         if not scheme.multicast:
             sender.disconnect(endpoint)
@@ -196,7 +205,7 @@ def test_a_malformed_address_is_refused_at_once(gctx, scheme):
     sock = gctx.socket(scheme.receiver)
     bad = {"tcp": "tcp://127.0.0.1:notaport", "ipc": "ipc://" + "x" * 200,
            "inproc": "inproc://", "pgm": "pgm://127.0.0.1;10.0.0.1:5555",
-           "epgm": "epgm://127.0.0.1;239.1.1.1"}[scheme.name]
+           "epgm": "epgm://127.0.0.1;239.1.1.1", "udp": "udp://127.0.0.1:notaport"}[scheme.name]
     with pytest.raises(gzmq.ZMQError) as info:
         sock.bind(bad)
     assert info.value.errno in (Errno.EINVAL, errno.ENAMETOOLONG)
