@@ -138,6 +138,9 @@ class SocketOption(IntEnum):
     RECONNECT_STOP = 109
     HELLO_MSG = 110
     DISCONNECT_MSG = 111
+    # gzmq's own (not libzmq's; a number far from libzmq's range): the browser origins a ws://
+    # or wss:// binding accepts, separated by spaces or commas; empty: any (gzmq.transports.ws).
+    WS_ALLOWED_ORIGINS = 0x47000001
     PRIORITY = 112
     BUSY_POLL = 113
     HICCUP_MSG = 114
@@ -377,6 +380,7 @@ OPTION_TYPES = {
     SocketOption.RECONNECT_STOP: 'int',
     SocketOption.HELLO_MSG: 'bytes',
     SocketOption.DISCONNECT_MSG: 'bytes',
+    SocketOption.WS_ALLOWED_ORIGINS: 'bytes',
     SocketOption.PRIORITY: 'int',
     SocketOption.BUSY_POLL: 'int',
     SocketOption.HICCUP_MSG: 'bytes',

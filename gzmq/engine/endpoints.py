@@ -10,6 +10,7 @@ belong to a socket's engine (gzmq.engine.socket_engine) and run on its hub.
 import errno as _errno
 import logging
 import random
+import socket as _stdsocket
 
 import gevent
 from gevent import socket as gsocket
@@ -55,13 +56,24 @@ class Listener:
                 sock.close()
                 continue
             engine.monitor_event(MonitorEvent.ACCEPTED, sock.fileno(), self.endpoint)
-            engine.accepted(sock, self.endpoint, self.transport)
+            self.accepted(sock)
+
+    def accepted(self, sock):
+        """A connection came in (a transport's own Listener may first do more, as ws:// its
+        HTTP upgrade)."""
+        self.engine.accepted(sock, self.endpoint, self.transport)
 
     def close(self):
         if self.closed:
             return
         self.closed = True
         self.greenlet.kill(block=False)
+        try:
+            # gevent closes a socket a greenlet waits on only on the loop's next turn; stop
+            # listening now, so that the port is free when unbind() returns.
+            self.lsock.shutdown(_stdsocket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.lsock.close()
         except OSError:

@@ -42,6 +42,7 @@ class EngineOptions:
             "ipv6": bool(o[O.IPV6]), "backlog": o[O.BACKLOG], "tcp_keepalive": o[O.TCP_KEEPALIVE],
             "tcp_keepalive_idle": o[O.TCP_KEEPALIVE_IDLE], "tcp_keepalive_cnt": o[O.TCP_KEEPALIVE_CNT],
             "tcp_keepalive_intvl": o[O.TCP_KEEPALIVE_INTVL], "sndbuf": o[O.SNDBUF], "rcvbuf": o[O.RCVBUF],
+            "engine_options": self,     # ws:// reads the mechanism, limits and WSS_* options
         }
         self.immediate = bool(o[O.IMMEDIATE])
         self.sndhwm = o[O.SNDHWM]

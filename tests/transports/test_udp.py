@@ -1,7 +1,7 @@
 """udp:// specifics: hostile datagrams, DGRAM's address frames, bind/connect rules and the
 datagram format (gzmq.udp.framing), with a plain UDP socket as the raw peer."""
 import logging
-import socket
+from gevent import socket  # cooperative: in in-hub mode the engine runs on this hub
 
 import pytest
 
