@@ -30,6 +30,7 @@ import weakref
 
 import gevent
 from gevent import socket as gsocket
+from gevent.event import Event
 from gevent import ssl as gssl      # cooperative TLS on the engine hub
 
 from ..constants import Errno, SecurityMechanism, SocketOption
@@ -38,7 +39,7 @@ from ..engine.endpoints import Listener
 from ..zws import frames
 from ..zws.frames import ZWSError
 from ..zws.handshake import BARE, ClientHandshake, HandshakeError, ServerHandshake, refusal
-from ..zws.translate import PING, ZmtpReader, ZmtpWriter
+from ..zws.translate import PING, ZMTP_COMMAND, ZmtpReader, ZmtpWriter
 from . import tcp
 
 log = logging.getLogger("gzmq")
@@ -236,6 +237,18 @@ def _start_relay(ws_sock, protocol, rest, mechanism, as_server, maxmsgsize, clie
     return session_end
 
 
+def join(ws_sock, zmtp_sock, protocol, leftover=b"", maxmsgsize=-1, label="zws", peer=""):
+    """Relay an accepted ZWS connection to a ZMTP byte stream until either side ends (the
+    calling greenlet waits). For a front that did the WebSocket upgrade itself (the bridge's
+    zws: route): `ws_sock` is the browser's socket after the 101 with `protocol`, `leftover`
+    what it read past the request, `zmtp_sock` a tcp/ipc connection to a ZeroMQ peer, which
+    gets a greeting in the browser's name (NULL, as a client) and then its frames; the
+    browser's READY (or, bare, its routing id) and the peer's answer pass end to end."""
+    relay = Relay(ws_sock, zmtp_sock, protocol == BARE, b"NULL", False, maxmsgsize, False, label, peer)
+    relay.start(leftover)
+    gevent.joinall(relay.greenlets)
+
+
 class Relay:
     """Two greenlets between a WebSocket and a session's socketpair end. Either side closing
     ends both: the peer's close (or bad input) closes the session's stream, the session's end
@@ -253,6 +266,7 @@ class Relay:
         self.greenlets = []
         self.done = False
         self.close_sent = False
+        self.zmtp_started = Event()
 
     def start(self, rest):
         self.greenlets = [gevent.spawn(self._down, rest), gevent.spawn(self._up)]
@@ -279,7 +293,16 @@ class Relay:
                                 self._send_close(frames.NORMAL)
                             return
                         else:
-                            out.append(self.writer.convert(ev))
+                            data = self.writer.convert(ev)
+                            if data and not data[0] & ZMTP_COMMAND and not self.zmtp_started.is_set():
+                                # A message before the ZMTP side's handshake (its READY) came:
+                                # libzmq would take it for a handshake command and drop us.
+                                # The ZWS peer may send at once; hold it until then.
+                                if out:
+                                    self.inner.sendall(b"".join(out))
+                                    out = []
+                                self.zmtp_started.wait()
+                            out.append(data)
                     if out:
                         self.inner.sendall(b"".join(out))
                 data = self.ws.recv(READ_SIZE)
@@ -309,7 +332,10 @@ class Relay:
                     self.greenlets[0].join(timeout=CLOSE_WAIT)
                     return
                 out = []
-                for item in self.reader.receive_data(data):
+                items = self.reader.receive_data(data)
+                if items:
+                    self.zmtp_started.set()     # the ZMTP side's first frame (its READY)
+                for item in items:
                     if item is PING:
                         out.append(frames.encode_frame(frames.PING, b"", self._mask()))
                     else:

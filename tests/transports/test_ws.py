@@ -5,7 +5,6 @@ goes on serving the next one. Interop with zeromq.js and jszmq: tests/interop/te
 import logging
 from gevent import socket  # cooperative: in in-hub mode the engine runs on this hub
 
-import gevent
 import pytest
 
 import gzmq
