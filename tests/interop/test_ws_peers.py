@@ -117,3 +117,18 @@ def test_gzmq_dealer_to_zeromqjs_router(gctx, js, deadline):
         assert router.line() == "got hey"
         assert recv_within(dealer, 10000) == [b"welcome"]
         router.stop()
+
+
+def test_gzmq_plain_client_to_zeromqjs_plain_server(gctx, js, deadline):
+    # The subprotocol carries the mechanism: ZWS2.0/PLAIN, then PLAIN's HELLO/WELCOME/INITIATE/
+    # READY as ZWS command messages.
+    with deadline(20):
+        rep = js("zeromq", "rep_plain", "ws://127.0.0.1:*", "bind")
+        req = gctx.socket(gzmq.REQ)
+        req.setsockopt(gzmq.PLAIN_USERNAME, b"admin")
+        req.setsockopt(gzmq.PLAIN_PASSWORD, b"secret")
+        req.connect(rep.endpoint)
+        req.send(b"let me in")
+        assert rep.line() == "got let me in"
+        assert recv_within(req, 10000) == [b"welcome"]
+        rep.stop()

@@ -12,8 +12,8 @@ function zeromqjs() {
   const types = { REQ: zmq.Request, REP: zmq.Reply, PUB: zmq.Publisher, SUB: zmq.Subscriber,
                   DEALER: zmq.Dealer, ROUTER: zmq.Router, PUSH: zmq.Push, PULL: zmq.Pull };
   return {
-    async open(type) {
-      const sock = new types[type]();
+    async open(type, options) {
+      const sock = new types[type](options);
       if (how === "bind") { await sock.bind(endpoint); say("ready", sock.lastEndpoint); }
       else { sock.connect(endpoint); say("ready", endpoint); }
       return {
@@ -64,6 +64,25 @@ const roles = {
     }
     await untilStdinEnds();
     s.close();
+  },
+  async rep_plain() {      // a PLAIN server (ZWS2.0/PLAIN), with a ZAP handler admitting admin/secret
+    const zmq = require("zeromq");
+    const zap = new zmq.Router();
+    await zap.bind("inproc://zeromq.zap.01");
+    (async () => {
+      for await (const [id, empty, version, requestId, , , , , user, password] of zap) {
+        const ok = user.toString() === "admin" && password.toString() === "secret";
+        await zap.send([id, empty, version, requestId, ok ? "200" : "400", ok ? "OK" : "denied",
+                        ok ? user : "", ""]);
+      }
+    })();
+    const s = await api.open("REP", { plainServer: true });
+    const msg = await s.receive();
+    say("got", msg.join("|"));
+    await s.send(["welcome"]);
+    await untilStdinEnds();
+    s.close();
+    zap.close();
   },
   async req() {            // three requests, print each reply
     const s = await api.open("REQ");
