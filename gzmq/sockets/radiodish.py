@@ -10,13 +10,15 @@ message travels as two frames, [group, body], which is libzmq's wire form over Z
 frame with MORE, then the body); the udp:// transport packs them into one datagram. A RADIO
 drops a message for a DISH at SNDHWM, as PUB does.
 """
-from ..constants import Errno, SocketType
+from ..constants import Errno, SocketOption, SocketType
 from ..error import ZMQError, ZMTPError
 from ..routing.distribute import Distributor
 from ..routing.fair_queue import FairQueue
 from ..zmtp.events import Join, Leave
 from .base import SocketBase
 from .single import GROUP_MAX_LENGTH, SinglePart, group_bytes
+
+O = SocketOption
 
 
 class Radio(SinglePart, SocketBase):
@@ -99,6 +101,8 @@ class Dish(SinglePart, SocketBase):
 
     def _init_routing(self):
         self._fq = FairQueue()
+        # libzmq dish_t, as xsub_t: a closing dish does not wait to send pending joins.
+        self._options[O.LINGER] = 0
         self._joined = set()
         self._pipes_out = []
         self._in_group = None

@@ -181,3 +181,11 @@ def test_incompatible_peer_refused(z, sock, bound, transport):
     dealer.connect(bound(server))
     dealer.send(b"hello")
     assert nothing_within(server, 300)
+
+
+def test_dish_does_not_linger(z, ctx):
+    # libzmq dish_t (as xsub_t): LINGER 0 by default, so a closing dish whose radio is gone
+    # does not keep term() waiting to send it joins.
+    dish = ctx.socket(z.DISH)
+    assert dish.getsockopt(z.LINGER) == 0
+    dish.close()
