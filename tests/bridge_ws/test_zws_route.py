@@ -2,7 +2,7 @@
 backend endpoint. The peers: gzmq's own ws:// client, jszmq (bare ZWS2.0, in Node.js),
 headless Chromium running zmq.html with bridge.js's GzmqBridge.zmq; the backends are pyzmq
 (libzmq) sockets, which see the browser as one more peer: its subscription arrives at the
-XPUB, its requests at the REP."""
+XPUB, its requests at the REP. Last, the same page straight to gzmq sockets bound on ws://."""
 import json
 import os
 import socket
@@ -138,3 +138,35 @@ def test_the_browser_is_a_sub_and_a_req(backends, page, deadline):
         assert reply["status"] == 201
         assert reply["body"]["body"] == "hello from a ZeroMQ REQ in the browser"
         assert page.evaluate("document.getElementById('sub-state').textContent") == "open"
+
+
+@pytest.mark.browser
+def test_the_browser_talks_to_gzmq_ws_directly(bridge_factory, page, deadline):
+    # No zws: route: the page (served by a static-only bridge) opens its WebSockets straight to
+    # gzmq sockets bound on ws://, which take the bare ZWS2.0 browsers speak.
+    bridge = bridge_factory("--static", f"/={WWW}")
+    ctx = gzmq.Context()
+    try:
+        xpub = ctx.socket(gzmq.XPUB)
+        xpub.bind("ws://127.0.0.1:*/news")
+        rep = ctx.socket(gzmq.REP)
+        rep.bind("ws://127.0.0.1:*/echo")
+        sub_url, req_url = xpub.LAST_ENDPOINT.decode(), rep.LAST_ENDPOINT.decode()
+        with deadline(60):
+            page.navigate(f"http://127.0.0.1:{bridge.port}/zmq.html?topic=spain&sub={sub_url}&req={req_url}")
+            page.wait_for("document.documentElement.dataset.ready === '1'")
+            assert xpub.poll(20000) and xpub.recv() == b"\x01spain"
+            xpub.send(b"italy corner")
+            xpub.send(b"spain goal")
+            page.wait_for("document.querySelectorAll('#events li').length >= 1")
+            assert page.evaluate("Array.from(document.querySelectorAll('#events li')).map(li => li.textContent)") \
+                == ["spain goal"]
+            page.wait_for("document.getElementById('req-state').textContent === 'open'")
+            page.evaluate("window.zmqDemo.ask(); 0")
+            assert rep.poll(20000)
+            request = json.loads(rep.recv())
+            rep.send(json.dumps({"status": 200, "body": {"body": request["body"].upper()}}).encode())
+            page.wait_for("window.lastReply !== undefined")
+            assert page.evaluate("window.lastReply.body.body") == "HELLO FROM A ZEROMQ REQ IN THE BROWSER"
+    finally:
+        ctx.destroy(linger=0)
