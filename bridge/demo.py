@@ -7,6 +7,8 @@ Starts, all on 127.0.0.1 (backends on free ports):
     history behind ``/chat-api/=req:...``: the chat room;
   - the echo service (examples/bridge/echo_req.py) behind ``/echo/=req:...``: over HTTP, and
     over the WebSocket with the request op;
+  - ``/zmq/soccer=zws:...`` and ``/zmq/echo=zws:...`` on the same two backends: zmq.html, where
+    the browser itself is a SUB of the publisher and a REQ of echo (ZeroMQ over WebSocket);
   - the BigPipe page of examples/bigpipe (its four pagelet backends) at ``/bigpipe/``;
   - the jsondb service over HTTP at ``/jsondb/``, once examples/jsondb provides the hook;
   - the bridge, serving the pages of examples/bridge/www at ``/`` and bridge.js.
@@ -128,7 +130,10 @@ def main(argv=None):
         flags = ["--route", f"/live/=pubsub:{ep['soccer']}",
                  "--route", f"/chat/=pubsub:{ep['chat_pub']},{ep['chat_sub']}",
                  "--route", f"/chat-api/=req:{ep['chat_rep']}",
-                 "--route", f"/echo/=req:{ep['echo']}"]
+                 "--route", f"/echo/=req:{ep['echo']}",
+                 # The browser as a ZeroMQ peer (ZWS 2.0): a SUB of the publisher, a REQ of echo.
+                 "--route", f"/zmq/soccer=zws:{ep['soccer']}",
+                 "--route", f"/zmq/echo=zws:{ep['echo']}"]
         extras = []
         for module_name, label, prefix in HOOKS:
             module, commands, bridge_flags = load_hook(module_name)
@@ -148,6 +153,7 @@ def main(argv=None):
         print(f"  live soccer events   {base}/soccer.html   (pick countries; ?transport=sse or ?transport=poll)")
         print(f"  chat room            {base}/chat.html     (open it in two windows)")
         print(f"  echo over HTTP       {base}/echo/hello?x=1   (curl -d hi {base}/echo/)")
+        print(f"  browser as a peer    {base}/zmq.html      (ZeroMQ over WebSocket: SUB + REQ)")
         for label, prefix, missing in extras:
             print(f"  {label:<20} " + (f"{base}{prefix}" if missing is None else missing))
         print(f"  metrics              {base}/_bridge/metrics")

@@ -16,7 +16,8 @@ Pure. Built by bridge.config, used by bridge.front.connection.
 from dataclasses import dataclass, field
 from typing import ClassVar, Optional
 
-__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "PageTarget", "PubSubTarget", "Route", "RouteTable",
+__all__ = ["Mongrel2Target", "ReqTarget", "StaticTarget", "PageTarget", "PubSubTarget", "ZwsTarget", "Route",
+           "RouteTable",
            "ConfigError", "number", "split_options"]
 
 
@@ -100,6 +101,15 @@ class PubSubTarget:
 
     sub: str
     pub: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ZwsTarget:
+    """ZeroMQ over WebSocket (ZWS 2.0) from the browser, joined to ``endpoint`` (tcp:// or ipc://)."""
+
+    scheme: ClassVar[str] = "zws"
+
+    endpoint: str
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def has(capability: str) -> bool:
         except ImportError:
             return False
         return True
-    return capability in ("ipc", "pgm", "epgm")
+    return capability in ("ipc", "pgm", "epgm", "draft")
 
 
 def zmq_errno() -> int:
@@ -41,8 +41,8 @@ def zmq_errno() -> int:
 
 
 IPC_PATH_MAX_LEN = 107
-DRAFT_API = False
-PYZMQ_DRAFT_API = False
+DRAFT_API = True          # SERVER/CLIENT, RADIO/DISH, SCATTER/GATHER, PEER/CHANNEL, DGRAM
+PYZMQ_DRAFT_API = True
 
 # pyzmq's aliases for its non-async classes.
 SyncContext = Context

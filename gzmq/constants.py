@@ -138,6 +138,9 @@ class SocketOption(IntEnum):
     RECONNECT_STOP = 109
     HELLO_MSG = 110
     DISCONNECT_MSG = 111
+    # gzmq's own (not libzmq's; a number far from libzmq's range): the browser origins a ws://
+    # or wss:// binding accepts, separated by spaces or commas; empty: any (gzmq.transports.ws).
+    WS_ALLOWED_ORIGINS = 0x47000001
     PRIORITY = 112
     BUSY_POLL = 113
     HICCUP_MSG = 114
@@ -379,6 +382,7 @@ OPTION_TYPES = {
     SocketOption.RECONNECT_STOP: 'int',
     SocketOption.HELLO_MSG: 'bytes',
     SocketOption.DISCONNECT_MSG: 'bytes',
+    SocketOption.WS_ALLOWED_ORIGINS: 'bytes',
     SocketOption.PRIORITY: 'int',
     SocketOption.BUSY_POLL: 'int',
     SocketOption.HICCUP_MSG: 'bytes',
@@ -539,6 +543,7 @@ DISCONNECT_MSG: SocketOption = SocketOption.DISCONNECT_MSG
 PRIORITY: SocketOption = SocketOption.PRIORITY
 BUSY_POLL: SocketOption = SocketOption.BUSY_POLL
 HICCUP_MSG: SocketOption = SocketOption.HICCUP_MSG
+WS_ALLOWED_ORIGINS: SocketOption = SocketOption.WS_ALLOWED_ORIGINS
 XSUB_VERBOSE_UNSUBSCRIBE: SocketOption = SocketOption.XSUB_VERBOSE_UNSUBSCRIBE
 TOPICS_COUNT: SocketOption = SocketOption.TOPICS_COUNT
 NORM_MODE: SocketOption = SocketOption.NORM_MODE
@@ -681,7 +686,7 @@ __all__ += [
     "EVENT_ACCEPT_FAILED", "EVENT_CLOSED", "EVENT_CLOSE_FAILED", "EVENT_DISCONNECTED",
     "EVENT_MONITOR_STOPPED", "EVENT_HANDSHAKE_FAILED_NO_DETAIL", "EVENT_HANDSHAKE_SUCCEEDED",
     "EVENT_HANDSHAKE_FAILED_PROTOCOL", "EVENT_HANDSHAKE_FAILED_AUTH", "EVENT_PIPES_STATS",
-    "EVENT_ALL_V1", "EVENT_ALL", "EVENT_ALL_V2",
+    "EVENT_ALL_V1", "EVENT_ALL", "EVENT_ALL_V2", "WS_ALLOWED_ORIGINS",
 ]
 
 # Legacy names pyzmq keeps (XREQ, XREP, IDENTITY, CONNECT_RID, DELAY_ATTACH_ON_CONNECT, NOBLOCK

@@ -8,6 +8,9 @@
 #   libjeromq-java, default-jdk-headless   JeroMQ 0.3.6 (a ZMTP/2.0 peer) and javac for its test peer
 #   autobahntestsuite (wstest)     the Autobahn WebSocket fuzzingclient, from PyPI into pyenv's
 #                                  Python 2.7 (it runs on Python 2 only): see tools/wstest.sh
+#   zeromq (zeromq.js, libzmq 4.3.5 with the draft API and ws://), jszmq (JavaScript ZWS 2.0):
+#                                  npm packages pinned by tests/js/package-lock.json, installed
+#                                  into tests/js/node_modules with `npm ci`
 # (pyzmq for the other interop tests comes from PyPI through the test extra.)
 # Idempotent; quick when all is present.
 set -u
@@ -25,6 +28,14 @@ command -v javac >/dev/null 2>&1 || add default-jdk-headless
 if ! sh "$(dirname "$0")/wstest.sh" --install; then
     [ "$(id -u)" = 0 ] && exit 1
     echo "warning: Autobahn's wstest is missing; the test that needs it will fail" >&2
+fi
+js="$(dirname "$0")/../tests/js"
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -f "$js/node_modules/.package-lock.json" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
+        (cd "$js" && npm ci --no-audit --no-fund --loglevel=error) || echo "warning: npm ci in tests/js failed; the zeromq.js/jszmq tests will fail" >&2
+    fi
+else
+    echo "warning: node/npm missing: the zeromq.js and jszmq tests will fail" >&2
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -5,6 +5,7 @@
     pubsub.py    topics to browsers: WebSocket ops, SSE, long-poll
     page.py      BigPipe pages
     static.py    files
+    zws.py       ZeroMQ over WebSocket from the page, joined to a backend endpoint
     base.py      the interface they share (``Service``), what they are built with
                  (``Resources``), the delivery protocols backends reply through
                  (``HandlerOutput``, ``ReplyReceiver``) and ``PendingRequests``
@@ -21,11 +22,13 @@ from bridge.services.page import PageService
 from bridge.services.pubsub import PubSubService
 from bridge.services.req import ReqService
 from bridge.services.static import StaticService
+from bridge.services.zws import ZwsService
 
 __all__ = ["SERVICES", "parse_target", "build", "Service", "ServiceBase", "Resources", "HandlerOutput",
            "ReplyReceiver", "PendingRequests"]
 
-SERVICES = {cls.scheme: cls for cls in (Mongrel2Service, ReqService, PubSubService, PageService, StaticService)}
+SERVICES = {cls.scheme: cls for cls in (Mongrel2Service, ReqService, PubSubService, PageService, StaticService,
+                                        ZwsService)}
 
 
 def parse_target(text: str) -> Any:

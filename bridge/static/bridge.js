@@ -24,6 +24,9 @@
  * `data` given to publish: a string is sent as its UTF-8 bytes, anything else as JSON. A
  * message's `data` arrives as the backend's text (base64 with msg.data_base64 when it was not
  * UTF-8). The protocol is in bridge/adapters/ops.py.
+ *
+ * GzmqBridge.zmq(path, type) is the other way in, for zws: routes: the page is a ZeroMQ peer of
+ * the backend itself (ZWS 2.0), see the section "ZeroMQ over WebSocket" below.
  */
 (function (root) {
   "use strict";
@@ -385,9 +388,180 @@
     this._setState("closed");
   };
 
+
+  // ------------------------------------------------------------------ ZeroMQ over WebSocket
+  //
+  // GzmqBridge.zmq(path, type): the page itself is a ZeroMQ peer of a zws: route's backend
+  // (ZWS 2.0, RFC 45, with the NULL mechanism; no JSON ops in between). Types: "SUB", "REQ",
+  // "DEALER", "PUSH", "PULL", "PAIR". Frames are Uint8Arrays (strings are sent as UTF-8):
+  //
+  //   var news = GzmqBridge.zmq("/zmq/soccer", "SUB");
+  //   news.subscribe("netherlands");
+  //   news.on("message", function (frames) { GzmqBridge.text(frames[0]); });
+  //   var echo = GzmqBridge.zmq("/zmq/echo", "REQ");
+  //   echo.request(["hello"]).then(function (frames) { ... });   // one at a time, in order
+  //   news.on("state", function (state) { ... });                 // connecting, open, closed
+  //
+  // Each ZMTP frame travels as one binary WebSocket message: a flag byte (1 MORE, 2 COMMAND),
+  // then the frame. Subprotocol: the bare "ZWS2.0" (browsers take no "/" in a subprotocol, so
+  // not ZWS2.0/NULL): each side's first message is its routing id, no READY, no Socket-Type;
+  // the page sends what it queued once the peer's has come. It reconnects as the pubsub client does (0.5 s doubling to 15 s),
+  // subscribing again; a request in flight when the connection drops fails.
+  var ZMTP_MORE = 1, ZMTP_COMMAND = 2;
+  var utf8 = typeof TextEncoder !== "undefined" ? new TextEncoder() : null;
+
+  function bytes(value) {
+    if (value instanceof Uint8Array) { return value; }
+    if (value instanceof ArrayBuffer) { return new Uint8Array(value); }
+    return utf8.encode(String(value));
+  }
+
+  function concat(parts) {
+    var n = 0, i, out, at = 0;
+    for (i = 0; i < parts.length; i++) { n += parts[i].length; }
+    out = new Uint8Array(n);
+    for (i = 0; i < parts.length; i++) { out.set(parts[i], at); at += parts[i].length; }
+    return out;
+  }
+
+  function ZmqSocket(path, type, options) {
+    this.url = absolute(path, "ws");
+    this.type = type;
+    this.options = options || {};
+    this._handlers = {};
+    this._topics = [];
+    this._queue = [];           // messages waiting for the peer's READY
+    this._frames = [];          // a message being received
+    this._requests = [];        // REQ: [{frames, resolve, reject}], the first one in flight
+    this._delay = MIN_DELAY;
+    this._closed = false;
+    this._open();
+  }
+
+  ZmqSocket.prototype.on = function (event, fn) {
+    (this._handlers[event] = this._handlers[event] || []).push(fn);
+    return this;
+  };
+
+  ZmqSocket.prototype._emit = function (event, value) {
+    (this._handlers[event] || []).forEach(function (fn) { fn(value); });
+  };
+
+  ZmqSocket.prototype._open = function () {
+    var self = this, ws;
+    this.state = "connecting";
+    this._emit("state", this.state);
+    this._ready = false;
+    // Browsers accept only tokens as subprotocols ("ZWS2.0/NULL" has a "/"), so the page
+    // speaks the bare ZWS2.0: its first message is its routing id (empty), and so is the peer's.
+    ws = this._ws = new WebSocket(this.url, ["ZWS2.0"]);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = function () { self._frame(new Uint8Array(0), 0); };
+    ws.onmessage = function (e) { self._received(new Uint8Array(e.data)); };
+    ws.onclose = function () { self._lost(); };
+  };
+
+  ZmqSocket.prototype._frame = function (body, flags) {
+    this._ws.send(concat([new Uint8Array([flags]), body]));
+  };
+
+  ZmqSocket.prototype._sendNow = function (frames) {
+    for (var i = 0; i < frames.length; i++) {
+      this._frame(frames[i], i < frames.length - 1 ? ZMTP_MORE : 0);
+    }
+  };
+
+  /** send(frames): one message (an array of frames, or one frame). */
+  ZmqSocket.prototype.send = function (frames) {
+    frames = (Array.isArray(frames) ? frames : [frames]).map(bytes);
+    if (this._ready) { this._sendNow(frames); } else { this._queue.push(frames); }
+  };
+
+  /** SUB: subscribe(topic) / unsubscribe(topic), as 0x01/0x00 messages (every peer takes them). */
+  ZmqSocket.prototype.subscribe = function (topic) {
+    this._topics.push(topic);
+    this.send([concat([new Uint8Array([1]), bytes(topic)])]);
+  };
+
+  ZmqSocket.prototype.unsubscribe = function (topic) {
+    this._topics = this._topics.filter(function (t) { return t !== topic; });
+    this.send([concat([new Uint8Array([0]), bytes(topic)])]);
+  };
+
+  /** REQ: request(frames) -> Promise<frames> (the reply, envelope removed). */
+  ZmqSocket.prototype.request = function (frames) {
+    var self = this;
+    return new Promise(function (resolve, reject) {
+      self._requests.push({frames: frames, resolve: resolve, reject: reject});
+      if (self._requests.length === 1) { self._nextRequest(); }
+    });
+  };
+
+  ZmqSocket.prototype._nextRequest = function () {
+    var r = this._requests[0];
+    if (r) { this.send([new Uint8Array(0)].concat(Array.isArray(r.frames) ? r.frames : [r.frames])); }
+  };
+
+  ZmqSocket.prototype._received = function (data) {
+    if (!data.length) { this._ws.close(1002); return; }
+    var flags = data[0], body = data.subarray(1);
+    if (!this._ready) {           // the peer's routing id: the connection is up
+      this._ready = true;
+      this._delay = MIN_DELAY;
+      this.state = "open";
+      this._emit("state", this.state);
+      var queued = this._queue;
+      this._queue = [];
+      queued.forEach(this._sendNow, this);
+      return;
+    }
+    if (flags & ZMTP_COMMAND) { return; }   // (PING and such: nothing for the page to do)
+    this._frames.push(body);
+    if (flags & ZMTP_MORE) { return; }
+    var msg = this._frames;
+    this._frames = [];
+    if (this.type === "REQ") {
+      var r = this._requests.shift(), at = 0;
+      if (!r) { return; }
+      while (at < msg.length && msg[at].length) { at++; }
+      r.resolve(msg.slice(at + 1));
+      this._nextRequest();
+      return;
+    }
+    this._emit("message", msg);
+  };
+
+  ZmqSocket.prototype._lost = function () {
+    var self = this;
+    this._ready = false;
+    this._frames = [];
+    if (this.type === "REQ" && this._requests.length) {
+      this._requests.shift().reject(new Error("connection lost"));
+    }
+    if (this._closed) { this.state = "closed"; this._emit("state", this.state); return; }
+    this.state = "connecting";
+    this._emit("state", this.state);
+    var delay = this._delay * (0.75 + Math.random() / 2);
+    this._delay = Math.min(this._delay * 2, MAX_DELAY);
+    this._retry = setTimeout(function () {
+      self._open();
+      self._topics.forEach(function (t) { self._queue.push([concat([new Uint8Array([1]), bytes(t)])]); });
+      self._nextRequest();
+    }, delay);
+  };
+
+  ZmqSocket.prototype.close = function () {
+    this._closed = true;
+    clearTimeout(this._retry);
+    if (this._ws) { this._ws.close(1000); }
+  };
+
   root.GzmqBridge = {
     connect: function (prefix, options) { return new Bridge(prefix, options); },
+    zmq: function (path, type, options) { return new ZmqSocket(path, type, options); },
+    text: function (frame) { return new TextDecoder().decode(frame); },
     Bridge: Bridge,
+    ZmqSocket: ZmqSocket,
     version: "1"
   };
 })(typeof window !== "undefined" ? window : this);

@@ -67,7 +67,12 @@ class Listener:
                 sock.close()
                 continue
             engine.monitor_event(MonitorEvent.ACCEPTED, sock.fileno(), self.endpoint)
-            engine.accepted(sock, self.endpoint, self.transport)
+            self.accepted(sock)
+
+    def accepted(self, sock):
+        """A connection came in (a transport's own Listener may first do more, as ws:// its
+        HTTP upgrade)."""
+        self.engine.accepted(sock, self.endpoint, self.transport)
 
     def close(self):
         if self.closed:

@@ -48,14 +48,16 @@ class EngineOptions:
             "ipc_filter_pid": o[O.IPC_FILTER_PID], "ipc_filter_uid": o[O.IPC_FILTER_UID],
             "ipc_filter_gid": o[O.IPC_FILTER_GID], "socks_proxy": o[O.SOCKS_PROXY],
             "socks_username": o[O.SOCKS_USERNAME], "socks_password": o[O.SOCKS_PASSWORD],
+            "engine_options": self,     # ws:// reads the mechanism, limits and WSS_* options
         }
         self.immediate = bool(o[O.IMMEDIATE])
         self.sndhwm = o[O.SNDHWM]
         self.rcvhwm = o[O.RCVHWM]
         self.conflate = conflate
         self.reply_check = reply_check
-        # Publishers take SUBSCRIBE/CANCEL from their peers; anyone else ignores them.
-        self.takes_subscriptions = type_name in ("PUB", "XPUB")
+        # Publishers take SUBSCRIBE/CANCEL (RADIO: JOIN/LEAVE) from their peers; anyone else
+        # ignores them.
+        self.takes_subscriptions = type_name in ("PUB", "XPUB", "RADIO")
         # ROUTER_NOTIFY: the session writes an empty message at connect / disconnect (libzmq's
         # engine does; the ROUTER prefixes the peer's routing id as to any message).
         self.router_notify = o[O.ROUTER_NOTIFY] if type_name == "ROUTER" else 0

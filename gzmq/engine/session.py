@@ -29,8 +29,8 @@ from gevent.event import Event
 
 from ..constants import Event as MonitorEvent, ReconnectStop, RouterNotify
 from ..error import ZMTPError
-from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, ZapRequest
 from ..zmtp.greeting import ZMTP_3_0
+from ..zmtp.events import Ping, Pong, Ready, Subscribe, Cancel, Join, Leave, ZapRequest
 from ..zmtp.mechanisms.base import HandshakeRefused
 from . import zap
 from .codec import make_connection
@@ -41,7 +41,7 @@ log = logging.getLogger("gzmq")
 RECONNECT_STOP_HANDSHAKE_FAILED = int(ReconnectStop.HANDSHAKE_FAILED)
 NOTIFY_CONNECT = int(RouterNotify.CONNECT)
 NOTIFY_DISCONNECT = int(RouterNotify.DISCONNECT)
-_SUBSCRIPTIONS = (Subscribe, Cancel)   # control messages in a pipe, from or to an XSUB
+_SUBSCRIPTIONS = (Subscribe, Cancel, Join, Leave)   # control messages in a pipe: XSUB's, DISH's
 READ_SIZE = 256 * 1024
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
 LARGE_CHUNK = 64 * 1024       # bodies at least this big are written without joining (no copy)
@@ -386,7 +386,7 @@ class Session:
                 while True:
                     if type(msg) in _SUBSCRIPTIONS:
                         # From an XSUB: a SUBSCRIBE/CANCEL command (3.1) or message (3.0).
-                        control = self.conn.subscription(msg.topic, type(msg) is Subscribe)
+                        control = self.conn.control(msg)
                         chunks.append(control)
                         total += len(control)
                     else:
@@ -457,7 +457,7 @@ class Session:
             if msg is None:
                 break
             if type(msg) in _SUBSCRIPTIONS:
-                control = self.conn.subscription(msg.topic, type(msg) is Subscribe)
+                control = self.conn.control(msg)
                 chunks.append(control)
                 total += len(control)
             else:

@@ -73,7 +73,9 @@ class SocketEngine:
 
     # -- the socket's calls ------------------------------------------------------------------
     def listen(self, endpoint, lsock, transport, unlink=None):
-        self.listeners[endpoint] = Listener(self, endpoint, lsock, transport, unlink)
+        # A transport may bring its own Listener (ws:// upgrades each connection first).
+        listener = getattr(transport, "Listener", Listener)
+        self.listeners[endpoint] = listener(self, endpoint, lsock, transport, unlink)
 
     def connect(self, endpoint, transport, target, end):
         """end: our end of the pipe the socket made at connect() (None with IMMEDIATE)."""

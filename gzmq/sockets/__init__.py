@@ -8,6 +8,10 @@ from .pipeline import Pull, Push
 from .reqrep import Dealer, Rep, Req, Router
 from .pubsub import Pub, Sub, XPub, XSub
 from .stream import Stream
+from .clientserver import Channel, Client, Peer, Server
+from .dgram import Dgram
+from .radiodish import Dish, Radio
+from .scattergather import Gather, Scatter
 
 SOCKET_CLASSES = {
     SocketType.PAIR: Pair,
@@ -22,4 +26,14 @@ SOCKET_CLASSES = {
     SocketType.XPUB: XPub,
     SocketType.XSUB: XSub,
     SocketType.STREAM: Stream,
+    # libzmq's draft types (zmq.has('draft')): gzmq.sockets.single holds their shared rules.
+    SocketType.SERVER: Server,
+    SocketType.CLIENT: Client,
+    SocketType.RADIO: Radio,
+    SocketType.DISH: Dish,
+    SocketType.GATHER: Gather,
+    SocketType.SCATTER: Scatter,
+    SocketType.DGRAM: Dgram,
+    SocketType.PEER: Peer,
+    SocketType.CHANNEL: Channel,
 }

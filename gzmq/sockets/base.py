@@ -43,7 +43,10 @@ TYPE_NAMES: dict[Any, str] = {
     SocketType.PAIR: "PAIR", SocketType.PUB: "PUB", SocketType.SUB: "SUB", SocketType.REQ: "REQ",
     SocketType.REP: "REP", SocketType.DEALER: "DEALER", SocketType.ROUTER: "ROUTER",
     SocketType.PULL: "PULL", SocketType.PUSH: "PUSH", SocketType.XPUB: "XPUB",
-    SocketType.XSUB: "XSUB", SocketType.STREAM: "STREAM",
+    SocketType.XSUB: "XSUB", SocketType.STREAM: "STREAM", SocketType.SERVER: "SERVER",
+    SocketType.CLIENT: "CLIENT", SocketType.RADIO: "RADIO", SocketType.DISH: "DISH",
+    SocketType.GATHER: "GATHER", SocketType.SCATTER: "SCATTER", SocketType.DGRAM: "DGRAM",
+    SocketType.PEER: "PEER", SocketType.CHANNEL: "CHANNEL",
 }
 
 O = SocketOption

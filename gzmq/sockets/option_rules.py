@@ -3,7 +3,7 @@
 Every option in gzmq.constants.SocketOption is in exactly one of these places:
 
     REFUSED        setsockopt and getsockopt raise EINVAL, as libzmq 4.3.5 built without
-                   GSSAPI, NORM, VMCI, WSS and the draft API does, plus the few options libzmq
+                   GSSAPI, NORM and VMCI does, plus the few options libzmq
                    has and gzmq does not implement (each with its reason, for the error
                    message and the README's table)
     TYPE_OPTIONS   options only some socket types take (libzmq's xsetsockopt): elsewhere
@@ -30,8 +30,6 @@ REFUSED = {
     **{o: _NOT_BUILT.format("NORM") for o in (
         O.NORM_MODE, O.NORM_UNICAST_NACK, O.NORM_BUFFER_SIZE, O.NORM_SEGMENT_SIZE,
         O.NORM_BLOCK_SIZE, O.NORM_NUM_PARITY, O.NORM_NUM_AUTOPARITY, O.NORM_PUSH)},
-    **{o: _NOT_BUILT.format("WSS (wss:// and its options are draft)") for o in (
-        O.WSS_KEY_PEM, O.WSS_CERT_PEM, O.WSS_TRUST_PEM, O.WSS_HOSTNAME, O.WSS_TRUST_SYSTEM)},
     **{o: "not in libzmq 4.3.5 (a draft of a later libzmq)" for o in (
         O.IN_BATCH_SIZE, O.OUT_BATCH_SIZE, O.HELLO_MSG, O.DISCONNECT_MSG, O.HICCUP_MSG,
         O.PRIORITY, O.BUSY_POLL)},
@@ -74,6 +72,9 @@ DEVIATIONS = {
     O.ROUTER_RAW: "refused: use STREAM (libzmq's ROUTER accepts it)",
     O.XPUB_MANUAL_LAST_VALUE: "refused: not implemented (libzmq's XPUB accepts it)",
     O.ONLY_FIRST_SUBSCRIBE: "refused: not implemented (libzmq accepts it)",
+    **{o: "implemented: gzmq has wss:// (pyzmq's libzmq is built without it)" for o in (
+        O.WSS_KEY_PEM, O.WSS_CERT_PEM, O.WSS_TRUST_PEM, O.WSS_HOSTNAME, O.WSS_TRUST_SYSTEM)},
+    O.WS_ALLOWED_ORIGINS: "gzmq's own option for ws:// listeners (no libzmq equivalent)",
 }
 
 

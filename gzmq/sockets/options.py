@@ -33,6 +33,8 @@ DEFAULTS = {
     O.LAST_ENDPOINT: b"", O.STREAM_NOTIFY: 1, O.ROUTER_NOTIFY: 0, O.MULTICAST_LOOP: 1,
     O.ONLY_FIRST_SUBSCRIBE: 0, O.XSUB_VERBOSE_UNSUBSCRIBE: 0, O.LOOPBACK_FASTPATH: 0,
     O.ROUTER_RAW: 0, O.BLOCKY: 1, O.USE_FD: -1, O.BINDTODEVICE: b"", O.METADATA: b"",
+    O.WSS_KEY_PEM: b"", O.WSS_CERT_PEM: b"", O.WSS_TRUST_PEM: b"", O.WSS_HOSTNAME: b"",
+    O.WSS_TRUST_SYSTEM: 0, O.WS_ALLOWED_ORIGINS: b"",
     # Readable as in libzmq 4.3.5 (pyzmq code reads them), though gzmq does not act on them.
     O.RECONNECT_STOP: 0, O.SOCKS_PROXY: b"", O.SOCKS_USERNAME: b"", O.SOCKS_PASSWORD: b"",
     # Filters on accepted connections, accumulated by repeated setsockopt (libzmq).

@@ -95,6 +95,21 @@ class SugarMixin:
         view[:n] = data[:n]
         return len(data)
 
+    def join(self, group: Union[str, bytes]) -> None:
+        """DISH: receive the messages a RADIO sends to `group` (str is UTF-8), pyzmq's draft API."""
+        self._check_open()
+        self._xjoin(group)
+
+    def leave(self, group: Union[str, bytes]) -> None:
+        """DISH: stop receiving `group`."""
+        self._check_open()
+        self._xleave(group)
+
+    def _xjoin(self, group: Union[str, bytes]) -> None:
+        raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot join groups (DISH only)")
+
+    _xleave = _xjoin
+
     # -- serialization helpers (pyzmq's) -----------------------------------------------------
     def send_string(self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8",
                     **kwargs: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Transports: one registry, one interface, for tcp://, ipc://, inproc://, pgm:// and epgm://.
+"""Transports: one registry, one interface, for tcp://, ipc://, inproc://, pgm://, epgm://, udp://,
+ws:// and wss://.
 
 A socket's bind(), connect(), unbind(), disconnect() and close() know no scheme: they split
 the endpoint, look the scheme up here and talk to what they find:
@@ -95,10 +96,13 @@ def split_endpoint(endpoint):
     return scheme, address
 
 
-from . import inproc, ipc, pgm, stream, tcp  # noqa: E402  (they register below)
+from . import inproc, ipc, pgm, stream, tcp, udp, ws  # noqa: E402  (they register below)
 
 register("tcp", stream.StreamTransport(tcp))
 register("ipc", stream.StreamTransport(ipc))
 register("inproc", inproc.InprocTransport())
 register("pgm", pgm.MulticastTransport())
 register("epgm", pgm.MulticastTransport())
+register("udp", udp.UdpTransport())
+register("ws", stream.StreamTransport(ws.WsNet(tls=False)))
+register("wss", stream.StreamTransport(ws.WsNet(tls=True)))

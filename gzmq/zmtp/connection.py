@@ -25,7 +25,7 @@ from ..constants import (PROTOCOL_ERROR_ZMTP_INVALID_METADATA,
                          PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND, PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
 from ..error import ZMTPError
 from . import commands
-from .events import Cancel, Ping, Pong, Ready, Subscribe
+from .events import Cancel, Join, Leave, Ping, Pong, Ready, Subscribe
 from .frames import COMMAND, MORE, encode_message, encode_v1_message
 from .greeting import (SOCKET_TYPE_NUMBERS, ZMTP_1_0, ZMTP_2_0, GreetingParser, greeting_tail,
                        signature)
@@ -216,6 +216,16 @@ class ZMTPConnection:
         out = []
         self.encode_message(((b"\x01" if subscribe else b"\x00") + topic,), out)
         return b"".join(out)
+
+    def control(self, ev):
+        """Wire bytes for a control object a socket queued: Subscribe/Cancel (see
+        subscription()) or a DISH's Join/Leave (JOIN/LEAVE commands, RFC 48)."""
+        kind = type(ev)
+        if kind is Join:
+            return self.command(commands.JOIN, ev.group)
+        if kind is Leave:
+            return self.command(commands.LEAVE, ev.group)
+        return self.subscription(ev.topic, kind is Subscribe)
 
     def ping(self, ttl_deciseconds=0, context=b""):
         return self.command(commands.PING, min(max(int(ttl_deciseconds), 0), 0xFFFF).to_bytes(2, "big")
@@ -422,6 +432,10 @@ class ZMTPConnection:
             events.append(Subscribe(data))
         elif name == commands.CANCEL:
             events.append(Cancel(data))
+        elif name == commands.JOIN:
+            events.append(Join(data))
+        elif name == commands.LEAVE:
+            events.append(Leave(data))
         elif name == commands.ERROR:
             raise HandshakeRefused(f"peer sent ERROR after the handshake: {data[1:]!r}", data[1:])
         # Unknown commands after the handshake are ignored, as libzmq does.

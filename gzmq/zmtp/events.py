@@ -44,6 +44,20 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class Join:
+    """JOIN command (RFC 48) from a DISH peer: send it the messages of this group."""
+
+    group: bytes
+
+
+@dataclass(frozen=True)
+class Leave:
+    """LEAVE command (RFC 48): the DISH left the group."""
+
+    group: bytes
+
+
+@dataclass(frozen=True)
 class Ping:
     """PING (RFC 37 heartbeat). The codec has already queued the PONG; ttl is in seconds."""
 

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+import gzmq
+
 from wskit import fetch, recv_json, send_json
 
 pytestmark = pytest.mark.slow
@@ -73,7 +75,7 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(deadline, tmp_path):
             text = "".join(lines)
             base = re.search(r"gzmq bridge demo: (http://127\.0\.0\.1:\d+)/", text).group(1)
             port = int(base.rsplit(":", 1)[1])
-            for name in ("soccer.html", "chat.html", "/echo/", "/_bridge/metrics"):
+            for name in ("soccer.html", "chat.html", "/echo/", "zmq.html", "/_bridge/metrics"):
                 assert name in text, text
             assert "BigPipe page" in text and "jsondb over HTTP" in text
             assert "not available" not in text, text
@@ -98,6 +100,22 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(deadline, tmp_path):
             reply, _ = next((m, None) for m in iter(lambda: recv_json(ws), None) if m.get("id") == 2)
             assert reply["status"] == 200 and json.loads(reply["body"])["body"] == "hi"
             ws.close()
+            # ...the zws: routes make a ZeroMQ peer of whoever speaks ZWS (zmq.html's page; here
+            # gzmq's ws:// client): a SUB of the soccer publisher, a REQ of the echo service...
+            assert fetch(port, "GET", "/zmq.html").status == 200
+            zctx = gzmq.Context()
+            try:
+                sub = zctx.socket(gzmq.SUB)
+                sub.subscribe(b"")
+                sub.connect(f"ws://127.0.0.1:{port}/zmq/soccer")
+                assert sub.poll(20000) and sub.recv().split()[0].decode() in (
+                    "netherlands", "germany", "spain", "brazil", "argentina", "italy", "france", "england")
+                req = zctx.socket(gzmq.REQ)
+                req.connect(f"ws://127.0.0.1:{port}/zmq/echo")
+                req.send(json.dumps({"method": "POST", "path": "/zmq/echo", "body": "zws"}).encode())
+                assert req.poll(20000) and json.loads(req.recv())["body"]["body"] == "zws"
+            finally:
+                zctx.destroy(linger=0)
             # ...and jsondb answers over HTTP through its req-envelope adapter.
             while (put := fetch(port, "PUT", "/jsondb/demo:1", b'{"n": 1}')).status == 503:
                 assert time.monotonic() < end

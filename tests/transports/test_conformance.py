@@ -21,13 +21,15 @@ _ports = itertools.count(5700)
 
 
 class Scheme:
-    def __init__(self, name, sender, receiver, both_ways, connect_first, multicast=False):
+    def __init__(self, name, sender, receiver, both_ways, connect_first, multicast=False,
+                 datagram=False):
         self.name = name
         self.sender = sender          # socket types that carry messages sender -> receiver
         self.receiver = receiver
         self.both_ways = both_ways    # the receiver can answer
         self.connect_first = connect_first
         self.multicast = multicast
+        self.datagram = datagram      # lossy until the receiver listens (udp)
 
     def __repr__(self):
         return self.name
@@ -39,7 +41,43 @@ SCHEMES = {
     "inproc": Scheme("inproc", gzmq.PAIR, gzmq.PAIR, True, True),
     "pgm": Scheme("pgm", gzmq.PUB, gzmq.SUB, False, False, multicast=True),
     "epgm": Scheme("epgm", gzmq.PUB, gzmq.SUB, False, False, multicast=True),
+    "udp": Scheme("udp", gzmq.RADIO, gzmq.DISH, False, False, datagram=True),
+    "ws": Scheme("ws", gzmq.PAIR, gzmq.PAIR, True, True),
+    "wss": Scheme("wss", gzmq.PAIR, gzmq.PAIR, True, True),
 }
+
+_tls = {}
+
+
+def tls_options(role):
+    """wss://: a self-signed certificate for 127.0.0.1 (openssl, made once); the receiver
+    (which binds) presents it, the sender trusts it."""
+    if not _tls:
+        import subprocess
+        import tempfile
+        d = tempfile.mkdtemp(prefix="gzmq-wss-")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", f"{d}/key.pem", "-out", f"{d}/cert.pem", "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=30)
+        _tls["cert"] = open(f"{d}/cert.pem", "rb").read()
+        _tls["key"] = open(f"{d}/key.pem", "rb").read()
+    if role == "receiver":
+        return {gzmq.WSS_CERT_PEM: _tls["cert"], gzmq.WSS_KEY_PEM: _tls["key"]}
+    return {gzmq.WSS_TRUST_PEM: _tls["cert"]}
+
+
+def make(ctx, scheme, role):
+    """A socket of the scheme's sender or receiver type, set up for it."""
+    sock = ctx.socket(getattr(scheme, role))
+    if scheme.name == "wss":
+        for option, value in tls_options(role).items():
+            sock.setsockopt(option, value)
+    if role == "receiver" and scheme.receiver == gzmq.SUB:
+        sock.setsockopt(gzmq.SUBSCRIBE, b"")
+    if role == "receiver" and scheme.receiver == gzmq.DISH:
+        sock.join(b"")                # the group a RADIO's plain send() goes to
+    return sock
 
 
 def applicable(**capability):
@@ -69,15 +107,17 @@ def address(scheme, net, tmp_path):
         return f"ipc://{tmp_path}/conformance.sock"
     if scheme.name == "inproc":
         return f"inproc://conformance-{next(_ports)}"
+    if scheme.name == "udp":
+        return "udp://127.0.0.1:*"
+    if scheme.name in ("ws", "wss"):
+        return f"{scheme.name}://127.0.0.1:*/conformance"
     return f"{scheme.name}://{net.a.address};{GROUP}:{next(_ports)}"
 
 
 def pair(ctx, scheme, address, connect_first=False):
     """(sender, receiver, endpoint): the receiver binds, the sender connects."""
-    receiver = ctx.socket(scheme.receiver)
-    if scheme.receiver == gzmq.SUB:
-        receiver.setsockopt(gzmq.SUBSCRIBE, b"")
-    sender = ctx.socket(scheme.sender)
+    receiver = make(ctx, scheme, "receiver")
+    sender = make(ctx, scheme, "sender")
     if connect_first:
         sender.connect(address)
         receiver.bind(address)
@@ -91,7 +131,7 @@ def pair(ctx, scheme, address, connect_first=False):
 def deliver(sender, receiver, scheme, count=5, prefix=b"m"):
     """Send until the receiver hears (multicast and tcp joins take a moment), then `count`
     numbered messages; returns what arrived, in order."""
-    if scheme.multicast or scheme.name in ("tcp", "ipc"):
+    if scheme.multicast or scheme.datagram or scheme.name in ("tcp", "ipc", "ws", "wss"):
         while True:
             sender.send(prefix + b"probe")
             if receiver.poll(50):
@@ -120,15 +160,16 @@ def test_bind_reports_its_endpoint_and_messages_arrive_in_order(gctx, scheme, ad
 
 @pytest.mark.parametrize("scheme", applicable(connect_first=True))
 def test_messages_sent_before_the_bind_wait_for_it(gctx, scheme, address, deadline):
-    if scheme.name == "tcp":
+    if scheme.name in ("tcp", "ws", "wss"):
         probe = gctx.socket(gzmq.PAIR)
-        address = f"tcp://127.0.0.1:{probe.bind_to_random_port('tcp://127.0.0.1')}"
+        port = probe.bind_to_random_port('tcp://127.0.0.1')
+        address = f"{scheme.name}://127.0.0.1:{port}/" if scheme.name != "tcp" else f"tcp://127.0.0.1:{port}"
         probe.close(linger=0)
     with deadline(20):
-        sender = gctx.socket(scheme.sender)
+        sender = make(gctx, scheme, "sender")
         sender.connect(address)
         sender.send(b"early")
-        receiver = gctx.socket(scheme.receiver)
+        receiver = make(gctx, scheme, "receiver")
         receiver.bind(address)
         assert receiver.recv() == b"early"
 
@@ -142,9 +183,7 @@ def test_unbind_frees_the_endpoint(gctx, scheme, address, deadline):
         with pytest.raises(gzmq.ZMQError) as info:
             receiver.unbind(endpoint)
         assert info.value.errno == Errno.ENOENT
-        other = gctx.socket(scheme.receiver)
-        if scheme.receiver == gzmq.SUB:
-            other.setsockopt(gzmq.SUBSCRIBE, b"")
+        other = make(gctx, scheme, "receiver")
         other.bind(endpoint)        # the address is free again
         if not scheme.multicast:
             sender.disconnect(endpoint)
@@ -196,7 +235,8 @@ def test_a_malformed_address_is_refused_at_once(gctx, scheme):
     sock = gctx.socket(scheme.receiver)
     bad = {"tcp": "tcp://127.0.0.1:notaport", "ipc": "ipc://" + "x" * 200,
            "inproc": "inproc://", "pgm": "pgm://127.0.0.1;10.0.0.1:5555",
-           "epgm": "epgm://127.0.0.1;239.1.1.1"}[scheme.name]
+           "epgm": "epgm://127.0.0.1;239.1.1.1", "udp": "udp://127.0.0.1:notaport",
+           "ws": "ws://127.0.0.1:notaport/", "wss": "wss://127.0.0.1:notaport/"}[scheme.name]
     with pytest.raises(gzmq.ZMQError) as info:
         sock.bind(bad)
     assert info.value.errno in (Errno.EINVAL, errno.ENAMETOOLONG)

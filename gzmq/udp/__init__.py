@@ -1,0 +1,1 @@
+"""udp:// datagram formats (sans-IO); the transport is gzmq.transports.udp."""
