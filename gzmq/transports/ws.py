@@ -49,7 +49,7 @@ READ_SIZE = 256 * 1024
 CLOSE_WAIT = 5.0      # seconds a closing relay waits for the peer's close frame or EOF
 _MECHANISM_NAMES = {SecurityMechanism.NULL: b"NULL", SecurityMechanism.PLAIN: b"PLAIN",
                     SecurityMechanism.CURVE: b"CURVE"}
-_peer_addresses = weakref.WeakKeyDictionary()    # session-side socket -> the peer's IP
+_peer_addresses: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()  # session-side socket -> the peer's IP
 
 
 def _split_path(address, endpoint):
