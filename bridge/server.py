@@ -17,6 +17,7 @@ It works unpatched (everything it touches is gevent-native); the command line
 (bridge.__main__) monkey-patches first because bottle's request objects are thread-locals.
 """
 import logging
+import os
 import time
 
 import gevent
@@ -51,7 +52,10 @@ def tls_context(cert, key=None):
 
 
 class Bridge:
-    def __init__(self, config, context=None):
+    def __init__(self, config, context=None, *, listener=None, admin_listener=None, worker=None):
+        """``listener``/``admin_listener``: sockets to accept on instead of binding
+        ``config.listen``/``config.admin`` (a worker's, bridge.workers); ``worker``: ``(index,
+        count, directory)`` when this is one of several workers (bridge.workers.Cluster)."""
         self.config = config
         self.metrics = Metrics()
         self.stream_stats = StreamStats()       # WebSocket/SSE/poll/pubsub series
@@ -60,6 +64,7 @@ class Bridge:
         self.context = context or zmq.Context()
         self.resources = Resources(self.context, self.metrics, self.stream_stats, config.uuid)
         self.server = self.admin_server = None
+        self.cluster = None
         self.access_log = None
         self._retiring = gevent.pool.Group()
         try:
@@ -72,14 +77,21 @@ class Bridge:
                              internal_app=internal_app(self, admin=config.admin == "main"),
                              access_log=self.access_log, scheme="https" if self.tls else "http",
                              address=lambda: self.address)
-            self.server = StreamServer(config.listen, self._handle, backlog=1024)
+            if worker is not None:
+                from bridge.workers import Cluster, connection_ids
+                index, count, directory = worker
+                self.resources.connection_ids = connection_ids(index, count)
+                self.cluster = Cluster(self.context, index, count, directory)
+            self.server = (StreamServer(listener, self._handle) if listener is not None
+                           else StreamServer(config.listen, self._handle, backlog=1024))
             self.server.init_socket()
             if isinstance(config.admin, tuple):
                 self.admin_site = Site(routing=(RouteTable(), {}), limits=config.limits, metrics=self.metrics,
                                        stream_stats=self.stream_stats, resources=self.resources,
                                        internal_app=internal_app(self, admin=True), access_log=self.access_log,
                                        address=lambda: self.admin_server.address)
-                self.admin_server = StreamServer(config.admin, self._handle_admin, backlog=128)
+                self.admin_server = (StreamServer(admin_listener, self._handle_admin) if admin_listener is not None
+                                     else StreamServer(config.admin, self._handle_admin, backlog=128))
                 self.admin_server.init_socket()
         except BaseException:
             self.close_backends()
@@ -164,6 +176,19 @@ class Bridge:
         return info
 
     def health(self):
+        """local_health(); with several workers, the whole cluster's (bridge.workers.Cluster)."""
+        if self.cluster is not None:
+            return self.cluster.health(self.local_health())
+        return self.local_health()
+
+    def render_metrics(self):
+        """The Prometheus text of /_bridge/metrics: this process's series, or with several
+        workers every worker's, labelled ``worker``."""
+        if self.cluster is not None:
+            return self.cluster.metrics()
+        return self.metrics.render()
+
+    def local_health(self):
         """describe() with each route's backend state; status "ok" or "degraded"."""
         info = self.describe()
         table, services = self.site.routing
@@ -174,9 +199,12 @@ class Bridge:
         if bad:
             info["degraded_routes"] = bad
         info["open_connections"] = self.metrics.open_connections
+        info["pid"] = os.getpid()
         return info
 
     def start(self):
+        if self.cluster is not None and self.cluster.bridge is None:
+            self.cluster.start(self)
         for service in self.resources.services.values():
             if not service.started:
                 service.start()
@@ -229,6 +257,9 @@ class Bridge:
 
     def close_backends(self):
         self._retiring.kill()
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
         for service in self.resources.services.values():
             service.close()
         self.resources.services.clear()

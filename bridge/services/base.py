@@ -125,6 +125,17 @@ class ServiceBase:
     def check_shared(self, target):
         """Another route shares this service: raise ConfigError if they disagree."""
 
+    @staticmethod
+    def binds(target):
+        """The endpoints a service for ``target`` binds (several workers must not share one)."""
+        return ()
+
+    @staticmethod
+    def for_worker(target, index, count, uuid):
+        """The target worker ``index`` of ``count`` serves (bridge.workers): the same, unless
+        the kind binds sockets, which every worker must then bind apart."""
+        return target
+
     def describe(self, route):
         return {}
 

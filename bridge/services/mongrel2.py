@@ -6,6 +6,7 @@ come (bridge.front.connection follows them to know when the response ends). WebS
 Mongrel2 pass-through (bridge.ws.mongrel2). Request op: the request under a connection id of
 its own, the handler's response collected until complete (bridge.front.subrequest).
 """
+import dataclasses
 import logging
 import os
 import tempfile
@@ -48,6 +49,25 @@ class Mongrel2Service(ServiceBase):
         return Mongrel2Target(endpoints[0], endpoints[1], protocol, timeout, options.get("uuid"),
                               options.get("recv_ident"), options.get("upload_store") or None,
                               int(threshold))
+
+    @staticmethod
+    def binds(target):
+        return (target.send, target.recv)
+
+    @staticmethod
+    def for_worker(target, index, count, uuid):
+        """With several workers (bridge.workers) each binds its own PUSH and SUB (worker 0 the
+        endpoints as given, worker i >= 1 port + 100 * i, or ipc path + ".i") and sends as its own
+        UUID (``UUID-i`` for i >= 1), subscribing to its own replies only: handlers connect to
+        every worker's pair and answer whichever sender a request names, as they would to
+        several Mongrel2 servers."""
+        from bridge.workers import shift_endpoint, worker_uuid
+        if target.recv_ident is not None:
+            raise ConfigError(f"mongrel2:{target.send},{target.recv}: recv_ident cannot be used with "
+                              f"several workers (each subscribes to its own sender UUID)")
+        return dataclasses.replace(target, send=shift_endpoint(target.send, index),
+                                   recv=shift_endpoint(target.recv, index),
+                                   uuid=worker_uuid(target.uuid, index) if target.uuid else None)
 
     @staticmethod
     def share_key(target, resources):
