@@ -170,6 +170,10 @@ class Mongrel2Service(ServiceBase):
     # ------------------------------------------------------------------ the request op
 
     def answer_request(self, req, route, remote_addr):
+        status, _headers, body = self.forward(req, route, remote_addr)
+        return status, body
+
+    def forward(self, req, route, remote_addr):
         resources, backend = self.resources, self.backend
         conn_id = resources.connection_ids()
         capture = ResponseCapture(req.method == "HEAD")
@@ -177,19 +181,19 @@ class Mongrel2Service(ServiceBase):
         try:
             message = request_message(backend.uuid, conn_id, req, route.prefix, remote_addr, backend.protocol)
             if not backend.send(message):
-                return 503, error_body(503, self._unavailable_why())
+                return 503, [], error_body(503, self._unavailable_why())
             finished = capture.done.wait(route.target.timeout or DEFAULT_REQUEST_OP_TIMEOUT)
         finally:
             if resources.connections.get(conn_id) is capture:
                 del resources.connections[conn_id]
             backend.notify_disconnect(conn_id)
         if not finished:
-            return 504, error_body(504, "no reply from the handler in time")
+            return 504, [], error_body(504, "no reply from the handler in time")
         try:
-            return parse_response(capture.data)
+            return parse_response(capture.data, with_headers=True)
         except ValueError as e:
             log.warning("route %s: bad response from handler: %s", route.prefix, e)
-            return 502, error_body(502, "invalid response from the handler")
+            return 502, [], error_body(502, "invalid response from the handler")
 
 
 def _store_upload(template, body):
