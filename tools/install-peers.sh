@@ -5,6 +5,7 @@
 #   wrk                             HTTP load for the benchmarks and the reliability suite
 #   python3-zmq                     Debian's libzmq with OpenPGM: the multicast (epgm/pgm) peer
 #   nftables, iproute2              network namespaces and loss injection for multicast tests
+#   haproxy                         the TCP load balancer in front of several bridge hosts
 #   autobahntestsuite (wstest)     the Autobahn WebSocket fuzzingclient, from PyPI into pyenv's
 #                                  Python 2.7 (it runs on Python 2 only): see tools/wstest.sh
 # (pyzmq for the other interop tests comes from PyPI through the test extra.)
@@ -19,6 +20,7 @@ command -v wrk >/dev/null 2>&1 || add wrk
 /usr/bin/python3 -c "import zmq" >/dev/null 2>&1 || add python3-zmq
 command -v nft >/dev/null 2>&1 || add nftables
 command -v ip >/dev/null 2>&1 || add iproute2
+command -v haproxy >/dev/null 2>&1 || command -v /usr/sbin/haproxy >/dev/null 2>&1 || add haproxy
 if ! sh "$(dirname "$0")/wstest.sh" --install; then
     [ "$(id -u)" = 0 ] && exit 1
     echo "warning: Autobahn's wstest is missing; the test that needs it will fail" >&2
