@@ -266,3 +266,25 @@ def test_mongrel2_route_has_a_sender_per_worker(bridges, pyzmq, zctx):
         assert all(c % 2 == 1 for c in answers["bridge-a"]) and all(c % 2 == 0 for c in answers["bridge-a-1"])
     finally:
         handler.close()
+
+
+def test_bridge_handler_connects_to_every_worker(bridges):
+    """bridge.handler.Connection with comma-separated specs serves both workers."""
+    from httpkit import Process, peer
+    bridge = bridges("--workers", "2", "--route", "/m2/=mongrel2:tcp://127.0.0.1:*,tcp://127.0.0.1:*")
+    routes = [w["routes"][0] for w in bridge.info["workers"]]
+    handler = Process(peer("m2_ours_handler.py", ",".join(r["send"] for r in routes),
+                           ",".join(r["recv"] for r in routes)))
+    try:
+        served = set()
+        end = time.monotonic() + 30
+        while served != {0, 1} and time.monotonic() < end:
+            with Client(bridge.port) as c:          # health and the handler on one worker
+                c.request("GET", "/_bridge/health")
+                worker = c.response().json()["worker"]
+                c.request("GET", "/m2/pid")
+                if c.response().status == 200:
+                    served.add(worker)
+        assert served == {0, 1}
+    finally:
+        handler.stop()
