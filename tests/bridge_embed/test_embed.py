@@ -170,3 +170,48 @@ def test_chromium_runs_bridge_js_and_bigpipe_in_the_embedding_app(embed_app, chr
         page.close()
     finally:
         browser.stop()
+
+
+def test_wsgi_middleware_around_a_plain_wsgi_app(pyzmq, zctx):
+    """BridgePlugin.middleware(app): the plugin's paths to the bridge, the rest to the app."""
+    import threading
+
+    import websocket
+    from httpkit import Process, python
+    from wskit import Publisher
+    publisher = Publisher(pyzmq, zctx)
+    rep = zctx.socket(pyzmq.REP)
+    rep.setsockopt(pyzmq.LINGER, 0)
+    rep_port = rep.bind_to_random_port("tcp://127.0.0.1")
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            if rep.poll(50):
+                req = json.loads(rep.recv())
+                rep.send_json({"status": 201, "headers": {"X-Seen": req["method"]}, "body": req["path"]})
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    app = Process(python(os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "middleware_app.py"),
+                         publisher.endpoint, "tcp://127.0.0.1:1", f"tcp://127.0.0.1:{rep_port}"))
+    try:
+        port = int(app.readline().split()[-1])
+        assert fetch(port, "GET", "/somewhere").body == b"plain app: /somewhere"
+        resp = fetch(port, "PUT", "/api/x", body=b"1")
+        assert (resp.status, resp.header("x-seen"), resp.body) == (201, "PUT", b"/api/x")
+        ws = websocket.create_connection(f"ws://127.0.0.1:{port}/live/", timeout=10)
+        assert op(ws, {"op": "subscribe", "topic": "t", "id": 1})["status"] == 200
+        assert publisher.subscription() == (True, b"t")
+        publisher.send(b"t", b"hello")
+        msg, _ = recv_until(ws, lambda m: m.get("op") == "message")
+        assert msg["data"] == "hello"
+        assert op(ws, {"op": "request", "id": 2, "path": "/elsewhere"})["body"] == "plain app: /elsewhere"
+        ws.close()
+        assert publisher.subscription() == (False, b"t")      # the last browser left: unsubscribed
+    finally:
+        app.stop()
+        stop.set()
+        thread.join(5)
+        rep.close()
+        publisher.close()

@@ -288,3 +288,42 @@ def test_bridge_handler_connects_to_every_worker(bridges):
         assert served == {0, 1}
     finally:
         handler.stop()
+
+
+def test_bigpipe_pages_on_every_worker(bridges, pyzmq, zctx, tmp_path):
+    """page: routes are unaffected: each worker asks the pagelet backend itself."""
+    router = zctx.socket(pyzmq.ROUTER)
+    router.setsockopt(pyzmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            if router.poll(50):
+                peer_id, request_id, empty, payload = router.recv_multipart()
+                body = json.dumps({"body": "<p>pagelet for %s</p>" % json.loads(payload)["path"]})
+                router.send_multipart([peer_id, request_id, empty, body.encode()])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    (tmp_path / "page.html").write_text('<html><head></head><body><div data-pagelet="p"></div></body></html>')
+    (tmp_path / "page.json").write_text(json.dumps({"template": "page.html", "pagelets": [
+        {"id": "p", "endpoints": [f"tcp://127.0.0.1:{port}"], "timeout": 5}]}))
+    try:
+        bridge = bridges("--workers", "2", "--route", f"/page/=page:{tmp_path / 'page.json'}")
+        served = set()
+        end = time.monotonic() + 30
+        while served != {0, 1} and time.monotonic() < end:
+            with Client(bridge.port) as c:
+                c.request("GET", "/_bridge/health")
+                worker = c.response().json()["worker"]
+                c.request("GET", "/page/?nojs=1")
+                resp = c.response()
+                # Until a worker's DEALER has connected, the pagelet is its (empty) fallback.
+                if resp.status == 200 and b"<p>pagelet for /page/</p>" in resp.body:
+                    served.add(worker)
+        assert served == {0, 1}
+    finally:
+        stop.set()
+        thread.join(5)
+        router.close()
