@@ -135,11 +135,11 @@ class Bridge:
         self.site.limits = config.limits
         if self.admin_server is not None:
             self.admin_site.limits = config.limits
-        for name in ("listen", "tls_cert", "admin", "access_log", "access_log_format"):
+        for name in ("listen", "tls_cert", "admin", "access_log", "access_log_format", "workers"):
             if getattr(config, name) != getattr(self.config, name) and name != "tls_cert":
                 log.warning("reload: %s changed; that takes a restart (kept %r)", name, getattr(self.config, name))
-        kept = config.__class__(**{**config.__dict__, **{n: getattr(self.config, n) for n in
-                                                          ("listen", "admin", "access_log", "access_log_format")}})
+        restart = ("listen", "admin", "access_log", "access_log_format", "workers")
+        kept = config.__class__(**{**config.__dict__, **{n: getattr(self.config, n) for n in restart}})
         self.config = kept
         for service in dropped.values():
             self._retiring.spawn(self._retire, service)
