@@ -302,7 +302,11 @@ class Supervisor:
         """None once all are ready, else the exit status to leave with (a worker's own, such as
         2 for a bad configuration, or 1 for one that said nothing in READY_TIMEOUT)."""
         readers = [gevent.spawn(self._read_ready, w) for w in workers]
-        gevent.joinall(readers, timeout=READY_TIMEOUT)
+        # A SIGTERM while they start stops the wait too (run() then stops them).
+        gevent.wait([self.done, gevent.spawn(gevent.joinall, readers)], timeout=READY_TIMEOUT, count=1)
+        if self.done.is_set():
+            gevent.killall(readers)
+            return 0
         for worker, reader in zip(workers, readers):
             if reader.value is None:
                 reader.kill()

@@ -96,26 +96,44 @@ def test_bad_worker_settings_are_refused(flags, message):
 @pytest.mark.parametrize("mode", ["reuseport", "inherit"])
 def test_workers_share_the_port_and_metrics_are_labelled(bridges, mode, tmp_path):
     (tmp_path / "a.txt").write_text("hello")
-    bridge = bridges("--workers", "2", "--worker-socket", mode, "--static", f"/s/={tmp_path}")
+    bridge = bridges("--workers", "2", "--worker-socket", mode, "--static", f"/s/={tmp_path}",
+                     "--admin", "127.0.0.1:0")
+    admin = int(bridge.info["admin"].rsplit(":", 1)[1])
     assert bridge.info["socket"] == mode and [w["worker"] for w in bridge.info["workers"]] == [0, 1]
     pids = {w["pid"] for w in bridge.info["workers"]}
     assert len(pids) == 2 and bridge.proc.pid not in pids
+
+    def admin_metrics():
+        values = {}
+        for line in fetch(admin, "GET", "/_bridge/metrics").body.decode().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                values[key] = float(value)
+        return values
+
+    def served():
+        metrics = admin_metrics()
+        return [metrics.get(f'bridge_requests_total{{worker="{i}",route="/s/",code="200"}}', 0) for i in (0, 1)]
+
+    requests = 0
+    for _ in range(20):                         # fresh connections until both workers took some
+        for _ in range(20):
+            assert fetch(bridge.port, "GET", "/s/a.txt").body == b"hello"
+            requests += 1
+        if all(served()):
+            break
     seen = set()
-    for _ in range(200):
-        with Client(bridge.port) as c:          # one connection: one worker answers both
-            c.request("GET", "/_bridge/health")
-            seen.add(c.response().json()["worker"])
-            c.request("GET", "/s/a.txt")
-            assert c.response().body == b"hello"
+    for _ in range(200):                        # the admin port is shared the same way
+        doc = fetch(admin, "GET", "/_bridge/health").json()
+        seen.add(doc["worker"])
         if seen == {0, 1}:
             break
     assert seen == {0, 1}
-    doc = health(bridge)
     assert doc["status"] == "ok" and {w["pid"] for w in doc["workers"]} == pids
-    metrics = bridge.metrics()
+    metrics = admin_metrics()
     assert metrics['bridge_worker_up{worker="0"}'] == metrics['bridge_worker_up{worker="1"}'] == 1
-    served = [metrics.get(f'bridge_requests_total{{worker="{i}",route="/s/",code="200"}}', 0) for i in (0, 1)]
-    assert sum(served) >= 2 and all(served), served
+    counts = served()
+    assert sum(counts) == requests and all(counts), counts
 
 
 def test_a_crashed_worker_is_restarted(bridges, tmp_path):
