@@ -457,13 +457,17 @@ class EmbeddedSession:
         self.queue.put_nowait((code, reason))
 
     def _writer(self):
-        while True:
-            text = self.queue.get()
-            if isinstance(text, tuple):                 # (code, reason): the close
-                self.ws.close(text[0], text[1].encode())
-                return
-            self.ws.send(text)
-            self.stats.messages[(self.route, "out")] += 1
+        try:
+            while True:
+                text = self.queue.get()
+                if isinstance(text, tuple):             # (code, reason): the close
+                    self.ws.close(text[0], text[1].encode())
+                    return
+                self.ws.send(text)
+                self.stats.messages[(self.route, "out")] += 1
+        except Exception as e:                          # the browser is gone (gevent-websocket's errors)
+            log.debug("route %s: WebSocket write failed: %s", self.route, e)
+            self.closed.set()
 
     def run(self, environ):
         key = (self.route, self.kind)
