@@ -91,6 +91,16 @@ def test_bad_worker_settings_are_refused(flags, message):
     assert message in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_port_in_use_is_refused_with_workers():
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = run_bridge("--workers", "2", "--listen", f"127.0.0.1:{port}")
+    assert done.returncode == 2 and f"127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
 # ---------------------------------------------------------------------- sharing the port
 
 @pytest.mark.parametrize("mode", ["reuseport", "inherit"])
