@@ -41,6 +41,7 @@ def main(argv=None):
 
     from bridge import workers
     from bridge.server import Bridge
+    from bridge.zmqlib import zmq
 
     if config.workers > 1 and args.worker_index is None:
         try:
@@ -68,7 +69,7 @@ def main(argv=None):
     except ConfigError as e:
         print(f"gzmq-bridge: {e}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as e:          # ZMQError is an OSError subclass in pyzmq
+    except (OSError, ValueError, zmq.ZMQError) as e:   # a bind that fails: an endpoint in use
         print(f"gzmq-bridge: {e}", file=sys.stderr)
         return 2
     bridge.start()

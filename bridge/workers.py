@@ -309,8 +309,12 @@ class Supervisor:
             return 0
         for worker, reader in zip(workers, readers):
             if reader.value is None:
+                eof = reader.ready()            # its stdout ended: it is exiting, take its status
                 reader.kill()
-                code = worker.proc.poll()
+                try:
+                    code = worker.proc.wait(5) if eof else worker.proc.poll()
+                except subprocess.TimeoutExpired:
+                    code = None
                 log.error("worker %d %s", worker.index,
                           f"exited with status {code} before it was ready" if code is not None
                           else f"was not ready within {READY_TIMEOUT:.0f} s")

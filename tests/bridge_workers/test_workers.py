@@ -98,7 +98,12 @@ def test_a_port_in_use_is_refused_with_workers():
         taken.listen(1)
         port = taken.getsockname()[1]
         done = run_bridge("--workers", "2", "--listen", f"127.0.0.1:{port}")
-    assert done.returncode == 2 and f"127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+        assert done.returncode == 2 and f"127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+        # A Mongrel2 endpoint in use: the worker says so and the command exits 2 (so does one process).
+        for workers in ("1", "2"):
+            done = run_bridge("--workers", workers, "--route", f"/m/=mongrel2:tcp://127.0.0.1:{port},tcp://127.0.0.1:*")
+            assert done.returncode == 2, done.stderr
+            assert f"tcp://127.0.0.1:{port}: address already in use" in done.stderr and "Traceback" not in done.stderr
 
 
 # ---------------------------------------------------------------------- sharing the port
