@@ -23,7 +23,8 @@ see ``Mongrel2Service.for_worker``), and connection ids are disjoint (worker i o
 i+1, i+1+N, ...), so a handler that keys state by connection id alone stays right.
 
 Metrics and health across workers (``Cluster``): every worker binds a ROUTER on
-``ipc://DIR/worker-I.ipc`` in a private directory the supervisor makes, and answers
+``ipc://DIR/worker-I.ipc`` in a private directory the supervisor makes (removed when it exits;
+one left by a killed supervisor is removed by the next one to start), and answers
 ``metrics`` and ``health`` there. Whichever worker a scrape of /_bridge/metrics reaches asks
 all of them and answers every series labelled ``worker="I"``, plus ``bridge_worker_up``;
 /_bridge/health adds ``"worker"`` (the answering worker) and ``"workers"`` (each one's pid,
@@ -233,7 +234,8 @@ class Supervisor:
         except OSError as e:
             print(f"gzmq-bridge: {e}", file=sys.stderr)
             return 2
-        self.directory = tempfile.mkdtemp(prefix="gzmq-bridge-")
+        remove_stale_directories()
+        self.directory = tempfile.mkdtemp(prefix=f"gzmq-bridge-{os.getpid()}-")
         watchers = [gevent.signal_handler(signal.SIGTERM, self.stop),
                     gevent.signal_handler(signal.SIGINT, self.stop),
                     gevent.signal_handler(signal.SIGHUP, self.reload)]
@@ -368,6 +370,15 @@ class Supervisor:
                 worker.watcher.kill()
             if worker.proc is not None and worker.proc.stdin:
                 worker.proc.stdin.close()
+
+
+def remove_stale_directories():
+    """Remove the ipc directories of supervisors that are gone (a SIGKILL leaves them)."""
+    top = tempfile.gettempdir()
+    for name in os.listdir(top):
+        match = re.match(r"gzmq-bridge-(\d+)-", name)
+        if match and not os.path.exists(f"/proc/{match.group(1)}") and os.path.isdir("/proc/self"):
+            shutil.rmtree(os.path.join(top, name), ignore_errors=True)
 
 
 def watch_supervisor(stop):
