@@ -46,7 +46,6 @@ plugin never monkey-patches: the app's entry point does, before importing bottle
 closes the sockets. Bad routes raise bridge.routing.ConfigError at construction.
 """
 import functools
-import json
 import logging
 import time
 from urllib.parse import parse_qs
