@@ -49,7 +49,7 @@ def trial_timeout(duration):
 # --quick without --only: every pattern, transport, layout and family once, the targets' rows.
 QUICK = ("pushpull tcp 16B", "pushpull tcp 1MiB", "pushpull ipc 16B", "pushpull-1proc inproc 16B",
          "pushpull-1proc tcp 16B", "reqrep", "dealer-router", "pubsub tcp 8sub",
-         "raw-socket stream 16B", "raw-socket ping-pong", "zmtp-framing", "http c=100",
+         "raw-socket stream 16B", "raw-socket ping-pong", "zmtp-framing", "http c=100", "http workers c=100",
          "ws echo 64B c=10", "ws echo 1MiB binary", "bigpipe page 0-delay")
 
 

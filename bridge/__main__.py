@@ -9,7 +9,11 @@ with the bound addresses (useful with ``--listen 127.0.0.1:0`` and ``tcp://127.0
 endpoints). SIGINT and SIGTERM stop it. SIGHUP reads the flags' config file again and swaps in
 its routes and limits (bridge.server.Bridge.reload); open connections carry on, and a config
 that does not load is logged and changes nothing. Exit status 2 for a bad configuration.
+
+With ``--workers N`` (N > 1) this process is the supervisor of N workers, each this same
+command with the same flags plus the hidden ``--worker-*`` ones (bridge.workers).
 """
+from typing import Any
 
 
 def main(argv: "list[str] | None" = None) -> int:
@@ -19,6 +23,7 @@ def main(argv: "list[str] | None" = None) -> int:
 
     import json
     import logging
+    import os
     import signal
     import sys
 
@@ -35,20 +40,50 @@ def main(argv: "list[str] | None" = None) -> int:
         print(f"gzmq-bridge: {e}", file=sys.stderr)
         return 2
 
+    from bridge import workers
     from bridge.server import Bridge
+    from bridge.zmqlib import zmq
+
+    if config.workers > 1 and args.worker_index is None:
+        try:
+            supervisor = workers.Supervisor(args, sys.argv[1:] if argv is None else argv, config,
+                                            config.workers, args.worker_socket)
+        except ConfigError as e:
+            print(f"gzmq-bridge: {e}", file=sys.stderr)
+            return 2
+        return supervisor.run()
+
+    index, count = args.worker_index, args.worker_count or 1
+
+    def configure():
+        return workers.for_worker(from_args(args), index, count) if index is not None else from_args(args)
 
     try:
-        bridge = Bridge(config)
-    except (OSError, ValueError) as e:          # ZMQError is an OSError subclass in pyzmq
+        kwargs: "dict[str, Any]" = {}
+        if index is not None:
+            config = configure()
+            kwargs["worker"] = (index, count, args.worker_dir)
+            kwargs["listener"] = workers.worker_listener(config.listen, args.listen_fd)
+            if isinstance(config.admin, tuple):
+                kwargs["admin_listener"] = workers.worker_listener(config.admin, args.admin_fd)
+        bridge = Bridge(config, **kwargs)
+    except ConfigError as e:
+        print(f"gzmq-bridge: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, zmq.ZMQError) as e:   # a bind that fails: an endpoint in use
         print(f"gzmq-bridge: {e}", file=sys.stderr)
         return 2
     bridge.start()
-    print("bridge ready " + json.dumps(bridge.describe()), flush=True)
+    ready = bridge.describe()
+    if index is not None:
+        ready.update(worker=index, pid=os.getpid())
+        workers.watch_supervisor(bridge.server.close)
+    print("bridge ready " + json.dumps(ready), flush=True)
     log = logging.getLogger("bridge")
 
     def reload() -> None:
         try:
-            bridge.reload(from_args(args))
+            bridge.reload(configure())
         except (ConfigError, OSError, ValueError) as e:
             log.error("reload refused, the running config stays: %s", e)
 

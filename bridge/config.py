@@ -91,6 +91,7 @@ class Config:
     admin: Union[str, Tuple[str, int]] = "main"   # /_bridge/health and metrics: "main", "off" or (host, port)
     access_log: Optional[str] = None  # None: none; "-": stderr; else a file appended to
     access_log_format: str = "common"
+    workers: int = 1                # worker processes sharing the port (bridge.workers)
     path: Optional[str] = None      # the config file read, if any (SIGHUP reads it again)
 
     def __post_init__(self) -> None:
@@ -160,7 +161,7 @@ def load(path: str) -> Config:
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the config must be a JSON object")
     unknown = set(doc) - {"listen", "uuid", "limits", "routes", "tls_cert", "tls_key", "admin",
-                          "access_log", "access_log_format"}
+                          "access_log", "access_log_format", "workers"}
     if unknown:
         raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}")
     config = Config(uuid=doc.get("uuid"), path=path)
@@ -173,6 +174,8 @@ def load(path: str) -> Config:
             setattr(config, key, doc[key])
     if "admin" in doc:
         config.admin = parse_admin(doc["admin"])
+    if "workers" in doc:
+        config.workers = _parse_workers(doc["workers"])
     limits = doc.get("limits", {})
     names = {f.name for f in fields(Limits)}
     if not isinstance(limits, dict) or set(limits) - names:
@@ -216,7 +219,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--access-log-format", choices=ACCESS_LOG_FORMATS, help="common (default) or json")
     p.add_argument("--log-level", default="INFO", type=_log_level,
                    help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL")
+    p.add_argument("--workers", metavar="N|auto", type=_workers_arg,
+                   help="worker processes sharing the port (auto: one per core; default 1)")
+    p.add_argument("--worker-socket", choices=("auto", "reuseport", "inherit"), default="auto",
+                   help="how workers share the port: SO_REUSEPORT sockets of their own, or the "
+                        "supervisor's socket inherited (auto: reuseport where the system has it)")
+    # Set by the supervisor for its workers (bridge.workers), not by users.
+    for name in ("--worker-index", "--worker-count", "--listen-fd", "--admin-fd"):
+        p.add_argument(name, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-dir", help=argparse.SUPPRESS)
     return p
+
+
+def _parse_workers(value: Any) -> int:
+    from bridge.workers import parse_workers
+    return int(parse_workers(value))
+
+
+def _workers_arg(text: str) -> int:
+    try:
+        return _parse_workers(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _log_level(text: str) -> str:
@@ -240,6 +264,8 @@ def from_args(args: argparse.Namespace) -> Config:
             setattr(config, key, getattr(args, key))
     if args.admin is not None:
         config.admin = parse_admin(args.admin)
+    if args.workers is not None:
+        config.workers = args.workers
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)
                  if getattr(args, f.name) is not None}
     if overrides:

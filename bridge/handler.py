@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 from http import HTTPStatus
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from bridge import m2wire
 from bridge.adapters import envelope
@@ -113,8 +113,14 @@ class Request:
         return f"<Request {self.sender} {self.conn_id} {self.method} {self.path}>"
 
 
+def _endpoints(spec: Union[str, Sequence[str]]) -> List[str]:
+    return [e.strip() for e in spec.split(",") if e.strip()] if isinstance(spec, str) else list(spec)
+
+
 class Connection:
-    """A handler's two sockets: PULL from the server's send_spec, PUB to its recv_spec."""
+    """A handler's two sockets: PULL from the server's send_spec, PUB to its recv_spec.
+    Either may be several comma-separated endpoints (a bridge with several workers, or several
+    Mongrel2 servers): the sockets connect to each."""
 
     def __init__(self, sender_id: str, sub_addr: str, pub_addr: str, context: Optional[zmq.Context] = None) -> None:
         self.sender_id = sender_id
@@ -125,10 +131,12 @@ class Connection:
         # PUB first: the server's subscription should reach it before the first request does.
         self.resp = self.context.socket(zmq.PUB)
         self.resp.setsockopt(zmq.LINGER, 1000)
-        self.resp.connect(pub_addr)
+        for addr in _endpoints(pub_addr):
+            self.resp.connect(addr)
         self.reqs = self.context.socket(zmq.PULL)
         self.reqs.setsockopt(zmq.LINGER, 0)
-        self.reqs.connect(sub_addr)
+        for addr in _endpoints(sub_addr):
+            self.reqs.connect(addr)
 
     # -- receiving
 

@@ -19,6 +19,7 @@ It works unpatched (everything it touches is gevent-native); the command line
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, cast
 
@@ -57,7 +58,12 @@ def tls_context(cert: str, key: Optional[str] = None) -> ssl.SSLContext:
 
 
 class Bridge:
-    def __init__(self, config: Config, context: Optional[zmq.Context] = None) -> None:
+    def __init__(self, config: Config, context: Optional[zmq.Context] = None, *,
+                 listener: Any = None, admin_listener: Any = None,
+                 worker: Optional[Tuple[int, int, str]] = None) -> None:
+        """``listener``/``admin_listener``: sockets to accept on instead of binding
+        ``config.listen``/``config.admin`` (a worker's, bridge.workers); ``worker``: ``(index,
+        count, directory)`` when this is one of several workers (bridge.workers.Cluster)."""
         self.config = config
         self.metrics = Metrics()
         self.stream_stats = StreamStats()       # WebSocket/SSE/poll/pubsub series
@@ -66,7 +72,9 @@ class Bridge:
         self.context = context or zmq.Context()
         self.resources = Resources(self.context, self.metrics, self.stream_stats,
                                    cast(str, config.uuid))          # Config sets it
-        self.admin_server: Optional[StreamServer] = None
+        self.server: Any = None             # a StreamServer once constructed
+        self.admin_server: Any = None
+        self.cluster: Any = None
         self.access_log = None
         self._retiring = gevent.pool.Group()
         try:
@@ -79,16 +87,23 @@ class Bridge:
                              internal_app=internal_app(self, admin=config.admin == "main"),
                              access_log=self.access_log, scheme="https" if self.tls else "http",
                              address=lambda: self.address)
-            self.server: StreamServer = StreamServer(config.listen, self._handle, backlog=1024)
+            if worker is not None:
+                from bridge.workers import Cluster, connection_ids
+                index, count, directory = worker
+                self.resources.connection_ids = connection_ids(index, count)
+                self.cluster = Cluster(self.context, index, count, directory)
+            self.server = (StreamServer(listener, self._handle) if listener is not None
+                           else StreamServer(config.listen, self._handle, backlog=1024))
             self.server.init_socket()
             if isinstance(config.admin, tuple):
-                admin = StreamServer(config.admin, self._handle_admin, backlog=128)
+                admin = (StreamServer(admin_listener, self._handle_admin) if admin_listener is not None
+                         else StreamServer(config.admin, self._handle_admin, backlog=128))
                 self.admin_site = Site(routing=(RouteTable(), {}), limits=config.limits, metrics=self.metrics,
                                        stream_stats=self.stream_stats, resources=self.resources,
                                        internal_app=internal_app(self, admin=True), access_log=self.access_log,
                                        address=lambda: admin.address)
                 self.admin_server = admin
-                admin.init_socket()
+                self.admin_server.init_socket()
         except BaseException:
             self.close_backends()
             raise
@@ -131,11 +146,11 @@ class Bridge:
         self.site.limits = config.limits
         if self.admin_server is not None:
             self.admin_site.limits = config.limits
-        for name in ("listen", "tls_cert", "admin", "access_log", "access_log_format"):
+        for name in ("listen", "tls_cert", "admin", "access_log", "access_log_format", "workers"):
             if getattr(config, name) != getattr(self.config, name) and name != "tls_cert":
                 log.warning("reload: %s changed; that takes a restart (kept %r)", name, getattr(self.config, name))
-        kept = config.__class__(**{**config.__dict__, **{n: getattr(self.config, n) for n in
-                                                          ("listen", "admin", "access_log", "access_log_format")}})
+        restart = ("listen", "admin", "access_log", "access_log_format", "workers")
+        kept = config.__class__(**{**config.__dict__, **{n: getattr(self.config, n) for n in restart}})
         self.config = kept
         for service in dropped.values():
             self._retiring.spawn(self._retire, service)
@@ -172,6 +187,19 @@ class Bridge:
         return info
 
     def health(self) -> Dict[str, Any]:
+        """local_health(); with several workers, the whole cluster's (bridge.workers.Cluster)."""
+        if self.cluster is not None:
+            return self.cluster.health(self.local_health())
+        return self.local_health()
+
+    def render_metrics(self) -> str:
+        """The Prometheus text of /_bridge/metrics: this process's series, or with several
+        workers every worker's, labelled ``worker``."""
+        if self.cluster is not None:
+            return self.cluster.metrics()
+        return self.metrics.render()
+
+    def local_health(self) -> Dict[str, Any]:
         """describe() with each route's backend state; status "ok" or "degraded"."""
         info = self.describe()
         table, services = self.site.routing
@@ -182,9 +210,12 @@ class Bridge:
         if bad:
             info["degraded_routes"] = bad
         info["open_connections"] = self.metrics.open_connections
+        info["pid"] = os.getpid()
         return info
 
     def start(self) -> None:
+        if self.cluster is not None and self.cluster.bridge is None:
+            self.cluster.start(self)
         for service in self.resources.services.values():
             if not service.started:
                 service.start()
@@ -237,6 +268,9 @@ class Bridge:
 
     def close_backends(self) -> None:
         self._retiring.kill()
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
         for service in self.resources.services.values():
             service.close()
         self.resources.services.clear()

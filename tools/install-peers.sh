@@ -6,6 +6,7 @@
 #   python3-zmq                     Debian's libzmq with OpenPGM: the multicast (epgm/pgm) peer
 #   nftables, iproute2              network namespaces and loss injection for multicast tests
 #   libjeromq-java, default-jdk-headless   JeroMQ 0.3.6 (a ZMTP/2.0 peer) and javac for its test peer
+#   haproxy                         the TCP load balancer in front of several bridge hosts
 #   autobahntestsuite (wstest)     the Autobahn WebSocket fuzzingclient, from PyPI into pyenv's
 #                                  Python 2.7 (it runs on Python 2 only): see tools/wstest.sh
 #   zeromq (zeromq.js, libzmq 4.3.5 with the draft API and ws://), jszmq (JavaScript ZWS 2.0):
@@ -25,6 +26,7 @@ command -v nft >/dev/null 2>&1 || add nftables
 command -v ip >/dev/null 2>&1 || add iproute2
 [ -f /usr/share/java/jeromq.jar ] || add libjeromq-java
 command -v javac >/dev/null 2>&1 || add default-jdk-headless
+command -v haproxy >/dev/null 2>&1 || command -v /usr/sbin/haproxy >/dev/null 2>&1 || add haproxy
 if ! sh "$(dirname "$0")/wstest.sh" --install; then
     [ "$(id -u)" = 0 ] && exit 1
     echo "warning: Autobahn's wstest is missing; the test that needs it will fail" >&2

@@ -107,13 +107,16 @@ def router_handler(env, spec):
 
 
 def m2_handler(env, send_spec, recv_spec):
-    """A Mongrel2-protocol handler: requests from PULL, replies on PUB (json headers)."""
+    """A Mongrel2-protocol handler: requests from PULL, replies on PUB (json headers). The specs
+    may be lists (a bridge with several workers: one PUSH/SUB pair each)."""
     zmq = env.lib
     context = zmq.Context()
     requests = context.socket(zmq.PULL)
-    requests.connect(send_spec)
     replies = context.socket(zmq.PUB)
-    replies.connect(recv_spec)
+    for spec in [send_spec] if isinstance(send_spec, str) else send_spec:
+        requests.connect(spec)
+    for spec in [recv_spec] if isinstance(recv_spec, str) else recv_spec:
+        replies.connect(spec)
     env.ready()
     while True:
         # UUID ID PATH SIZE:HEADERS,SIZE:BODY,
@@ -148,17 +151,42 @@ def free_port():
         return probe_socket.getsockname()[1]
 
 
-def start_bridge(trial):
-    bridge = trial.start_command("bridge", [
-        sys.executable, "-m", "bridge", "--listen", "127.0.0.1:0", "--log-level", "warning",
-        "--route", "/=mongrel2:tcp://127.0.0.1:*,tcp://127.0.0.1:*"])
+def start_bridge(trial, workers=None, handler_impl="gzmq"):
+    command = [sys.executable, "-m", "bridge", "--listen", "127.0.0.1:0", "--log-level", "warning",
+               "--route", "/=mongrel2:tcp://127.0.0.1:*,tcp://127.0.0.1:*"]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    bridge = trial.start_command("bridge", command)
     line = bridge.readline()
     while not line.startswith(b"bridge ready "):
         line = bridge.readline()
     info = json.loads(line[len(b"bridge ready "):])
-    route = info["routes"][0]
-    trial.start(m2_handler, impl="gzmq", send_spec=route["send"], recv_spec=route["recv"]).expect("ready")
-    return wait_until_serving(trial, int(info["listen"].rsplit(":", 1)[1]))
+    routes = [w["routes"][0] for w in info["workers"]] if "workers" in info else info["routes"][:1]
+    trial.start(m2_handler, impl=handler_impl, send_spec=[r["send"] for r in routes],
+                recv_spec=[r["recv"] for r in routes]).expect("ready")
+    port = int(info["listen"].rsplit(":", 1)[1])
+    wait_until_serving(trial, port)
+    if len(routes) > 1:
+        wait_all_workers_serving(trial, port, len(routes))
+    return port
+
+
+def wait_all_workers_serving(trial, port, count):
+    """GET / on fresh connections until every worker has answered one (the handler connects to
+    each worker's sockets asynchronously; a worker it has not reached yet answers 503)."""
+    served, last_error = set(), None
+    while trial.remaining() > 1 and len(served) < count:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_bridge/health", timeout=1) as response:
+                worker = json.loads(response.read())["worker"]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+                if response.read() == BODY:
+                    served.add(worker)
+        except OSError as exc:
+            last_error = str(exc)
+            time.sleep(0.05)
+    if len(served) < count:
+        raise TrialError(f"only workers {sorted(served)} of {count} served GET /: {last_error}")
 
 
 M2_SERVER_UUID = "f400bf85-4538-4f7a-8908-67e313d515c2"
@@ -173,7 +201,7 @@ servers = [main]
 """
 
 
-def start_mongrel2(trial):
+def start_mongrel2(trial, handler_impl="pyzmq"):
     if not (shutil.which("mongrel2") and shutil.which("m2sh")):
         raise Unavailable("mongrel2/m2sh not installed (Debian package mongrel2-core)")
     # Mongrel2 chroots into its directory and wants run/, logs/ and tmp/ there; it daemonizes,
@@ -194,7 +222,7 @@ def start_mongrel2(trial):
             if done.returncode:
                 log.seek(0)
                 raise TrialError(f"{' '.join(command)}: {log.read().strip()[-500:]}")
-    trial.start(m2_handler, impl="pyzmq", send_spec=f"tcp://127.0.0.1:{send}",
+    trial.start(m2_handler, impl=handler_impl, send_spec=f"tcp://127.0.0.1:{send}",
                 recv_spec=f"tcp://127.0.0.1:{recv}").expect("ready")
     return wait_until_serving(trial, http)
 
@@ -289,6 +317,39 @@ def http_load(connections):
     return run
 
 
+# -- workers: the bridge with 1 and 2 worker processes (issue 23), beside Mongrel2 ------------
+# Every column's handler is the same pyzmq m2_handler (libzmq does its I/O in its own thread),
+# so the columns differ only in the front. On 2 cores, wrk and the handler share them with the
+# workers: more cores would leave the workers more.
+
+WORKER_SETUPS = {"bridge-1w": lambda trial: start_bridge(trial, None, "pyzmq"),
+                 "bridge-2w": lambda trial: start_bridge(trial, 2, "pyzmq"),
+                 "mongrel2": start_mongrel2}
+
+
+def probe_workers(trial):
+    if shutil.which("wrk") is None:
+        raise Unavailable("wrk not installed (Debian package wrk)")
+    try:
+        WORKER_SETUPS[trial.column](trial)
+    except TrialError as exc:
+        raise Unavailable(str(exc).split("\n")[0]) from None
+    return {"description": {"bridge-1w": "python -m bridge (one process), Mongrel2 route, pyzmq handler",
+                            "bridge-2w": "python -m bridge --workers 2, the same route and handler "
+                                         "(connected to both workers)",
+                            "mongrel2": "Mongrel2 (Debian) with the same pyzmq handler"}[trial.column]}
+
+
+WORKERS = Family(name="workers", columns=("bridge-1w", "bridge-2w", "mongrel2"), probe=probe_workers,
+                 ratios=(("bridge-2w", "bridge-1w"), ("bridge-2w", "mongrel2"), ("bridge-1w", "mongrel2")))
+
+
+def workers_load(trial):
+    port = WORKER_SETUPS[trial.column](trial)
+    seconds = max(1, round(trial.duration))
+    return wrk(port, 100, seconds, timeout=max(1.0, trial.remaining()))
+
+
 for connections in CONNECTIONS:
     register(Scenario(
         name=f"http c={connections}", group="HTTP GET / with wrk (1 thread, keep-alive)",
@@ -297,3 +358,12 @@ for connections in CONNECTIONS:
                  Metric("median_us", "us median", higher_is_better=False, headline=False),
                  Metric("p99_us", "us p99", higher_is_better=False, headline=False)),
         details={"connections": connections, "wrk_threads": 1}))
+
+
+register(Scenario(
+    name="http workers c=100", group="HTTP GET / on a Mongrel2 route with wrk: bridge workers",
+    family=WORKERS, run=workers_load,
+    metrics=(Metric("req_per_s", "req/s"),
+             Metric("median_us", "us median", higher_is_better=False, headline=False),
+             Metric("p99_us", "us p99", higher_is_better=False, headline=False)),
+    details={"connections": 100, "wrk_threads": 1, "handler": "pyzmq m2_handler"}))

@@ -78,7 +78,7 @@ def internal_app(bridge, admin=True):
         @app.get("/metrics")
         def metrics():
             bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
-            return bridge.metrics.render()
+            return bridge.render_metrics()
 
     @app.get("/bigpipe.js")
     def bigpipe_js():

@@ -59,8 +59,12 @@ class ResponseCapture:
         self.done.set()
 
 
-def parse_response(raw):
-    """(status, body) of a raw HTTP/1.x response (Content-Length, chunked or to the end)."""
+_RESPONSE_HOP = _HOP | {"proxy-connection"}
+
+
+def parse_response(raw, with_headers=False):
+    """(status, body) of a raw HTTP/1.x response (Content-Length, chunked or to the end);
+    ``with_headers``: (status, [(name, value)] without hop-by-hop ones, body)."""
     end = raw.find(b"\r\n\r\n")
     if end < 0:
         raise ValueError("no complete response head")
@@ -81,4 +85,11 @@ def parse_response(raw):
             raise ValueError(f"bad chunked body: {e.reason}") from None
     elif headers.get(b"content-length", b"").isdigit():
         body = body[:int(headers[b"content-length"])]
+    if with_headers:
+        pairs = []
+        for line in lines[1:]:
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip() and name.strip().lower() not in _RESPONSE_HOP:
+                pairs.append((name.strip(), value.strip()))
+        return int(parts[1]), pairs, body
     return int(parts[1]), body

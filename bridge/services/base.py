@@ -98,6 +98,10 @@ class Service(Protocol):
     def answer_request(self, req, route, remote_addr) -> tuple:
         """A browser's ``request`` op as an HTTP request: block until ``(status, body)``."""
 
+    def forward(self, req, route, remote_addr) -> tuple:
+        """``answer_request`` with the response headers: ``(status, [(name, value)], body)``
+        (an embedding app forwarding its own requests, bridge.embed)."""
+
 
 class ServiceBase:
     """Defaults: an upgrade is served as plain HTTP, the request op is 501, no backend state."""
@@ -125,6 +129,17 @@ class ServiceBase:
     def check_shared(self, target):
         """Another route shares this service: raise ConfigError if they disagree."""
 
+    @staticmethod
+    def binds(target):
+        """The endpoints a service for ``target`` binds (several workers must not share one)."""
+        return ()
+
+    @staticmethod
+    def for_worker(target, index, count, uuid):
+        """The target worker ``index`` of ``count`` serves (bridge.workers): the same, unless
+        the kind binds sockets, which every worker must then bind apart."""
+        return target
+
     def describe(self, route):
         return {}
 
@@ -139,3 +154,7 @@ class ServiceBase:
 
     def answer_request(self, req, route, remote_addr):
         return 501, f"route kind {self.scheme!r} cannot answer a request op\n".encode()
+
+    def forward(self, req, route, remote_addr):
+        status, body = self.answer_request(req, route, remote_addr)
+        return status, [], body

@@ -6,6 +6,7 @@ come (bridge.front.connection follows them to know when the response ends). WebS
 Mongrel2 pass-through (bridge.ws.mongrel2). Request op: the request under a connection id of
 its own, the handler's response collected until complete (bridge.front.subrequest).
 """
+import dataclasses
 import logging
 import os
 import tempfile
@@ -48,6 +49,25 @@ class Mongrel2Service(ServiceBase):
         return Mongrel2Target(endpoints[0], endpoints[1], protocol, timeout, options.get("uuid"),
                               options.get("recv_ident"), options.get("upload_store") or None,
                               int(threshold))
+
+    @staticmethod
+    def binds(target):
+        return (target.send, target.recv)
+
+    @staticmethod
+    def for_worker(target, index, count, uuid):
+        """With several workers (bridge.workers) each binds its own PUSH and SUB (worker 0 the
+        endpoints as given, worker i >= 1 port + 100 * i, or ipc path + ".i") and sends as its own
+        UUID (``UUID-i`` for i >= 1), subscribing to its own replies only: handlers connect to
+        every worker's pair and answer whichever sender a request names, as they would to
+        several Mongrel2 servers."""
+        from bridge.workers import shift_endpoint, worker_uuid
+        if target.recv_ident is not None:
+            raise ConfigError(f"mongrel2:{target.send},{target.recv}: recv_ident cannot be used with "
+                              f"several workers (each subscribes to its own sender UUID)")
+        return dataclasses.replace(target, send=shift_endpoint(target.send, index),
+                                   recv=shift_endpoint(target.recv, index),
+                                   uuid=worker_uuid(target.uuid, index) if target.uuid else None)
 
     @staticmethod
     def share_key(target, resources):
@@ -150,6 +170,10 @@ class Mongrel2Service(ServiceBase):
     # ------------------------------------------------------------------ the request op
 
     def answer_request(self, req, route, remote_addr):
+        status, _headers, body = self.forward(req, route, remote_addr)
+        return status, body
+
+    def forward(self, req, route, remote_addr):
         resources, backend = self.resources, self.backend
         conn_id = resources.connection_ids()
         capture = ResponseCapture(req.method == "HEAD")
@@ -157,19 +181,19 @@ class Mongrel2Service(ServiceBase):
         try:
             message = request_message(backend.uuid, conn_id, req, route.prefix, remote_addr, backend.protocol)
             if not backend.send(message):
-                return 503, error_body(503, self._unavailable_why())
+                return 503, [], error_body(503, self._unavailable_why())
             finished = capture.done.wait(route.target.timeout or DEFAULT_REQUEST_OP_TIMEOUT)
         finally:
             if resources.connections.get(conn_id) is capture:
                 del resources.connections[conn_id]
             backend.notify_disconnect(conn_id)
         if not finished:
-            return 504, error_body(504, "no reply from the handler in time")
+            return 504, [], error_body(504, "no reply from the handler in time")
         try:
-            return parse_response(capture.data)
+            return parse_response(capture.data, with_headers=True)
         except ValueError as e:
             log.warning("route %s: bad response from handler: %s", route.prefix, e)
-            return 502, error_body(502, "invalid response from the handler")
+            return 502, [], error_body(502, "invalid response from the handler")
 
 
 def _store_upload(template, body):

@@ -77,21 +77,24 @@ class ReqService(ServiceBase):
         conn.hold(req, route, started, backend, request_id, started + route.target.timeout)
 
     def answer_request(self, req, route, remote_addr):
+        status, _headers, body = self.forward(req, route, remote_addr)
+        return status, body
+
+    def forward(self, req, route, remote_addr):
         backend = self.backend
         request_id = backend.new_id()
         waiter = ReplyWaiter()
         if not backend.submit(request_id, envelope.encode_request(request_id, req, remote_addr, route.prefix),
                               waiter):
-            return 503, error_body(503, backend.unavailable_why())
+            return 503, [], error_body(503, backend.unavailable_why())
         try:
             payload = waiter.result.wait(route.target.timeout)
         finally:
             backend.forget(request_id)
         if not waiter.result.ready():
-            return 504, error_body(504, "no reply from the backend in time")
+            return 504, [], error_body(504, "no reply from the backend in time")
         try:
-            status, _headers, body = envelope.decode_reply(payload)
+            return envelope.decode_reply(payload)
         except envelope.EnvelopeError as e:
             log.warning("route %s: bad reply from backend: %s", route.prefix, e)
-            return 502, error_body(502, "invalid reply from the backend")
-        return status, body
+            return 502, [], error_body(502, "invalid reply from the backend")

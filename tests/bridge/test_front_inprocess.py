@@ -66,6 +66,9 @@ def test_internal_app_under_validate():
         def health(self):
             return {"status": "ok", "listen": "127.0.0.1:1", "uuid": "u", "routes": []}
 
+        def render_metrics(self):
+            return self.metrics.render()
+
     app = internal_app(FakeBridge())
     status, headers, body = call(app, "/health")
     assert status == 200 and json.loads(body)["status"] == "ok"
