@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, TypeVar, Union
 
 from .. import constants as C
 from ..constants import Errno, OPTION_TYPES, PollEvent, SocketOption, SocketType
@@ -15,6 +15,7 @@ from ..monitor import Monitor
 from ..poll import Poller
 
 O = SocketOption
+_Self = TypeVar("_Self")
 
 
 class _AssignableMethod:
@@ -51,7 +52,7 @@ class SugarMixin:
 
         def __getattr__(self, name: str) -> Any: ...
 
-    def __enter__(self) -> Any:
+    def __enter__(self: _Self) -> _Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
