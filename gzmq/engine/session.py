@@ -35,6 +35,7 @@ from ..zmtp.mechanisms.base import HandshakeRefused
 from . import zap
 from .codec import make_connection
 from .deferred import deferred_writers
+from .vectored import LARGE_CHUNK, sendv
 
 log = logging.getLogger("gzmq")
 
@@ -44,8 +45,6 @@ NOTIFY_DISCONNECT = int(RouterNotify.DISCONNECT)
 _SUBSCRIPTIONS = (Subscribe, Cancel, Join, Leave)   # control messages in a pipe: XSUB's, DISH's
 READ_SIZE = 256 * 1024
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
-LARGE_CHUNK = 64 * 1024       # bodies at least this big are written without joining (no copy)
-_IOV_MAX = 1024
 
 
 class PeerClosed(Exception):
@@ -400,7 +399,7 @@ class Session:
                 msg = None
                 self._stalled = True  # seen by others only if the write below blocks
                 if large:
-                    self._sendv(chunks)
+                    sendv(self.sock, chunks)
                 else:
                     sendall(b"".join(chunks))
                 # Drop the sent frames now, not at the next batch: a MessageTracker completes
@@ -479,33 +478,6 @@ class Session:
             self._wake.set()        # more may be queued: the writer takes it from here
         # else read() found the queue empty and armed the pipe: the writer sleeps on, and the
         # next message kicks again
-
-    def _sendv(self, chunks):
-        """Write chunks with vectored sends: small pieces are joined, large bodies go untouched."""
-        iov = []
-        small = []
-        for chunk in chunks:
-            if len(chunk) >= LARGE_CHUNK:
-                if small:
-                    iov.append(b"".join(small))
-                    small = []
-                iov.append(chunk)
-            else:
-                small.append(chunk)
-        if small:
-            iov.append(b"".join(small))
-        sock = self.sock
-        while iov:
-            batch = iov[:_IOV_MAX]
-            sent = sock.sendmsg(batch)
-            # Drop what went out; keep the unsent tail of a partly written chunk as a view.
-            i = 0
-            while i < len(batch) and sent >= len(batch[i]):
-                sent -= len(batch[i])
-                i += 1
-            del iov[:i]
-            if sent:
-                iov[0] = memoryview(iov[0])[sent:]
 
     def _heartbeat_loop(self):
         """RFC 37 heartbeats: PING every HEARTBEAT_IVL; no inbound byte within

@@ -17,7 +17,6 @@ Pure: no sockets, no gevent, no clocks (heartbeat timing belongs to the engine).
 input raises ZMTPError and nothing else; after that the connection is unusable.
 Driven by gzmq.engine.session.
 """
-import mmap
 from enum import Enum
 
 from ..constants import (PROTOCOL_ERROR_ZMTP_INVALID_METADATA,
@@ -26,11 +25,13 @@ from ..constants import (PROTOCOL_ERROR_ZMTP_INVALID_METADATA,
 from ..error import ZMTPError
 from . import commands
 from .events import Cancel, Join, Leave, Ping, Pong, Ready, Subscribe
-from .frames import COMMAND, MORE, encode_message, encode_v1_message
+from .frames import (COMMAND, MORE, encode_message, encode_v1_message, parse_frame_header,
+                     parse_v1_frame_header)
 from .greeting import (SOCKET_TYPE_NUMBERS, ZMTP_1_0, ZMTP_2_0, GreetingParser, greeting_tail,
                        signature)
 from .mechanisms.base import HandshakeRefused
 from .mechanisms.null import NullMechanism
+from .recycle import EAGER_BODY, body_buffer  # noqa: F401  (EAGER_BODY: tests read it here)
 
 # A frame at least this large that is still incomplete gets its final buffer at once; the
 # rest of it is copied in as it arrives (never re-concatenating the tail: quadratic), or read
@@ -51,61 +52,6 @@ LIBZMQ_PLAIN_ERROR = b"\x5eRROR"
 
 # libzmq sends Identity only from these socket types (mechanism.cpp add_basic_properties).
 _SENDS_IDENTITY = frozenset({"REQ", "DEALER", "ROUTER"})
-
-
-# Bodies up to this size get a bytearray (zero-filled at once, fast to reuse); bigger ones an
-# anonymous memory map, whose pages the kernel provides only as data is written into them.
-EAGER_BODY = 8 << 20
-
-
-def _body_buffer(size, recycler=None):
-    """A writable buffer for a large frame body, as a memoryview (zero-filled, or a recycled
-    one that the frame overwrites in full: gzmq.zmtp.recycle).
-
-    A peer that announces a huge frame and sends little of it so costs at most EAGER_BODY
-    bytes of touched memory per connection, not the announced size (set MAXMSGSIZE to bound
-    what a peer may really send).
-    """
-    if size <= EAGER_BODY:
-        return memoryview(bytearray(size) if recycler is None else recycler.take(size))
-    try:
-        return memoryview(mmap.mmap(-1, size))
-    except (OSError, OverflowError, ValueError, MemoryError):
-        raise ZMTPError(f"cannot allocate a {size}-byte frame (set MAXMSGSIZE to refuse such frames)",
-                        PROTOCOL_ERROR_ZMTP_UNSPECIFIED) from None
-
-
-def parse_frame_header(data, pos, n):
-    """(flags, size, body start) of the frame at data[pos], or None if its header is not all in.
-
-    Used outside the hot loop (handshake, encrypted traffic); _decode inlines the same steps."""
-    if pos + 2 > n:
-        return None
-    flags = data[pos]
-    if flags & 2:
-        if pos + 9 > n:
-            return None
-        return flags, int.from_bytes(data[pos + 1:pos + 9], "big"), pos + 9
-    return flags, data[pos + 1], pos + 2
-
-
-def _parse_v1_header(data, pos, n):
-    """(flags, body size, body start) of the ZMTP 1.0 frame at data[pos], or None if its
-    header is not all in. Raises ZMTPError for a length of 0 (it must count the flags)."""
-    if pos + 2 > n:
-        return None
-    length = data[pos]
-    if length == 0xFF:
-        if pos + 10 > n:
-            return None
-        length = int.from_bytes(data[pos + 1:pos + 9], "big")
-        start = pos + 10
-    else:
-        start = pos + 2
-    if length == 0:
-        raise ZMTPError("ZMTP 1.0 frame of length 0 (the length counts the flags byte)",
-                        PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
-    return data[start - 1], length - 1, start
 
 
 class State(Enum):
@@ -157,7 +103,7 @@ class ZMTPConnection:
         self._buf = b""
         self._parts = []
         self._recycler = recycler   # where large frame bodies come from (gzmq.zmtp.recycle)
-        self._pending = None  # the buffer of an incomplete large frame (see _body_buffer)
+        self._pending = None  # the buffer of an incomplete large frame (see recycle.body_buffer)
         self._pending_len = 0
         self._pending_size = 0
         self._pending_flags = 0
@@ -318,7 +264,7 @@ class ZMTPConnection:
             self._buf = data[pos:]
 
     def _begin_large(self, flags, size, first):
-        body = _body_buffer(size, self._recycler)
+        body = body_buffer(size, self._recycler)
         n = len(first)
         body[:n] = first
         self._pending = body
@@ -507,7 +453,7 @@ class ZMTPConnection:
         if self.version == ZMTP_2_0:
             header = parse_frame_header(data, 0, n)
         else:
-            header = _parse_v1_header(data, 0, n)
+            header = parse_v1_frame_header(data, 0, n)
         if header is None:
             self._buf = data
             return
@@ -544,7 +490,7 @@ class ZMTPConnection:
         n = len(data)
         pos = 0
         while True:
-            header = _parse_v1_header(data, pos, n)
+            header = parse_v1_frame_header(data, pos, n)
             if header is None:
                 break
             flags, size, start = header

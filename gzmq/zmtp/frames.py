@@ -5,9 +5,13 @@
 
 Bodies up to 255 bytes use the short form, longer ones the long form, as libzmq does.
 Encoders append to a caller's list instead of concatenating, so the engine joins a whole
-batch once (or hands large bodies to sendmsg untouched). Decoding lives in
-gzmq.zmtp.connection, where it runs in one pass over each received buffer.
+batch once (or hands large bodies to sendmsg untouched). The hot decoding loop lives in
+gzmq.zmtp.connection, where it runs in one pass over each received buffer; the header parsers
+below serve the slower paths (handshakes, encrypted traffic, ZMTP 1.0/2.0 peers).
 """
+from ..constants import PROTOCOL_ERROR_ZMTP_UNSPECIFIED
+from ..error import ZMTPError
+
 MORE = 0x01
 LONG = 0x02
 COMMAND = 0x04
@@ -84,3 +88,36 @@ def encode_v1_message(frames, out):
         out.append(body)
         total += len(header) + n - 1
     return total
+
+
+def parse_frame_header(data, pos, n):
+    """(flags, size, body start) of the frame at data[pos], or None if its header is not all in.
+
+    Used outside the hot loop (handshake, encrypted traffic); _decode inlines the same steps."""
+    if pos + 2 > n:
+        return None
+    flags = data[pos]
+    if flags & 2:
+        if pos + 9 > n:
+            return None
+        return flags, int.from_bytes(data[pos + 1:pos + 9], "big"), pos + 9
+    return flags, data[pos + 1], pos + 2
+
+
+def parse_v1_frame_header(data, pos, n):
+    """(flags, body size, body start) of the ZMTP 1.0 frame at data[pos], or None if its
+    header is not all in. Raises ZMTPError for a length of 0 (it must count the flags)."""
+    if pos + 2 > n:
+        return None
+    length = data[pos]
+    if length == 0xFF:
+        if pos + 10 > n:
+            return None
+        length = int.from_bytes(data[pos + 1:pos + 9], "big")
+        start = pos + 10
+    else:
+        start = pos + 2
+    if length == 0:
+        raise ZMTPError("ZMTP 1.0 frame of length 0 (the length counts the flags byte)",
+                        PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+    return data[start - 1], length - 1, start

@@ -17,7 +17,11 @@ buffer is overwritten in full before it is delivered again.
 Pure and single-threaded: the engine keeps one per OS thread (gevent hub) and passes it to that
 thread's connections. Relies on CPython's reference counts; elsewhere it only allocates.
 """
+import mmap
 import sys
+
+from ..constants import PROTOCOL_ERROR_ZMTP_UNSPECIFIED
+from ..error import ZMTPError
 
 # Large-frame buffers remembered per thread: at most this many bytes (they stay mapped while
 # unused) and this many buffers (take() looks at each of them).
@@ -90,3 +94,25 @@ class BodyRecycler:
     @property
     def held_bytes(self):
         return self._bytes
+
+
+# Bodies up to this size get a bytearray (zero-filled at once, fast to reuse); bigger ones an
+# anonymous memory map, whose pages the kernel provides only as data is written into them.
+EAGER_BODY = 8 << 20
+
+
+def body_buffer(size, recycler=None):
+    """A writable buffer for a large frame body, as a memoryview (zero-filled, or a recycled
+    one that the frame overwrites in full: BodyRecycler below).
+
+    A peer that announces a huge frame and sends little of it so costs at most EAGER_BODY
+    bytes of touched memory per connection, not the announced size (set MAXMSGSIZE to bound
+    what a peer may really send).
+    """
+    if size <= EAGER_BODY:
+        return memoryview(bytearray(size) if recycler is None else recycler.take(size))
+    try:
+        return memoryview(mmap.mmap(-1, size))
+    except (OSError, OverflowError, ValueError, MemoryError):
+        raise ZMTPError(f"cannot allocate a {size}-byte frame (set MAXMSGSIZE to refuse such frames)",
+                        PROTOCOL_ERROR_ZMTP_UNSPECIFIED) from None
