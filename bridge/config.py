@@ -175,7 +175,7 @@ def load(path: str) -> Config:
     if "admin" in doc:
         config.admin = parse_admin(doc["admin"])
     if "workers" in doc:
-        config.workers = _parse_workers(doc["workers"])
+        config.workers = parse_workers(doc["workers"])
     limits = doc.get("limits", {})
     names = {f.name for f in fields(Limits)}
     if not isinstance(limits, dict) or set(limits) - names:
@@ -231,14 +231,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse_workers(value: Any) -> int:
-    from bridge.workers import parse_workers
-    return int(parse_workers(value))
+# Worker processes sharing the port (bridge.workers): at most this many.
+MAX_WORKERS = 256
+
+
+def parse_workers(text: Any) -> int:
+    """``auto`` (the number of cores) or a number from 1 to MAX_WORKERS; ConfigError otherwise."""
+    value = str(text).strip().lower()
+    if value == "auto":
+        return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    if not value.isdigit() or not 1 <= int(value) <= MAX_WORKERS:
+        raise ConfigError(f"workers {text!r} must be auto or a number from 1 to {MAX_WORKERS}")
+    return int(value)
 
 
 def _workers_arg(text: str) -> int:
     try:
-        return _parse_workers(text)
+        return parse_workers(text)
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 

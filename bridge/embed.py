@@ -187,7 +187,7 @@ class BridgePlugin:
 
         for route in self.table.routes:
             service = self.services[route]
-            if route.kind == "pubsub":
+            if service.hub is not None:
                 self._pubsub_routes(app, route, service.hub)
             else:
                 self._forward_route(app, route, service)
@@ -274,7 +274,7 @@ class BridgePlugin:
         route = self.table.match(host, req.path)
         if route is not None:
             service = self.services[route]
-            if route.kind != "pubsub":
+            if service.hub is None:
                 return service.answer_request(req, route, remote)
         if self.host_app is None:
             return 404, b"Not Found\n"

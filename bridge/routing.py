@@ -186,3 +186,35 @@ class RouteTable:
                 if route is not None:
                     return route
         return None
+
+
+# -- the endpoints of several workers (bridge.workers): pure, so services can ask too
+
+PORT_STEP = 100                 # worker i binds a configured tcp port + PORT_STEP * i
+
+
+def shift_endpoint(endpoint: str, index: int) -> str:
+    """The endpoint worker ``index`` binds in place of ``endpoint``: worker 0 binds it as given;
+    worker i >= 1 adds ``PORT_STEP * i`` to a tcp port (not just i: Mongrel2's customary
+    9997/9996 pair would collide) and ``.i`` to an ipc path (a wildcard port ``*`` stays: every
+    worker binds a port of its own). ConfigError for anything else."""
+    if index == 0:
+        return endpoint
+    scheme, sep, address = endpoint.partition("://")
+    if scheme == "tcp" and sep:
+        host, colon, port = address.rpartition(":")
+        if colon and port == "*":
+            return endpoint
+        if colon and port.isdigit():
+            shifted = int(port) + PORT_STEP * index
+            if shifted > 65535:
+                raise ConfigError(f"{endpoint}: worker {index} would bind port {shifted} (> 65535)")
+            return f"tcp://{host}:{shifted}"
+    elif scheme == "ipc" and sep:
+        return endpoint if address == "*" else f"ipc://{address}.{index}"
+    raise ConfigError(f"{endpoint}: with several workers a bound endpoint must be tcp://HOST:PORT, "
+                      f"tcp://HOST:* or ipc://PATH")
+
+
+def worker_uuid(uuid: str, index: int) -> str:
+    return uuid if index == 0 else f"{uuid}-{index}"

@@ -36,6 +36,7 @@ from bridge.front.site import Site
 from bridge.metrics import Metrics
 from bridge.routing import RouteTable
 from bridge.services import Resources, build
+from bridge.workers import Cluster, connection_ids
 from bridge.zmqlib import zmq
 
 if TYPE_CHECKING:
@@ -88,7 +89,6 @@ class Bridge:
                              access_log=self.access_log, scheme="https" if self.tls else "http",
                              address=lambda: self.address)
             if worker is not None:
-                from bridge.workers import Cluster, connection_ids
                 index, count, directory = worker
                 self.resources.connection_ids = connection_ids(index, count)
                 self.cluster = Cluster(self.context, index, count, directory)

@@ -50,7 +50,8 @@ import gevent
 import gevent.event
 from gevent import subprocess
 
-from bridge.routing import ConfigError
+from bridge.config import MAX_WORKERS, parse_workers  # noqa: F401  (part of this module's API)
+from bridge.routing import PORT_STEP, ConfigError, shift_endpoint, worker_uuid  # noqa: F401
 from bridge.services import SERVICES
 from bridge.zmqlib import zmq
 
@@ -60,47 +61,12 @@ __all__ = ["parse_workers", "for_worker", "shift_endpoint", "worker_listener", "
 log = logging.getLogger("bridge.workers")
 
 SOCKET_MODES = ("auto", "reuseport", "inherit")
-MAX_WORKERS = 256
 READY_TIMEOUT = 60.0            # a worker must print its ready line within this
 STOP_TIMEOUT = 10.0             # then SIGKILL
-PORT_STEP = 100                 # worker i binds a configured tcp port + PORT_STEP * i
 ASK_TIMEOUT = 2.0               # a worker that does not answer a metrics/health query this fast is "down"
 
 
-def parse_workers(text):
-    """``auto`` (the number of cores) or a number from 1 to MAX_WORKERS; ConfigError otherwise."""
-    value = str(text).strip().lower()
-    if value == "auto":
-        return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
-    if not value.isdigit() or not 1 <= int(value) <= MAX_WORKERS:
-        raise ConfigError(f"workers {text!r} must be auto or a number from 1 to {MAX_WORKERS}")
-    return int(value)
-
-
 # ---------------------------------------------------------------------- per-worker configuration
-
-def shift_endpoint(endpoint, index):
-    """The endpoint worker ``index`` binds in place of ``endpoint``: worker 0 binds it as given;
-    worker i >= 1 adds ``PORT_STEP * i`` to a tcp port (not just i: Mongrel2's customary
-    9997/9996 pair would collide) and ``.i`` to an ipc path (a wildcard port ``*`` stays: every
-    worker binds a port of its own). ConfigError for anything else."""
-    if index == 0:
-        return endpoint
-    scheme, sep, address = endpoint.partition("://")
-    if scheme == "tcp" and sep:
-        host, colon, port = address.rpartition(":")
-        if colon and port == "*":
-            return endpoint
-        if colon and port.isdigit():
-            shifted = int(port) + PORT_STEP * index
-            if shifted > 65535:
-                raise ConfigError(f"{endpoint}: worker {index} would bind port {shifted} (> 65535)")
-            return f"tcp://{host}:{shifted}"
-    elif scheme == "ipc" and sep:
-        return endpoint if address == "*" else f"ipc://{address}.{index}"
-    raise ConfigError(f"{endpoint}: with several workers a bound endpoint must be tcp://HOST:PORT, "
-                      f"tcp://HOST:* or ipc://PATH")
-
 
 def for_worker(config, index, count):
     """``config`` as worker ``index`` of ``count`` runs it: each route's service kind may rewrite
@@ -129,10 +95,6 @@ def check_bound(config, count):
                                       f"worker {index} (route {route.prefix}); worker i binds port "
                                       f"+ {PORT_STEP} * i, so keep a route's ports less than "
                                       f"{PORT_STEP} apart from other routes' or use tcp://HOST:*")
-
-
-def worker_uuid(uuid, index):
-    return uuid if index == 0 else f"{uuid}-{index}"
 
 
 def connection_ids(index, count):

@@ -14,7 +14,7 @@ those that hold requests for a browser let it give them up (``PendingRequests``)
 """
 import itertools
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Optional, Protocol
+from typing import Any, Callable, ClassVar, Optional, Protocol
 
 __all__ = ["Service", "ServiceBase", "Resources", "HandlerOutput", "ReplyReceiver", "PendingRequests"]
 
@@ -107,6 +107,9 @@ class ServiceBase:
     """Defaults: an upgrade is served as plain HTTP, the request op is 501, no backend state."""
 
     scheme: Optional[str] = None
+    # The topic hub that streams to browsers (pubsub: routes), which an embedding serves as
+    # WebSocket/SSE endpoints; None for a service that answers requests.
+    hub: Any = None
 
     def __init__(self, route, resources):
         self.target = route.target

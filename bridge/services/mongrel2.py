@@ -15,7 +15,8 @@ from bridge.adapters.mongrel2 import request_message, upload_messages
 from bridge.backends.mongrel2 import Mongrel2Backend
 from bridge.front.subrequest import ResponseCapture, parse_response
 from bridge.http11 import error_body
-from bridge.routing import ConfigError, Mongrel2Target, number, split_options
+from bridge.routing import (ConfigError, Mongrel2Target, number, shift_endpoint, split_options,
+                            worker_uuid)
 from bridge.services.base import ServiceBase
 from bridge.ws import handshake
 from bridge.ws.mongrel2 import Mongrel2WebSocket
@@ -61,7 +62,6 @@ class Mongrel2Service(ServiceBase):
         UUID (``UUID-i`` for i >= 1), subscribing to its own replies only: handlers connect to
         every worker's pair and answer whichever sender a request names, as they would to
         several Mongrel2 servers."""
-        from bridge.workers import shift_endpoint, worker_uuid
         if target.recv_ident is not None:
             raise ConfigError(f"mongrel2:{target.send},{target.recv}: recv_ident cannot be used with "
                               f"several workers (each subscribes to its own sender UUID)")

@@ -312,7 +312,8 @@ def test_bridge_handler_connects_to_every_worker(bridges):
         served = set()
         end = time.monotonic() + 30
         while served != {0, 1} and time.monotonic() < end:
-            with Client(bridge.port) as c:          # health and the handler on one worker
+            # (A request waits for the handler while it starts: give it the loop's budget.)
+            with Client(bridge.port, timeout=30) as c:   # health and the handler on one worker
                 c.request("GET", "/_bridge/health")
                 worker = c.response().json()["worker"]
                 c.request("GET", "/m2/pid")
