@@ -119,7 +119,8 @@ def test_http_forwarded_to_a_mongrel2_handler(start_app):
     try:
         end = time.monotonic() + 15
         while True:
-            resp = fetch(app.port, "GET", "/m2/echo?q=1", headers=[("X-Test", "yes")])
+            # (A request waits for the handler while it starts: give it the loop's budget.)
+            resp = fetch(app.port, "GET", "/m2/echo?q=1", headers=[("X-Test", "yes")], timeout=15)
             if resp.status != 503 or time.monotonic() > end:
                 break
         assert resp.status == 200, resp
