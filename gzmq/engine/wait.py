@@ -48,8 +48,14 @@ class HubLink:
                  "__weakref__")
 
     def __init__(self):
+        hub = get_hub()
+        if not hub and getcurrent() is not hub:
+            # Start the hub now, while nothing can interrupt it in practice: a KeyboardInterrupt
+            # that lands on the first lines of Hub.run() kills the hub for good (every later
+            # switch to it returns at once), and a program's first wait is where Ctrl-C lands.
+            sleep(0)
         self.thread = thread_ident()
-        self.loop = get_hub().loop
+        self.loop = hub.loop
         self.deferred = None     # the hub's writers waiting to be woken (gzmq.engine.deferred)
         self.dedicated = False   # an I/O thread's hub (gzmq.engine.io_thread)
         self._calls = deque()
@@ -75,6 +81,10 @@ class HubLink:
         if thread_ident() == self.thread:
             fn(*args)
             return
+        self.post(fn, *args)
+
+    def post(self, fn, *args):
+        """Run fn(*args) on this hub's thread when its hub next runs (never at once)."""
         self._calls.append((fn, args))
         try:
             self._async.send()
@@ -87,12 +97,16 @@ class HubLink:
 
     def _drain(self):
         calls = self._calls
-        while calls:
-            fn, args = calls.popleft()
-            try:
-                fn(*args)
-            except Exception:  # pragma: no cover - a call must never kill the hub
-                log.exception("gzmq: cross-thread call failed")
+        try:
+            while calls:
+                fn, args = calls.popleft()
+                try:
+                    fn(*args)
+                except Exception:  # pragma: no cover - a call must never kill the hub
+                    log.exception("gzmq: cross-thread call failed")
+        finally:
+            if calls:       # a KeyboardInterrupt landed here: the rest must still run
+                self._async.send()
 
 
 _local = get_original("_thread", "_local")()   # per OS thread, even under patch_all
@@ -259,12 +273,17 @@ class Mailbox:
         """Run the queued commands (on the socket's thread)."""
         self.scheduled = False
         commands = self.commands
-        while commands:
-            fn, args = commands.popleft()
-            try:
-                fn(*args)
-            except Exception:  # pragma: no cover - a command must never kill its caller
-                log.exception("gzmq: socket command failed")
+        try:
+            while commands:
+                fn, args = commands.popleft()
+                try:
+                    fn(*args)
+                except Exception:  # pragma: no cover - a command must never kill its caller
+                    log.exception("gzmq: socket command failed")
+        finally:
+            if commands and not self.scheduled:     # (a KeyboardInterrupt landed here)
+                self.scheduled = True
+                self.link.post(self.process)
 
 
 # -- file descriptors (gzmq.poll) ---------------------------------------------------------------
