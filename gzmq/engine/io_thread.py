@@ -22,12 +22,12 @@ import gevent
 import gevent.monkey
 
 from . import process
+from .tasks import start_thread_without_signals
 from .wait import Signal, hub_link, thread_ident, wait_until
 
 log = logging.getLogger("gzmq")
 
 native_lock = _allocate_lock = gevent.monkey.get_original("_thread", "allocate_lock")
-_start_thread = gevent.monkey.get_original("_thread", "start_new_thread")
 
 HUB = "hub"
 THREAD = "thread"
@@ -59,7 +59,7 @@ class IOThread:
         self._started.acquire()
         self._ended = _allocate_lock()
         self._ended.acquire()
-        _start_thread(self._main, ())
+        start_thread_without_signals(self._main, ())
         self._started.acquire()      # (a native wait, until the hub exists: microseconds)
         process.register_io_thread(self)
 

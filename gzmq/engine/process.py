@@ -18,6 +18,7 @@ import gevent.monkey
 from gevent._hub_local import get_hub_if_exists
 from gevent.lock import Semaphore
 
+from .tasks import start_thread_without_signals
 from .wait import Signal, thread_ident, wait_until
 
 EXIT_FLUSH_SECONDS = 1.0
@@ -131,7 +132,7 @@ def serve_until_threads_end():
                     done.fire()
 
             try:
-                gevent.monkey.get_original("_thread", "start_new_thread")(join_all, ())
+                start_thread_without_signals(join_all, ())
             except RuntimeError:
                 # CPython 3.12.0-3.12.2 (gh-113964) refuse to start a thread once shutdown has
                 # begun, in this very hook ("can't create new thread at interpreter shutdown").

@@ -25,6 +25,7 @@ interruption.
 import logging
 import os
 import select as _select
+import signal as _signal
 import sys
 import time
 from collections import deque
@@ -63,6 +64,8 @@ class HubLink:
         watcher = self._async = self.loop.async_()
         watcher.ref = False          # referenced only while someone waits (hold())
         watcher.start(self._drain)
+        if getattr(self.loop, "default", False):
+            _wake_on_signals(self.loop)
 
     def hold(self):
         """A greenlet of this hub waits for a wake-up that may come from another thread: keep
@@ -110,6 +113,45 @@ class HubLink:
 
 
 _local = get_original("_thread", "_local")()   # per OS thread, even under patch_all
+_signal_wakeup: list = []    # the read end of the process's signal wake-up pipe, once made
+
+
+def _wake_on_signals(loop):
+    """Make a signal wake the main thread's hub at once, as asyncio's loop does.
+
+    gevent runs Python's signal handlers (Ctrl-C's KeyboardInterrupt) just before its loop
+    polls; a signal that arrives after that check and before the poll starts (a thread
+    preempted in between, on a loaded machine) leaves the hub asleep, the handler unrun, until
+    something else wakes it: forever for a program waiting in recv(). With a wake-up fd the
+    C-level handler writes a byte that ends the poll. Only from the main thread, and only if
+    the program has no wake-up fd of its own (asyncio's, say)."""
+    if _signal_wakeup or os.name == "nt":
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    try:
+        previous = _signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except ValueError:          # not the main thread
+        previous = None
+    if previous is None or previous != -1:
+        if previous is not None:
+            _signal.set_wakeup_fd(previous)     # the program's own: leave it in place
+        os.close(read_end)
+        os.close(write_end)
+        return
+    _signal_wakeup.append(read_end)
+    watcher = loop.io(read_end, 1)
+    watcher.ref = False         # never what keeps a hub running
+
+    def drain():
+        try:
+            while os.read(read_end, 512):
+                pass
+        except OSError:         # (BlockingIOError: drained)
+            pass
+    watcher.start(drain)
+    _signal_wakeup.append(watcher)
 
 
 def hub_link():
