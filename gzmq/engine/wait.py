@@ -113,7 +113,7 @@ class HubLink:
 
 
 _local = get_original("_thread", "_local")()   # per OS thread, even under patch_all
-_signal_wakeup: list = []    # the read end of the process's signal wake-up pipe, once made
+_signal_wakeup: list = []    # the wake-up pipe's read end and its watcher, once made (for good)
 
 
 def _wake_on_signals(loop):
