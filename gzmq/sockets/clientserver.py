@@ -13,7 +13,7 @@ import random
 from ..constants import Errno, SocketOption, SocketType
 from ..error import ZMQError
 from ..routing.fair_queue import FairQueue
-from ..routing.load_balance import LoadBalancer
+from .balanced import BalancedQueues
 from .base import SocketBase
 from .single import SinglePart, one_frame
 
@@ -98,40 +98,15 @@ class Peer(Server):
         return fresh[-1]
 
 
-class Client(SinglePart, SocketBase):
+class Client(SinglePart, BalancedQueues, SocketBase):
     """CLIENT: round-robin out, fair-queued in, one frame per message."""
 
     _type = SocketType.CLIENT
     _peer_types = frozenset({"SERVER"})
 
     def _init_routing(self):
-        self._lb = LoadBalancer()
-        self._fq = FairQueue()
+        super()._init_routing()
         self._xrecv = one_frame(self._fq.recv)
-        self._xsend = self._lb.send
-
-    def _xattach(self, pipe):
-        self._lb.attach(pipe)
-        self._fq.attach(pipe)
-
-    def _xdetach(self, pipe):
-        self._lb.detach(pipe)
-        self._fq.detach(pipe)
-
-    def _xreadable(self, pipe):
-        self._fq.activate(pipe)
-
-    def _xwritable(self, pipe):
-        self._lb.activate(pipe)
-
-    def _xhas_in(self):
-        return self._fq.has_in()
-
-    def _xhas_out(self):
-        return self._lb.can_send()
-
-    def _last_pipe(self):
-        return self._fq.last
 
 
 class Channel(Client):

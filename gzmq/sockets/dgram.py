@@ -7,22 +7,15 @@ first frame without SNDMORE, or a third frame, is EINVAL. DGRAM only works over 
 """
 from ..constants import Errno, Flag, SocketType
 from ..error import ZMQError
-from ..routing.fair_queue import FairQueue
-from ..routing.load_balance import LoadBalancer
+from .balanced import BalancedQueues
 from .base import SocketBase
 
 SNDMORE = int(Flag.SNDMORE)
 
 
-class Dgram(SocketBase):
+class Dgram(BalancedQueues, SocketBase):
     _type = SocketType.DGRAM
     _peer_types = frozenset()
-
-    def _init_routing(self):
-        self._lb = LoadBalancer()
-        self._fq = FairQueue()
-        self._xsend = self._lb.send
-        self._xrecv = self._fq.recv
 
     def send(self, data, flags=0, copy=True, track=False, routing_id=None, group=None):
         flags = int(flags)
@@ -40,26 +33,3 @@ class Dgram(SocketBase):
             self._check_open()
             raise ZMQError(Errno.EINVAL, "DGRAM messages are two frames: address and body")
         return super().send_multipart(parts, flags, copy, track)
-
-    def _xattach(self, pipe):
-        self._lb.attach(pipe)
-        self._fq.attach(pipe)
-
-    def _xdetach(self, pipe):
-        self._lb.detach(pipe)
-        self._fq.detach(pipe)
-
-    def _xreadable(self, pipe):
-        self._fq.activate(pipe)
-
-    def _xwritable(self, pipe):
-        self._lb.activate(pipe)
-
-    def _xhas_in(self):
-        return self._fq.has_in()
-
-    def _xhas_out(self):
-        return self._lb.can_send()
-
-    def _last_pipe(self):
-        return self._fq.last
