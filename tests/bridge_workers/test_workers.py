@@ -4,6 +4,7 @@ waits for something observable (a worker's answer, a new pid in /_bridge/health)
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -310,15 +311,20 @@ def test_bridge_handler_connects_to_every_worker(bridges):
                            ",".join(r["recv"] for r in routes)))
     try:
         served = set()
-        end = time.monotonic() + 30
+        end = time.monotonic() + 60
         while served != {0, 1} and time.monotonic() < end:
-            # (A request waits for the handler while it starts: give it the loop's budget.)
-            with Client(bridge.port, timeout=30) as c:   # health and the handler on one worker
+            with Client(bridge.port, timeout=5) as c:   # health and the handler on one worker
                 c.request("GET", "/_bridge/health")
                 worker = c.response().json()["worker"]
                 c.request("GET", "/m2/pid")
-                if c.response().status == 200:
-                    served.add(worker)
+                try:
+                    if c.response().status == 200:
+                        served.add(worker)
+                except socket.timeout:
+                    # Mongrel2's slow joiner: the request reached a handler whose reply socket
+                    # (PUB) had not yet heard this worker's subscription, so the reply was
+                    # dropped, as Mongrel2 itself would drop it. Ask again.
+                    continue
         assert served == {0, 1}
     finally:
         handler.stop()
