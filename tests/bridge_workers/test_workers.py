@@ -93,7 +93,6 @@ def test_bad_worker_settings_are_refused(flags, message):
 
 
 def test_a_port_in_use_is_refused_with_workers():
-    import socket
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
