@@ -20,25 +20,36 @@ class _DeferredWriters:
     """One hub's sessions whose socket queued messages while their writer slept, and whose
     writer was not woken yet (see Session._soft_kick)."""
 
-    __slots__ = ("sessions", "scheduled")
+    __slots__ = ("sessions", "callback")
 
     def __init__(self):
         self.sessions = []
-        self.scheduled = False
+        self.callback = None     # the hub callback that wakes them if nobody blocks first
 
     def add(self, session):
         self.sessions.append(session)
-        if not self.scheduled:
-            self.scheduled = True
-            gevent.get_hub().loop.run_callback(self.kick_all)
+        if self.callback is None:
+            self.callback = gevent.get_hub().loop.run_callback(self.kick_all)
 
     def kick_all(self):
         """Hub callback: nobody blocked meanwhile, so wake the writers."""
-        self.scheduled = False
+        self.callback = None
         sessions = self.sessions
         self.sessions = []
         for session in sessions:
             session.kick()
+
+    def flush(self):
+        """Write inline what the sessions have queued; those whose writer must still be woken
+        stay for kick_all, and if none does, its callback is cancelled."""
+        sessions = self.sessions
+        self.sessions = []
+        for session in sessions:
+            if not session.flush_inline():
+                self.sessions.append(session)
+        if not self.sessions and self.callback is not None:
+            self.callback.stop()
+            self.callback = None
 
 
 def deferred_writers():
@@ -55,8 +66,7 @@ def flush_deferred(link=None):
     sleeping writers have queued, inline, instead of waking them (see Session.flush_inline)."""
     writers = (link or hub_link()).deferred
     if writers is not None and writers.sessions:
-        for session in writers.sessions:
-            session.flush_inline()
+        writers.flush()
 
 
 set_before_block(flush_deferred)

@@ -26,6 +26,7 @@ import time
 
 import gevent
 from gevent.event import Event
+from gevent.hub import Waiter
 
 from ..constants import Event as MonitorEvent, ReconnectStop, RouterNotify
 from ..error import ZMTPError
@@ -44,6 +45,7 @@ NOTIFY_CONNECT = int(RouterNotify.CONNECT)
 NOTIFY_DISCONNECT = int(RouterNotify.DISCONNECT)
 _SUBSCRIPTIONS = (Subscribe, Cancel, Join, Leave)   # control messages in a pipe: XSUB's, DISH's
 READ_SIZE = 256 * 1024
+READS_PER_TURN = 16           # full reads in one callback before other connections get a turn
 WRITE_BATCH = 256 * 1024      # bytes encoded per write before yielding to the socket again
 
 
@@ -57,10 +59,11 @@ class HandshakeTimeout(Exception):
 
 class Session:
     __slots__ = ("host", "options", "sock", "pipe", "end", "conn", "endpoint", "peer_address",
-                 "transport", "connect_side", "_wake", "_resume", "_ctrl", "_writer", "_reader",
+                 "transport", "connect_side", "_wake", "_ctrl", "_writer", "_reader",
                  "_heart", "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap",
                  "_stalled", "_ttl_watch", "fd", "failed_handshake", "protocol_error",
-                 "refused", "_asleep", "_raw", "_rwatch", "_deferred", "__weakref__")
+                 "refused", "_asleep", "_raw", "_rwatch", "_deferred", "_parked", "_recv_into",
+                 "_buffer", "_view", "__weakref__")
 
     def __init__(self, host, sock, end, endpoint, transport, connect_side):
         """host: the socket's engine; sock: the connected OS stream socket (gevent); end: our
@@ -78,7 +81,6 @@ class Session:
         self.peer_address = transport.peer_address(sock)
         self.conn = make_connection(options)
         self._wake = Event()
-        self._resume = Event()
         self._ctrl = []
         self._writer = None
         self._reader = None
@@ -97,7 +99,8 @@ class Session:
         self.refused = False         # the socket terminated our pipe: no reconnect either
         self._asleep = False         # the writer is parked in wake.wait() (see flush_inline)
         self._raw = getattr(sock, "_sock", sock)  # the non-blocking OS socket under gevent's
-        self._rwatch = None          # the reader's own io watcher (see _read_loop)
+        self._rwatch = None          # the reader's io watcher, its callback _on_readable
+        self._parked = None          # the reader greenlet waits here once the callback reads
         self._deferred = None        # this hub's deferred writers (see _soft_kick)
 
     # -- reader -------------------------------------------------------------------------
@@ -209,69 +212,92 @@ class Session:
             self._heart = gevent.spawn(self._heartbeat_loop)   # (1.0/2.0 have no PING)
 
     def _read_loop(self):
-        # The reader waits on its own libev watcher and reads the raw non-blocking socket:
-        # after a short read the kernel buffer is most likely empty, so it waits first instead
-        # of paying a recv() that fails with EAGAIN (gevent's sock.recv always tries first).
-        # One syscall per wake-up on the request/reply path.
-        conn = self.conn
-        receive = conn.receive_data
-        end = self.end
-        check = self.options.reply_check
+        # After the handshake the reader is a libev io callback in the hub (libzmq's
+        # in_event), not a greenlet: a message costs no greenlet switch on its way in, and the
+        # callback reads the raw non-blocking socket only when libev says it is readable. This
+        # greenlet stays parked until the connection ends, so the greenlet that runs the
+        # session (an accept handler, a connecter that then reconnects) still sees it end;
+        # the callback hands it the exception that ended it.
         raw = self._raw
-        recv_into = raw.recv_into
+        self._recv_into = raw.recv_into
         # Reads land in one buffer of ours and leave it as a bytes copy of what came: a
         # fresh 256 KiB bytes object per recv() would cost an mmap, page faults and an munmap
         # each time (glibc hands allocations that large to mmap).
-        buffer = bytearray(READ_SIZE)
-        view = memoryview(buffer)
+        self._buffer = bytearray(READ_SIZE)
+        self._view = memoryview(self._buffer)
         hub = gevent.get_hub()
-        watcher = self._rwatch = hub.loop.io(raw.fileno(), 1)
-        wait = hub.wait
-        large_body = conn.receive_buffer
-        short = True
-        while True:
-            if short:
-                if self._rwatch is None:
-                    raise PeerClosed("closed")
-                wait(watcher)
-            body = large_body()
-            try:
+        if self._dead:
+            raise PeerClosed("closed")
+        self._rwatch = hub.loop.io(raw.fileno(), 1)
+        self._parked = waiter = Waiter(hub)
+        self._rwatch.start(self._on_readable)
+        raise waiter.get()
+
+    def _on_readable(self):
+        """The socket is readable (a hub callback): read, decode, and queue what came for the
+        socket, waking it once per read, not per message."""
+        try:
+            conn = self.conn
+            for _ in range(READS_PER_TURN):
+                body = conn.receive_buffer()
                 if body is not None:
                     # The rest of a large frame: straight from the kernel into its final buffer.
-                    n = recv_into(body)
+                    n = self._recv_into(body)
                     if not n:
                         raise PeerClosed()
                     short = n < len(body)
                     self._last_recv = time.monotonic()
                     events = conn.received_into(n)
                 else:
-                    n = recv_into(buffer)
+                    n = self._recv_into(self._buffer)
                     if not n:
                         raise PeerClosed()
                     short = n < READ_SIZE
                     self._last_recv = time.monotonic()
-                    events = receive(view[:n].tobytes())
-            except (BlockingIOError, InterruptedError):
-                short = True
-                continue
-            if events and self._closing:
-                # The socket is closed and only flushing: nobody will read these.
-                events = [ev for ev in events if type(ev) is not list]
-            if events:
-                batch = []
-                for ev in events:
-                    if type(ev) is list:
-                        if check is not None:
-                            check(ev)
-                        batch.append(ev)
-                    else:
-                        self._on_event(ev)
-                if batch and not end.write_all(batch):
-                    # Back-pressure: stop reading until the socket has drained the queue to half.
-                    self._wait_for_room()
-            if conn._out:
-                self._ctrl.append(conn.data_to_send())
-                self._wake.set()
+                    events = conn.receive_data(self._view[:n].tobytes())
+                if events:
+                    self._deliver(events)
+                if conn._out:
+                    self._ctrl.append(conn.data_to_send())
+                    self._wake.set()
+                if short or self._rwatch is None or not self._rwatch.active:
+                    return
+        except (BlockingIOError, InterruptedError):
+            return
+        except Exception as exc:
+            self._stop_reading(exc)
+
+    def _deliver(self, events):
+        if self._closing:
+            # The socket is closed and only flushing: nobody will read these.
+            events = [ev for ev in events if type(ev) is not list]
+        batch = []
+        check = self.options.reply_check
+        for ev in events:
+            if type(ev) is list:
+                if check is not None:
+                    check(ev)
+                batch.append(ev)
+            else:
+                self._on_event(ev)
+        if batch and not self.end.write_all(batch):
+            # Back-pressure: read nothing more until the socket has drained the queue to half
+            # (TCP then pushes back on the peer); write_activated starts the watcher again.
+            watcher = self._rwatch
+            if watcher is not None:
+                watcher.stop()
+                if self.end.check_write():      # drained on another thread in between
+                    watcher.start(self._on_readable)
+
+    def _stop_reading(self, exc):
+        """The connection ended in the read callback: the parked reader greenlet raises exc."""
+        watcher = self._rwatch
+        if watcher is not None:
+            watcher.stop()
+        waiter = self._parked
+        if waiter is not None:
+            self._parked = None
+            waiter.switch(exc)
 
     def _dispatch(self, events):
         for ev in events:
@@ -283,17 +309,6 @@ class Session:
             else:
                 self._on_event(ev)
 
-    def _wait_for_room(self):
-        """The socket's inbound queue is at RCVHWM: wait until it has drained it to half
-        (the pipe calls write_activated), or the connection ends."""
-        resume = self._resume
-        end = self.end
-        while not self._dead:
-            resume.clear()
-            if end.check_write():
-                return
-            resume.wait()
-
     # -- the pipe's events (see gzmq.engine.pipe) ------------------------------------------
     def read_activated(self, end):
         """The socket queued messages while the writer sleeps."""
@@ -302,7 +317,9 @@ class Session:
 
     def write_activated(self, end):
         """The socket drained its inbound queue: read again."""
-        self._resume.set()
+        watcher = self._rwatch
+        if watcher is not None and not watcher.active and not self._dead:
+            watcher.start(self._on_readable)
 
     def hiccuped(self, end):
         pass
@@ -439,15 +456,15 @@ class Session:
             self._wake.set()
 
     def flush_inline(self):
-        """Write what is queued right now from the calling greenlet, without a switch.
+        """Write what is queued right now from the calling greenlet, without a switch; True
+        if that settled it, False if the writer must still be woken (kick()).
 
         Only while the writer is parked (so nothing else is writing) and nothing else is
         pending ahead of the queue; a non-blocking send, with any unsent tail left to the
         writer. This is what makes a request/reply round trip cost no writer switches."""
-        end = self.end
         if not self._asleep or self._ctrl or self._dead or not self._ready or self._closing:
-            return
-        read = end.read
+            return False
+        read = self.end.read
         encode = self.conn.message_encoder()
         chunks = []
         total = 0
@@ -462,8 +479,8 @@ class Session:
             else:
                 total += encode(msg, chunks)
         if not chunks:
-            return
-        data = b"".join(chunks) if len(chunks) > 1 else bytes(chunks[0])
+            return True
+        data = b"".join(chunks)
         chunks = msg = None
         try:
             sent = self._raw.send(data)
@@ -478,6 +495,7 @@ class Session:
             self._wake.set()        # more may be queued: the writer takes it from here
         # else read() found the queue empty and armed the pipe: the writer sleeps on, and the
         # next message kicks again
+        return True
 
     def _heartbeat_loop(self):
         """RFC 37 heartbeats: PING every HEARTBEAT_IVL; no inbound byte within
@@ -568,11 +586,20 @@ class Session:
                 g.kill(block=False)
         watcher = self._rwatch
         self._rwatch = None
-        # Stop the reader's watcher *before* the descriptor is closed and its number reused
-        # (libev tracks watchers by fd number), waking the reader with PeerClosed; gevent's
-        # own sockets close the same way.
-        gevent.get_hub().cancel_waits_close_and_then([watcher], PeerClosed, self._close_os_socket)
-        self._resume.set()
+        if watcher is None:
+            # Still in the handshake: closing gevent's socket wakes the reader out of recv().
+            self._close_os_socket()
+        else:
+            # Stop the watcher *before* the descriptor is closed and its number reused (libev
+            # tracks watchers by fd number), then wake the parked reader greenlet (from the
+            # hub: a Waiter is switched to only from there).
+            watcher.stop()
+            watcher.close()
+            self._close_os_socket()
+            waiter = self._parked
+            if waiter is not None:
+                self._parked = None
+                gevent.get_hub().loop.run_callback(waiter.switch, PeerClosed("closed"))
         if (self._ready and self.options.router_notify & NOTIFY_DISCONNECT
                 and not (self.connect_side and (self.protocol_error or self.refused))):
             self.end.write_all(([b""],))    # after everything the peer sent

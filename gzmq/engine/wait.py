@@ -31,7 +31,7 @@ import time
 from collections import deque
 
 from gevent import get_hub, getcurrent, sleep
-from gevent.event import Event
+from gevent.hub import Waiter
 from gevent.monkey import get_original
 
 log = logging.getLogger("gzmq")
@@ -45,7 +45,7 @@ _monotonic = time.monotonic
 class HubLink:
     """Runs calls on one hub's thread (see the module docstring)."""
 
-    __slots__ = ("thread", "loop", "deferred", "dedicated", "_calls", "_async", "_holds",
+    __slots__ = ("thread", "hub", "loop", "deferred", "dedicated", "_calls", "_async", "_holds",
                  "__weakref__")
 
     def __init__(self):
@@ -56,6 +56,7 @@ class HubLink:
             # switch to it returns at once), and a program's first wait is where Ctrl-C lands.
             sleep(0)
         self.thread = thread_ident()
+        self.hub = hub
         self.loop = hub.loop
         self.deferred = None     # the hub's writers waiting to be woken (gzmq.engine.deferred)
         self.dedicated = False   # an I/O thread's hub (gzmq.engine.io_thread)
@@ -158,7 +159,7 @@ def hub_link():
     """This thread's HubLink (made on first use, on this thread, and again for a new hub)."""
     try:
         link = _local.link
-        if link.loop is get_hub().loop:
+        if link.hub is get_hub():
             return link
     except AttributeError:
         pass
@@ -172,15 +173,38 @@ class Signal:
     __slots__ = ("waiters",)
 
     def __init__(self):
-        self.waiters = []      # (Event, HubLink) of greenlets in wait_until()
+        self.waiters = []      # the _Parked greenlets in wait_until()
 
     def fire(self):
         here = thread_ident()
-        for event, link in list(self.waiters):
-            if link.thread == here:
-                event.set()
+        for parked in list(self.waiters):
+            if parked.link.thread == here:
+                parked.wake()
             else:
-                link.call(event.set)
+                parked.link.call(parked.wake)
+
+
+class _Parked:
+    """A greenlet in wait_until(), as its signals see it. wake() ends its current block once;
+    a wake-up that comes while it is not blocked makes its next block return at once (the
+    Waiter keeps it), so none is lost; one that comes after the wait is over is harmless.
+    The Waiter is switched to by a hub callback, never directly, even from the hub: a fire
+    happens in the middle of other work (a socket attaching a peer), which must finish before
+    the woken greenlet runs and looks at the socket."""
+
+    __slots__ = ("waiter", "hub", "link", "fired")
+
+    def __init__(self, hub, link):
+        self.waiter = Waiter(hub)
+        self.hub = hub
+        self.link = link
+        self.fired = False
+
+    def wake(self):
+        if self.fired:
+            return
+        self.fired = True
+        self.hub.loop.run_callback(self.waiter.switch, None)
 
 
 def wait_until(ready, timeout=None, signals=(), check=None, tried=False):
@@ -200,33 +224,45 @@ def wait_until(ready, timeout=None, signals=(), check=None, tried=False):
         return None
     deadline = None if timeout is None else _monotonic() + timeout
     link = hub_link()
-    event = Event()
-    waiter = (event, link)
+    hub = link.hub
+    parked = _Parked(hub, link)
+    waiter = parked.waiter
     for signal in signals:
-        signal.waiters.append(waiter)
-    link.hold()
+        signal.waiters.append(parked)
+    link._holds += 1        # (link.hold(), inline: this is every blocking call's path)
+    if link._holds == 1:
+        link._async.ref = True
+    timer = None
     try:
         while True:
             if not tried:
-                event.clear()       # (before trying: a fire from now on is not lost)
+                waiter.clear()       # (before trying: a wake from now on is not lost)
+                parked.fired = False
                 result = ready()
                 if result:
                     return result
             tried = False
             if check is not None:
                 check()
-            remaining = None
             if deadline is not None:
                 remaining = deadline - _monotonic()
                 if remaining <= 0:
                     return None
+                if timer is not None:
+                    timer.close()
+                timer = hub.loop.timer(remaining)
+                timer.start(parked.wake)
             before_block(link)
-            event.wait(remaining)
+            waiter.get()
     finally:
-        link.release()
+        if timer is not None:
+            timer.close()
+        link._holds -= 1        # (link.release())
+        if not link._holds:
+            link._async.ref = False
         for signal in signals:
             try:
-                signal.waiters.remove(waiter)
+                signal.waiters.remove(parked)
             except ValueError:
                 pass
 

@@ -222,6 +222,8 @@ class ZMTPConnection:
         # 10% per 16-byte frame, measured). Commands (rare in traffic) go to _on_command.
         parts = self._parts
         maxsize = self._maxmsgsize
+        limit = maxsize if maxsize >= 0 else MAX_FRAME
+        max_more = self._max_more
         n = len(data)
         pos = 0
         while pos + 2 <= n:
@@ -234,7 +236,7 @@ class ZMTPConnection:
             else:
                 size = data[pos + 1]
                 start = pos + 2
-            if size > maxsize >= 0 or size > MAX_FRAME:
+            if size > limit:
                 raise ZMTPError(f"frame of {size} bytes exceeds MAXMSGSIZE ({maxsize})",
                                 PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
             end = start + size
@@ -249,7 +251,7 @@ class ZMTPConnection:
                 self._on_command(data[start:end], events)
                 parts = self._parts
             elif flags & MORE:
-                if len(parts) >= self._max_more:
+                if len(parts) >= max_more:
                     self._too_many_frames()
                 parts.append(data[start:end])
             elif parts:
