@@ -25,6 +25,7 @@ import logging
 import time
 
 import gevent
+from gevent import getcurrent
 from gevent.event import Event
 from gevent.hub import Waiter
 
@@ -63,7 +64,7 @@ class Session:
                  "_heart", "_dead", "_closing", "_last_recv", "_peer_ttl", "_ready", "_zap",
                  "_stalled", "_ttl_watch", "fd", "failed_handshake", "protocol_error",
                  "refused", "_asleep", "_raw", "_rwatch", "_deferred", "_parked", "_recv_into",
-                 "_buffer", "_view", "__weakref__")
+                 "_buffer", "_view", "_hub", "_encode", "__weakref__")
 
     def __init__(self, host, sock, end, endpoint, transport, connect_side):
         """host: the socket's engine; sock: the connected OS stream socket (gevent); end: our
@@ -102,11 +103,14 @@ class Session:
         self._rwatch = None          # the reader's io watcher, its callback _on_readable
         self._parked = None          # the reader greenlet waits here once the callback reads
         self._deferred = None        # this hub's deferred writers (see _soft_kick)
+        self._hub = None             # the hub this session runs on
+        self._encode = None          # the codec's message encoder, once the handshake is done
 
     # -- reader -------------------------------------------------------------------------
     def run(self):
         """Run the connection in the calling greenlet until it ends. Never raises."""
         self._reader = gevent.getcurrent()
+        self._hub = gevent.get_hub()
         self._deferred = deferred_writers()
         reason = None
         try:
@@ -207,6 +211,7 @@ class Session:
         if self.options.router_notify & NOTIFY_CONNECT:
             self.end.write_all(([b""],))    # ahead of the peer's first message (libzmq)
         self.host.monitor_event(MonitorEvent.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
+        self._encode = self.conn.message_encoder()
         self._writer = gevent.spawn(self._write_loop)
         if self.options.heartbeat_ivl and self.conn.version >= ZMTP_3_0:
             self._heart = gevent.spawn(self._heartbeat_loop)   # (1.0/2.0 have no PING)
@@ -311,8 +316,13 @@ class Session:
 
     # -- the pipe's events (see gzmq.engine.pipe) ------------------------------------------
     def read_activated(self, end):
-        """The socket queued messages while the writer sleeps."""
+        """The socket queued messages while the writer sleeps. Told in a hub callback (the
+        socket is on another thread: this session runs on an I/O thread), write them at once,
+        without waking the writer (libzmq's restart_output); told by a greenlet (in-hub),
+        defer: the greenlet writes them itself when it next blocks (gzmq.engine.deferred)."""
         if self._ready:
+            if getcurrent() is self._hub and self.flush_inline():
+                return
             self._deferred.add(self)
 
     def write_activated(self, end):
@@ -462,10 +472,10 @@ class Session:
         Only while the writer is parked (so nothing else is writing) and nothing else is
         pending ahead of the queue; a non-blocking send, with any unsent tail left to the
         writer. This is what makes a request/reply round trip cost no writer switches."""
-        if not self._asleep or self._ctrl or self._dead or not self._ready or self._closing:
-            return False
+        if not self._asleep or self._ctrl or self._dead or self._closing:
+            return False            # (a writer that sleeps exists only once the peer is ready)
         read = self.end.read
-        encode = self.conn.message_encoder()
+        encode = self._encode
         chunks = []
         total = 0
         while total < WRITE_BATCH:

@@ -257,7 +257,10 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         if not pipe.alive and not pipe.pending_in():
             return
         self._xreadable(pipe)
-        self._notify_in()
+        if self._in_signal.waiters:     # (_notify_in(), inline: every message batch comes here)
+            self._in_signal.fire()
+        if self._mailbox.fd is not None:
+            self._mailbox.fd.set()
 
     def write_activated(self, pipe: Pipe) -> None:
         """A pipe that was full has drained to half its HWM."""
