@@ -8,6 +8,7 @@ their columns).
 """
 import importlib
 import os
+import sys
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -19,9 +20,12 @@ class Impl:
     gevent: bool               # concurrency through greenlets (True) or threads (False)
     description: str
     environ: Tuple[Tuple[str, str], ...] = ()   # set in the worker before the import
+    path: Optional[str] = None  # import the module from this source tree (a baseline column)
 
     def load(self):
         os.environ.update(self.environ)
+        if self.path:
+            sys.path.insert(0, self.path)
         return importlib.import_module(self.module) if self.module else None
 
 
@@ -42,3 +46,14 @@ IMPLS = {impl.name: impl for impl in (
     Impl("python", None, False, "plain Python, no I/O"),
     Impl("gevent-app", None, True, "a gevent process (web baselines)"),
 )}
+
+# Before/after in one run: GZMQ_BENCH_BASELINE=<a source tree of gzmq, e.g. a git worktree of
+# the commit before a change> adds gzmq-base and gzmq-io-base, the same two I/O modes imported
+# from that tree, measured interleaved with the others (benchmarks/README.md).
+BASELINE = os.environ.get("GZMQ_BENCH_BASELINE") or None
+if BASELINE:
+    BASELINE = os.path.abspath(BASELINE)
+    IMPLS["gzmq-base"] = Impl("gzmq-base", "gzmq", True, f"gzmq from {BASELINE}, in-hub I/O",
+                              (("GZMQ_IO_MODE", "hub"),), BASELINE)
+    IMPLS["gzmq-io-base"] = Impl("gzmq-io-base", "gzmq", False, f"gzmq from {BASELINE}, I/O thread",
+                                 (("GZMQ_IO_MODE", "thread"),), BASELINE)

@@ -12,7 +12,7 @@ they all follow, whatever the implementation:
 - a stream ends with a message of another length (an empty one for PUSH/PULL), and receivers
   time from the arrival of the first message to the arrival of that end marker.
 """
-from benchmarks.impls import IMPLS
+from benchmarks.impls import BASELINE, IMPLS
 from benchmarks.process import TrialError
 from benchmarks.registry import Family, Unavailable
 
@@ -112,9 +112,10 @@ def probe(trial):
 # I/O thread ("gzmq-io", what a plain pyzmq program gets by default).
 ZMQ = Family(
     name="zmq",
-    columns=("pyzmq", "green", "gzmq", "gzmq-io"),
+    columns=("pyzmq", "green", "gzmq", "gzmq-io") + (("gzmq-base", "gzmq-io-base") if BASELINE else ()),
     probe=probe,
-    ratios=(("gzmq", "green"), ("gzmq", "pyzmq"), ("gzmq-io", "pyzmq")),
+    ratios=(("gzmq", "green"), ("gzmq", "pyzmq"), ("gzmq-io", "pyzmq"))
+    + ((("gzmq", "gzmq-base"), ("gzmq-io", "gzmq-io-base")) if BASELINE else ()),
 )
 
 assert all(column in IMPLS for column in ZMQ.columns)
