@@ -6,7 +6,8 @@ HubLink     one per hub: call(fn, *args) runs fn on that hub's thread, at once i
             is already there, else through a gevent async watcher, the one hub primitive that
             is safe to trigger from any thread. No lock is taken and nothing busy-waits.
 Signal      something greenlets wait for (a socket gaining messages or room, a context
-            becoming idle). fire() wakes every waiter on its own thread.
+            becoming idle). fire() wakes every waiter on its own thread: a waiter is parked
+            on a gevent Waiter, which a hub callback switches to (no Event, no links).
 Mailbox     a socket's commands from other threads (libzmq's mailbox_t): calls queue in
             order and run on the socket's thread, when its hub next runs or as soon as the
             socket is used (process()), whichever comes first.
@@ -185,12 +186,14 @@ class Signal:
 
 
 class _Parked:
-    """A greenlet in wait_until(), as its signals see it. wake() ends its current block once;
-    a wake-up that comes while it is not blocked makes its next block return at once (the
-    Waiter keeps it), so none is lost; one that comes after the wait is over is harmless.
-    The Waiter is switched to by a hub callback, never directly, even from the hub: a fire
-    happens in the middle of other work (a socket attaching a peer), which must finish before
-    the woken greenlet runs and looks at the socket."""
+    """A greenlet in wait_until(), as its signals see it. wake() ends its current block once.
+    A wake-up that comes while the greenlet is not blocked is stored in the Waiter at once, so
+    its next block returns without a switch (a greenlet about to block often fires its own
+    signal: its inline flush drained a full pipe); none is lost, and one that comes after the
+    wait is over is harmless. A blocked greenlet is switched to by a hub callback, never
+    directly, even from the hub: a fire happens in the middle of other work (a socket
+    attaching a peer), which must finish before the woken greenlet runs and looks at the
+    socket."""
 
     __slots__ = ("waiter", "hub", "link", "fired")
 
@@ -204,7 +207,11 @@ class _Parked:
         if self.fired:
             return
         self.fired = True
-        self.hub.loop.run_callback(self.waiter.switch, None)
+        waiter = self.waiter
+        if waiter.greenlet is None:
+            waiter.switch(None)     # (not blocked: only stores the wake-up)
+        else:
+            self.hub.loop.run_callback(waiter.switch, None)
 
 
 def wait_until(ready, timeout=None, signals=(), check=None, tried=False):
