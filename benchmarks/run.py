@@ -1,6 +1,6 @@
 """Run the benchmarks side by side and write the report (what `make bench` calls).
 
-    python -m benchmarks.run                 # full: 5 rounds of 0.5 s trials, 8-12 minutes
+    python -m benchmarks.run                 # full: 5 rounds of 0.5 s trials, 20-26 minutes
     python -m benchmarks.run --quick         # smoke: 2 rounds of 0.25 s trials of a subset, ~1.5 min
     python -m benchmarks.run --only 'pushpull tcp*' --only reqrep --columns pyzmq,gzmq
     python -m benchmarks.run --list
@@ -34,7 +34,7 @@ import benchmarks.scenarios  # noqa: F401  (registers every scenario)
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 MODES = {
     #        rounds, seconds measured per trial, budget in seconds for the whole run
-    "full": dict(reps=5, duration=0.5, budget=13 * 60),
+    "full": dict(reps=5, duration=0.5, budget=26 * 60),
     "quick": dict(reps=2, duration=0.25, budget=3 * 60),
 }
 

@@ -4,8 +4,10 @@ When a socket queues a message while its connection's writer greenlet sleeps, wa
 writer at once would cost a greenlet switch each way per message in request/reply. Instead
 the session is noted as deferred: if a greenlet of the same hub blocks next (recv, poll: the
 one wait primitive calls before_block first), it writes the queue itself, inline, with one
-non-blocking send (Session.flush_inline); otherwise a hub callback wakes the writers on the
-next loop turn. An engine on a dedicated I/O thread does not defer (nobody would flush).
+non-blocking send (Session.flush_inline), and the hub callback that would have woken the
+writers is cancelled; if nobody blocks first, that callback wakes them on the next loop turn.
+On a dedicated I/O thread the socket's messages are announced by a hub callback, which writes
+them at once instead (Session.read_activated); only a greenlet there defers.
 """
 import gevent
 

@@ -1,14 +1,22 @@
-"""Session: one ZMTP connection over a tcp/ipc stream socket, driven by two greenlets.
+"""Session: one ZMTP connection over a tcp/ipc stream socket.
 
-The reader greenlet (the one that calls run()) sends our greeting, reads the peer's bytes,
-feeds them to the sans-IO ZMTPConnection and appends every decoded message of a received
-buffer to the pipe's inbound queue in one go, waking the socket once per buffer, not per
-message. When that queue reaches RCVHWM the reader stops reading (TCP pushes back on the
-peer) until the socket has drained it to half.
+The greenlet that calls run() sends our greeting and runs the handshake (ZAP included). From
+then on reading is a libev io callback in the hub, _on_readable (libzmq's in_event): it reads
+the peer's bytes, feeds them to the sans-IO ZMTPConnection and appends every decoded message
+of a received buffer to the pipe's inbound queue in one go, waking the socket once per
+buffer, not per message, and with no greenlet switch of its own. When that queue reaches
+RCVHWM the watcher stops (TCP pushes back on the peer) until the socket has drained it to
+half (write_activated starts it again). The run() greenlet stays parked until the connection
+ends, so whoever runs the session (an accept handler, a connecter that then reconnects) sees
+it end.
 
-The writer greenlet, started once the handshake is done, sleeps until the socket queues
-something, then encodes everything queued (up to a batch budget) into one buffer and writes
-it with one sendall(); frames of 64 KiB and more go out with sendmsg() untouched (no copy).
+Writing: a writer greenlet, started once the handshake is done, sleeps until the socket
+queues something, then encodes everything queued (up to a batch budget) into one buffer and
+writes it with one sendall(); frames of 64 KiB and more go out with sendmsg() untouched (no
+copy). Most messages never wake it: in-hub, the socket's greenlet writes them itself when it
+next blocks (flush_inline, gzmq.engine.deferred); on an I/O thread the hub callback that tells
+the session about them writes them (libzmq's restart_output). The writer takes over only
+what a non-blocking send could not finish.
 
 A protocol error drops this one peer: the connection is closed, the reason logged and
 reported to the socket monitor; the socket and its other peers carry on.
