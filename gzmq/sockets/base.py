@@ -38,6 +38,8 @@ log = logging.getLogger("gzmq")
 
 DONTWAIT = int(Flag.DONTWAIT)
 SNDMORE = int(Flag.SNDMORE)
+POLLIN = int(PollEvent.POLLIN)     # (ints: an IntFlag's | runs Python code)
+POLLOUT = int(PollEvent.POLLOUT)
 
 TYPE_NAMES: dict[Any, str] = {
     SocketType.PAIR: "PAIR", SocketType.PUB: "PUB", SocketType.SUB: "SUB", SocketType.REQ: "REQ",
@@ -564,9 +566,9 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             self._mailbox.process()
         ev = 0
         if self._rcv_parts is not None or (self._can_recv and self._xhas_in()):
-            ev |= PollEvent.POLLIN
+            ev |= POLLIN
         if self._can_send and (self._snd_parts or self._xhas_out()):
-            ev |= PollEvent.POLLOUT
+            ev |= POLLOUT
         return ev
 
     # -- closing -----------------------------------------------------------------------------

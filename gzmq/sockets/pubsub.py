@@ -30,6 +30,11 @@ from .direct import DirectRoutes
 
 O = SocketOption
 
+# Options read per message are module constants: an enum member looked up on its class
+# costs about 0.1 us each time (CPython 3.11), more than the rest of the check.
+INVERT_MATCHING = O.INVERT_MATCHING
+XPUB_NODROP = O.XPUB_NODROP
+
 
 class XPub(SocketBase):
     _type = SocketType.XPUB
@@ -135,7 +140,7 @@ class XPub(SocketBase):
         if type(data) is not bytes:
             data = bytes(data[:self._trie.max_length])   # a large frame: copy only its prefix
         matched = self._trie.match(data)
-        if self._options[O.INVERT_MATCHING]:
+        if self._options[INVERT_MATCHING]:
             return [p for p in self._dist.pipes if p not in matched]
         return matched
 
@@ -144,7 +149,7 @@ class XPub(SocketBase):
         if not pipes:
             self._dropped()
             return True
-        if self._options[O.XPUB_NODROP] and not self._dist.check_all(pipes):
+        if self._options[XPUB_NODROP] and not self._dist.check_all(pipes):
             return False
         if len(pipes) > 1:
             # Encode once for every subscriber (inproc peers just see a list of frames).
@@ -155,7 +160,7 @@ class XPub(SocketBase):
         return True
 
     def _xhas_out(self):
-        if not self._options[O.XPUB_NODROP]:
+        if not self._options[XPUB_NODROP]:
             return True
         return self._dist.check_all()
 
@@ -292,7 +297,7 @@ class Sub(XSub):
             return msg
         take = self._next
         subs = self._subs
-        invert = self._options[O.INVERT_MATCHING]
+        invert = self._options[INVERT_MATCHING]
         while True:
             msg = take()
             if msg is None:
