@@ -447,7 +447,8 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
                 self._mailbox.process()
             return self._xsend(parts)
 
-        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable, tried=True):
+        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable,
+                          tried=self._mailbox.thread == thread_ident()):
             raise Again()
 
     # -- receiving ---------------------------------------------------------------------------
@@ -549,8 +550,12 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             if not self._can_recv:
                 raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
             raise Again()
+        # tried: we just tried, and on the socket's own thread whatever changes that comes
+        # through this hub. A socket made on another thread (then handed to this one) has its
+        # commands posted to that thread's hub, which may never run (blocked in a native
+        # join): try again once the waiter is registered, as the first look may have missed one.
         msg = wait_until(self._received, self._rcvtimeo, (self._in_signal,), self._check_usable,
-                         tried=True)
+                         tried=self._mailbox.thread == thread_ident())
         if msg is None:
             raise Again()
         return msg

@@ -298,6 +298,48 @@ def test_threads_with_sockets_from_context_instance_inproc_and_a_device():
     assert out.split() == ["400", "400"]
 
 
+def test_a_socket_made_in_one_thread_and_used_in_another_never_misses_its_peer():
+    # A socket made in the main thread and handed to a worker thread: its commands (a peer's
+    # pipe joining, messages arriving) are posted to the main thread's hub, which never runs
+    # while main waits natively in join(). The worker must still see them. The race that once
+    # hung here (1 run in 30 of the benchmark's one-process tcp row) is forced: the worker's
+    # first look finds nothing, and the peer's pipe arrives before it starts waiting.
+    proc = start("""
+        import threading, time
+        import gzmq as zmq
+
+        ctx = zmq.Context()
+        pull = ctx.socket(zmq.PULL)
+        pull.bind("tcp://127.0.0.1:*")
+        first_look = pull._xrecv
+
+        def look_then_let_the_peer_in():
+            msg = first_look()
+            if msg is None and pull._xrecv is not first_look:
+                pull._xrecv = first_look
+                deadline = time.monotonic() + 10
+                while not pull._mailbox.commands and time.monotonic() < deadline:
+                    time.sleep(0.001)
+            return msg
+
+        pull._xrecv = look_then_let_the_peer_in
+        received = []
+        worker = threading.Thread(target=lambda: received.append(pull.recv()))
+        worker.start()
+        push = ctx.socket(zmq.PUSH)
+        push.connect(pull.last_endpoint.decode())
+        push.send(b"hello")
+        worker.join(15)
+        print(received)
+        push.close(linger=0)
+        pull.close(linger=0)
+        ctx.term()
+    """)
+    code, out, err = finish(proc, timeout=30)
+    assert code == 0, err
+    assert out.strip() == "[b'hello']"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_makes_its_own_context_and_never_hangs(pyzmq, zctx):
     pull = zctx.socket(pyzmq.PULL)
