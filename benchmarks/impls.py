@@ -8,6 +8,7 @@ their columns).
 """
 import importlib
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -53,7 +54,13 @@ IMPLS = {impl.name: impl for impl in (
 BASELINE = os.environ.get("GZMQ_BENCH_BASELINE") or None
 if BASELINE:
     BASELINE = os.path.abspath(BASELINE)
-    IMPLS["gzmq-base"] = Impl("gzmq-base", "gzmq", True, f"gzmq from {BASELINE}, in-hub I/O",
+    try:
+        _commit = subprocess.run(["git", "-C", BASELINE, "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        _commit = ""
+    _source = f"gzmq from {BASELINE}" + (f" (commit {_commit})" if _commit else "")
+    IMPLS["gzmq-base"] = Impl("gzmq-base", "gzmq", True, f"{_source}, in-hub I/O",
                               (("GZMQ_IO_MODE", "hub"),), BASELINE)
-    IMPLS["gzmq-io-base"] = Impl("gzmq-io-base", "gzmq", False, f"gzmq from {BASELINE}, I/O thread",
+    IMPLS["gzmq-io-base"] = Impl("gzmq-io-base", "gzmq", False, f"{_source}, I/O thread",
                                  (("GZMQ_IO_MODE", "thread"),), BASELINE)
