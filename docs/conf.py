@@ -23,7 +23,8 @@ source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 # each other resolve; only these files are read.
 root_doc = "docs/index"
 include_patterns = ["docs/**", "README.md", "bridge/README.md", "benchmarks/README.md",
-                    "benchmarks/results/full.md", "benchmarks/results/*.png", "reliability/README.md",
+                    "benchmarks/results/full.md", "benchmarks/results/issue25-before-after.md",
+                    "benchmarks/results/*.png", "reliability/README.md",
                     "reliability/results/*.png", "examples/bigpipe/README.md", "examples/jsondb/README.md"]
 exclude_patterns = ["docs/_build"]
 myst_enable_extensions = ["colon_fence"]
