@@ -146,7 +146,9 @@ def test_a_request_reply_round_trip_switches_only_into_the_hub_and_back(libzmq_e
             for i in range(rounds):
                 req.send(b"%d" % i)
                 assert req.recv() == b"%d" % i
-        assert switches.count <= 2 * rounds + 10
+        # (Some slack for greenlets other tests left on this hub; a reader or writer greenlet
+        # per message would add 2 * rounds.)
+        assert switches.count <= 2 * rounds + 40
         req.send(b"")
         req.recv()
     finally:
