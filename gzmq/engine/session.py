@@ -1,22 +1,18 @@
 """Session: one ZMTP connection over a tcp/ipc stream socket.
 
-The greenlet that calls run() sends our greeting and runs the handshake (ZAP included). From
-then on reading is a libev io callback in the hub, _on_readable (libzmq's in_event): it reads
-the peer's bytes, feeds them to the sans-IO ZMTPConnection and appends every decoded message
-of a received buffer to the pipe's inbound queue in one go, waking the socket once per
-buffer, not per message, and with no greenlet switch of its own. When that queue reaches
-RCVHWM the watcher stops (TCP pushes back on the peer) until the socket has drained it to
-half (write_activated starts it again). The run() greenlet stays parked until the connection
-ends, so whoever runs the session (an accept handler, a connecter that then reconnects) sees
-it end.
+The greenlet that calls run() runs the handshake (ZAP included), then stays parked until the
+connection ends, so whoever runs the session (an accept handler, a reconnecting connecter)
+sees it end. Reading is then a libev io callback, _on_readable (libzmq's in_event): every
+message decoded from one read goes to the pipe's inbound queue in one go, one wake-up of the
+socket per read and no greenlet switch. At RCVHWM the watcher stops (TCP pushes back on the
+peer) until the socket has drained the queue to half (write_activated).
 
-Writing: a writer greenlet, started once the handshake is done, sleeps until the socket
-queues something, then encodes everything queued (up to a batch budget) into one buffer and
-writes it with one sendall(); frames of 64 KiB and more go out with sendmsg() untouched (no
-copy). Most messages never wake it: in-hub, the socket's greenlet writes them itself when it
-next blocks (flush_inline, gzmq.engine.deferred); on an I/O thread the hub callback that tells
-the session about them writes them (libzmq's restart_output). The writer takes over only
-what a non-blocking send could not finish.
+Writing: a writer greenlet encodes everything queued (up to a batch budget) into one buffer
+and writes it with one sendall(); frames of 64 KiB and more go out with sendmsg(), uncopied.
+Most messages never wake it: in-hub, the socket's greenlet writes them itself when it next
+blocks (flush_inline, gzmq.engine.deferred); on an I/O thread the hub callback announcing
+them writes them (libzmq's restart_output). The writer takes over what a non-blocking send
+could not finish.
 
 A protocol error drops this one peer: the connection is closed, the reason logged and
 reported to the socket monitor; the socket and its other peers carry on.
@@ -186,7 +182,7 @@ class Session:
                 events = conn.receive_data(data)
                 if conn.has_data_to_send():
                     sock.sendall(conn.data_to_send())
-                self._dispatch(events)
+                self._deliver(events)
                 if conn.has_data_to_send():
                     sock.sendall(conn.data_to_send())
                 if self._zap is not None:
@@ -225,12 +221,8 @@ class Session:
             self._heart = gevent.spawn(self._heartbeat_loop)   # (1.0/2.0 have no PING)
 
     def _read_loop(self):
-        # After the handshake the reader is a libev io callback in the hub (libzmq's
-        # in_event), not a greenlet: a message costs no greenlet switch on its way in, and the
-        # callback reads the raw non-blocking socket only when libev says it is readable. This
-        # greenlet stays parked until the connection ends, so the greenlet that runs the
-        # session (an accept handler, a connecter that then reconnects) still sees it end;
-        # the callback hands it the exception that ended it.
+        # Reading moves to _on_readable, a libev io callback (see the module docstring); this
+        # greenlet stays parked until the callback hands it the exception that ended it.
         raw = self._raw
         self._recv_into = raw.recv_into
         # Reads land in one buffer of ours and leave it as a bytes copy of what came: a
@@ -303,24 +295,15 @@ class Session:
                     watcher.start(self._on_readable)
 
     def _stop_reading(self, exc):
-        """The connection ended in the read callback: the parked reader greenlet raises exc."""
+        """Reading is over: the watcher stops, and the parked reader greenlet raises exc (woken
+        by a hub callback: a Waiter is switched to only from the hub)."""
         watcher = self._rwatch
         if watcher is not None:
             watcher.stop()
         waiter = self._parked
         if waiter is not None:
             self._parked = None
-            waiter.switch(exc)
-
-    def _dispatch(self, events):
-        for ev in events:
-            if type(ev) is list:
-                # Messages right behind the peer's READY, in the same buffer.
-                if self.options.reply_check is not None:
-                    self.options.reply_check(ev)
-                self.end.write_all((ev,))
-            else:
-                self._on_event(ev)
+            self._hub.loop.run_callback(waiter.switch, exc)
 
     # -- the pipe's events (see gzmq.engine.pipe) ------------------------------------------
     def read_activated(self, end):
@@ -372,7 +355,7 @@ class Session:
             events = self.conn.zap_reply(*reply)
             if self.conn.has_data_to_send():
                 self.sock.sendall(self.conn.data_to_send())
-            self._dispatch(events)
+            self._deliver(events)
         except HandshakeRefused as exc:
             try:
                 if self.conn.has_data_to_send():
@@ -603,21 +586,14 @@ class Session:
             if g is not None and g is not current and not g.dead:
                 g.kill(block=False)
         watcher = self._rwatch
-        self._rwatch = None
-        if watcher is None:
-            # Still in the handshake: closing gevent's socket wakes the reader out of recv().
-            self._close_os_socket()
-        else:
-            # Stop the watcher *before* the descriptor is closed and its number reused (libev
-            # tracks watchers by fd number), then wake the parked reader greenlet (from the
-            # hub: a Waiter is switched to only from there).
-            watcher.stop()
+        if watcher is not None:
+            # Stopped *before* the descriptor is closed and its number reused (libev tracks
+            # watchers by fd number). (In the handshake there is none: closing gevent's
+            # socket wakes the reader out of recv().)
+            self._stop_reading(PeerClosed("closed"))
+            self._rwatch = None
             watcher.close()
-            self._close_os_socket()
-            waiter = self._parked
-            if waiter is not None:
-                self._parked = None
-                gevent.get_hub().loop.run_callback(waiter.switch, PeerClosed("closed"))
+        self._close_os_socket()
         if (self._ready and self.options.router_notify & NOTIFY_DISCONNECT
                 and not (self.connect_side and (self.protocol_error or self.refused))):
             self.end.write_all(([b""],))    # after everything the peer sent

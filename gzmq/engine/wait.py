@@ -214,13 +214,17 @@ class _Parked:
             self.hub.loop.run_callback(waiter.switch, None)
 
 
-def wait_until(ready, timeout=None, signals=(), check=None, tried=False):
+def wait_until(ready, timeout=None, signals=(), check=None, tried_by=None):
     """Block cooperatively until ready() is true or `timeout` seconds pass (see the module
     docstring). Returns ready()'s result, or None on timeout.
 
-    tried=True: the caller has just tried (a socket's recv or send) and everything that can
-    make ready() true reaches this thread through its hub (a socket's mailbox), never by a
-    direct fire from another thread: ready() is not tried again before the first block."""
+    tried_by=mailbox: the caller (a socket's recv or send) has just tried, and everything that
+    can make ready() true comes as that socket's commands. If they come to this thread's hub
+    (the mailbox is this thread's), ready() is not tried again before the first block. A
+    socket made on another thread and handed to this one has them posted to that thread's
+    hub, which may never run (blocked in a native join): then ready() is tried again once the
+    waiter is registered, as the caller's look may have missed one."""
+    tried = tried_by is not None and tried_by.thread == thread_ident()
     if not tried:
         if check is not None:
             check()

@@ -38,8 +38,6 @@ log = logging.getLogger("gzmq")
 
 DONTWAIT = int(Flag.DONTWAIT)
 SNDMORE = int(Flag.SNDMORE)
-POLLIN = int(PollEvent.POLLIN)     # (ints: an IntFlag's | runs Python code)
-POLLOUT = int(PollEvent.POLLOUT)
 
 TYPE_NAMES: dict[Any, str] = {
     SocketType.PAIR: "PAIR", SocketType.PUB: "PUB", SocketType.SUB: "SUB", SocketType.REQ: "REQ",
@@ -259,10 +257,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         if not pipe.alive and not pipe.pending_in():
             return
         self._xreadable(pipe)
-        if self._in_signal.waiters:     # (_notify_in(), inline: every message batch comes here)
-            self._in_signal.fire()
-        if self._mailbox.fd is not None:
-            self._mailbox.fd.set()
+        self._notify_in()
 
     def write_activated(self, pipe: Pipe) -> None:
         """A pipe that was full has drained to half its HWM."""
@@ -447,8 +442,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
                 self._mailbox.process()
             return self._xsend(parts)
 
-        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable,
-                          tried=self._mailbox.thread == thread_ident()):
+        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable, tried_by=self._mailbox):
             raise Again()
 
     # -- receiving ---------------------------------------------------------------------------
@@ -550,12 +544,8 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             if not self._can_recv:
                 raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
             raise Again()
-        # tried: we just tried, and on the socket's own thread whatever changes that comes
-        # through this hub. A socket made on another thread (then handed to this one) has its
-        # commands posted to that thread's hub, which may never run (blocked in a native
-        # join): try again once the waiter is registered, as the first look may have missed one.
         msg = wait_until(self._received, self._rcvtimeo, (self._in_signal,), self._check_usable,
-                         tried=self._mailbox.thread == thread_ident())
+                         tried_by=self._mailbox)
         if msg is None:
             raise Again()
         return msg
@@ -571,9 +561,9 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             self._mailbox.process()
         ev = 0
         if self._rcv_parts is not None or (self._can_recv and self._xhas_in()):
-            ev |= POLLIN
+            ev |= PollEvent.POLLIN
         if self._can_send and (self._snd_parts or self._xhas_out()):
-            ev |= POLLOUT
+            ev |= PollEvent.POLLOUT
         return ev
 
     # -- closing -----------------------------------------------------------------------------

@@ -230,46 +230,38 @@ class ZMTPConnection:
         while pos + 2 <= n:
             flags = data[pos]
             if flags < 2 and short_fits:
-                # A short message frame (flags 0 or MORE), the common case, in the fewest steps.
+                # A short message frame (flags 0 or MORE), the common case: no header to
+                # decode and no size to check.
                 start = pos + 2
                 end = start + data[pos + 1]
                 if end > n:
                     break
-                if flags:
-                    if len(parts) >= max_more:
-                        self._too_many_frames()
-                    parts.append(data[start:end])
-                elif parts:
-                    parts.append(data[start:end])
-                    events.append(parts)
-                    parts = []
-                else:
-                    events.append([data[start:end]])
-                pos = end
-                continue
-            if flags & 2:
-                if pos + 9 > n:
-                    break
-                size = int.from_bytes(data[pos + 1:pos + 9], "big")
-                start = pos + 9
             else:
-                size = data[pos + 1]
-                start = pos + 2
-            if size > limit:
-                raise ZMTPError(f"frame of {size} bytes exceeds MAXMSGSIZE ({maxsize})",
-                                PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
-            end = start + size
-            if end > n:
-                if size >= LARGE_FRAME:
+                if flags & 2:
+                    if pos + 9 > n:
+                        break
+                    size = int.from_bytes(data[pos + 1:pos + 9], "big")
+                    start = pos + 9
+                else:
+                    size = data[pos + 1]
+                    start = pos + 2
+                if size > limit:
+                    raise ZMTPError(f"frame of {size} bytes exceeds MAXMSGSIZE ({maxsize})",
+                                    PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+                end = start + size
+                if end > n:
+                    if size >= LARGE_FRAME:
+                        self._parts = parts
+                        self._begin_large(flags, size, memoryview(data)[start:])
+                        return
+                    break
+                if flags & COMMAND:
                     self._parts = parts
-                    self._begin_large(flags, size, memoryview(data)[start:])
-                    return
-                break
-            if flags & COMMAND:
-                self._parts = parts
-                self._on_command(data[start:end], events)
-                parts = self._parts
-            elif flags & MORE:
+                    self._on_command(data[start:end], events)
+                    parts = self._parts
+                    pos = end
+                    continue
+            if flags & MORE:
                 if len(parts) >= max_more:
                     self._too_many_frames()
                 parts.append(data[start:end])

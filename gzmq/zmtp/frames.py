@@ -54,26 +54,15 @@ def encode_message(frames, out):
         return len(wire)
     total = 0
     last = len(frames) - 1
-    if last:
-        for i in range(last):
-            body = frames[i]
-            n = len(body)
-            if n < 256:
-                out.append(SHORT_MORE[n])
-                total += n + 2
-            else:
-                out.append(_LONG_MORE + n.to_bytes(8, "big"))
-                total += n + 9
-            out.append(body)
-    body = frames[last]
-    n = len(body)
-    if n < 256:
-        out.append(SHORT_LAST[n])
-        total += n + 2
-    else:
-        out.append(_LONG_LAST + n.to_bytes(8, "big"))
-        total += n + 9
-    out.append(body)
+    for i, body in enumerate(frames):
+        n = len(body)
+        if n < 256:
+            out.append(SHORT_MORE[n] if i < last else SHORT_LAST[n])
+            total += n + 2
+        else:
+            out.append((_LONG_MORE if i < last else _LONG_LAST) + n.to_bytes(8, "big"))
+            total += n + 9
+        out.append(body)
     return total
 
 
