@@ -68,6 +68,10 @@ class Events:
                     return value
 
     def next(self):
+        # zmq.green can miss its socket's edge-triggered wake-up and recovers only after
+        # 11.6 s, longer than these waits; poll() asks libzmq itself, so look every 100 ms.
+        while not self.monitor.poll(100):
+            pass
         msg = self._recv(self.monitor)
         return int(msg["event"]), msg["value"]
 
