@@ -246,15 +246,26 @@ def test_pubsub_across_workers(bridges, pyzmq, zctx):
 
 class MultiHandler:
     """A Mongrel2 handler on pyzmq connected to every worker's PUSH and SUB (as to several
-    Mongrel2 servers), answering each request with the sender and connection id it saw."""
+    Mongrel2 servers), answering each request with the sender and connection id it saw.
+
+    Its PUB is an XPUB so that it can wait for every worker's subscription before it takes
+    requests: a PUB drops an answer sent before the worker's SUB has subscribed, and the
+    request would then wait for an answer that never comes."""
 
     def __init__(self, zmq, ctx, routes):
-        self.pull, self.pub = ctx.socket(zmq.PULL), ctx.socket(zmq.PUB)
+        self.pull, self.pub = ctx.socket(zmq.PULL), ctx.socket(zmq.XPUB)
         for sock in (self.pull, self.pub):
             sock.setsockopt(zmq.LINGER, 0)
         for route in routes:
-            self.pull.connect(route["send"])
             self.pub.connect(route["recv"])
+        subscribed = set()
+        while len(subscribed) < len(routes):
+            assert self.pub.poll(10000), f"worker subscriptions: only {sorted(subscribed)} within 10 s"
+            message = self.pub.recv()
+            if message[:1] == b"\x01":
+                subscribed.add(message[1:])
+        for route in routes:
+            self.pull.connect(route["send"])
         self.seen = []
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
