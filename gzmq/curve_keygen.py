@@ -16,7 +16,7 @@ def main(argv=None):
                                      description="Generate a ZeroMQ CURVE key pair (Z85).")
     parser.add_argument("--json", action="store_true", help="print the keys as a JSON object")
     parser.add_argument("--secret", help="derive the public key of this Z85 secret key")
-    opts = parser.parse_args(argv)
+    opts = parser.parse_args(_secret_joined(sys.argv[1:] if argv is None else list(argv)))
     if opts.secret:
         secret = opts.secret
         public = gzmq.curve_public(secret.encode()).decode()
@@ -27,6 +27,15 @@ def main(argv=None):
         sys.stdout.write("\n")
     else:
         print("== CURVE PUBLIC KEY ==", public, "", "== CURVE SECRET KEY ==", secret, sep="\n")
+
+
+def _secret_joined(args):
+    """`--secret KEY` as `--secret=KEY`: a Z85 key may start with '-' (1 key in 85), which
+    argparse would otherwise take for an option."""
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--secret":
+            return args[:i] + [f"--secret={args[i + 1]}"] + args[i + 2:]
+    return args
 
 
 if __name__ == "__main__":

@@ -130,6 +130,10 @@ def test_curve_keygen_command():
     assert json.loads(again.stdout)["public"] == keys["public"]
     text = subprocess.run(run, capture_output=True, text=True, check=True).stdout
     assert "== CURVE PUBLIC KEY ==" in text and "== CURVE SECRET KEY ==" in text
+    # A Z85 key may start with '-' (1 in 85): still the value of --secret, not an option.
+    dashed = "-" + keys["secret"][1:]
+    derived = subprocess.run(run + ["--secret", dashed, "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(derived.stdout)["public"] == gzmq.curve_public(dashed.encode()).decode()
 
 
 def test_pyzmq_module_paths_and_generics():
