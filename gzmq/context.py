@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional, TypeVar, overload
 from .constants import ContextOption, Errno, SocketOption
 from .engine import process
 from .engine import io_thread
-from .engine.wait import Signal, hub_link, wait_until
+from .engine.wait import Signal, hub_link, thread_ident, wait_until
 from .error import ContextTerminated, ZMQError
 from .shadow import Shadow, make_shadow, register as register_address
 from .socket import Socket
@@ -345,10 +345,13 @@ class Context:
                 if warn_open:
                     warnings.warn(f"Destroying context with unclosed socket {sock}",
                                   ResourceWarning, stacklevel=3, source=sock)
-                if sock._mailbox.link.alive():
+                link = sock._mailbox.link
+                if link.thread == thread_ident() or (link.waiting() and link.alive()):
                     sock._mailbox.call(sock.close, linger)   # on its own thread
                 else:
-                    sock.close(linger)      # its thread is gone: nothing else will
+                    # Its thread is gone, or busy elsewhere (a native wait, the program's own
+                    # code) and perhaps never back: close it here, as pyzmq does.
+                    sock.close(linger)
         self.term()
 
     # -- bookkeeping (called by sockets and the engine) ---------------------------------------

@@ -9,8 +9,8 @@ Signal      something greenlets wait for (a socket gaining messages or room, a c
             becoming idle). fire() wakes every waiter on its own thread: a waiter is parked
             on a gevent Waiter, which a hub callback switches to (no Event, no links).
 Mailbox     a socket's commands from other threads (libzmq's mailbox_t): calls queue in
-            order and run on the socket's thread, when its hub next runs or as soon as the
-            socket is used (process()), whichever comes first.
+            order and run on the socket's thread (the one that used it last), when its hub
+            next runs or as soon as the socket is used (process()), whichever comes first.
 
 and one function, the only way gzmq blocks:
 
@@ -40,6 +40,7 @@ log = logging.getLogger("gzmq")
 # The real thread id even under monkey.patch_all() (patched get_ident returns greenlet ids).
 thread_ident = get_original("_thread", "get_ident")
 _original_poll = get_original("select", "poll")
+_RLock = get_original("_thread", "RLock")
 _monotonic = time.monotonic
 
 
@@ -81,6 +82,11 @@ class HubLink:
         self._holds -= 1
         if self._holds == 0:
             self._async.ref = False
+
+    def waiting(self):
+        """Is a greenlet of this hub blocked in a gzmq wait, so that its hub runs posted calls
+        (not busy in the program's own code, nor blocked natively)?"""
+        return self._holds > 0
 
     def call(self, fn, *args):
         if thread_ident() == self.thread:
@@ -219,11 +225,11 @@ def wait_until(ready, timeout=None, signals=(), check=None, tried_by=None):
     docstring). Returns ready()'s result, or None on timeout.
 
     tried_by=mailbox: the caller (a socket's recv or send) has just tried, and everything that
-    can make ready() true comes as that socket's commands. If they come to this thread's hub
-    (the mailbox is this thread's), ready() is not tried again before the first block. A
-    socket made on another thread and handed to this one has them posted to that thread's
-    hub, which may never run (blocked in a native join): then ready() is tried again once the
-    waiter is registered, as the caller's look may have missed one."""
+    can make ready() true comes as that socket's commands, which fire `signals` when they run.
+    If they come to this thread's hub (the mailbox is this thread's, as the socket's call has
+    just made it), ready() is not tried again before the first block. Otherwise (they go to a
+    hub that may never run, blocked in a native join) ready() is tried again once the waiter
+    is registered, as the caller's look may have missed one."""
     tried = tried_by is not None and tried_by.thread == thread_ident()
     if not tried:
         if check is not None:
@@ -330,9 +336,18 @@ class Mailbox:
     call(fn, *args) runs fn on the socket's thread: at once if called there (after anything
     queued before it), else queued; the socket's hub is then asked to process() and the
     socket's `signals` fire, so a greenlet waiting on the socket, on any thread, looks again.
+
+    The socket's thread is the one that used it last. pyzmq lets a program hand a socket to
+    another thread (with a memory barrier, such as starting the thread or a queue); the
+    socket's first call there goes through process(), which moves the mailbox to that
+    thread, so that its commands run where the socket is used and nowhere else (the old
+    thread may still run its hub, blocked in another socket's recv). A hub callback queued
+    for the old thread finds the mailbox gone and passes the work on. `lock` is held wherever
+    a command runs outside the socket's own calls (a hub callback, a call() made on the
+    socket's thread), so a move waits for such a command to finish instead of overlapping it.
     """
 
-    __slots__ = ("thread", "link", "commands", "scheduled", "signals", "fd", "__weakref__")
+    __slots__ = ("thread", "link", "commands", "scheduled", "signals", "fd", "lock", "__weakref__")
 
     def __init__(self, signals=()):
         self.link = hub_link()
@@ -341,17 +356,21 @@ class Mailbox:
         self.scheduled = False
         self.signals = signals
         self.fd = None           # the socket's EventFD once someone asked for zmq.FD
+        self.lock = _RLock()
 
     def call(self, fn, *args):
-        if thread_ident() == self.thread:
-            if self.commands:
-                self.process()
-            fn(*args)
-            return
+        here = thread_ident()
+        if here == self.thread:
+            with self.lock:
+                if here == self.thread:       # (not moved away meanwhile)
+                    if self.commands:
+                        self._run()
+                    fn(*args)
+                    return
         self.commands.append((fn, args))
         if not self.scheduled:
             self.scheduled = True
-            self.link.call(self.process)
+            self.link.call(self._process_on_hub)
         for signal in self.signals:
             if signal.waiters:
                 signal.fire()
@@ -359,7 +378,26 @@ class Mailbox:
             self.fd.set()        # EVENTS may change once the commands are processed
 
     def process(self):
-        """Run the queued commands (on the socket's thread)."""
+        """Run the queued commands: the socket is being used on this thread (its API calls
+        this first), which becomes the socket's thread if it was not."""
+        if self.thread != thread_ident():
+            link = hub_link()
+            with self.lock:         # (after a command running on the old thread, never beside it)
+                self.link = link
+                self.thread = link.thread
+        self._run()
+
+    def _process_on_hub(self):
+        with self.lock:
+            if self.thread == thread_ident():
+                self._run()
+                return
+            # The socket moved to another thread after this was queued: its hub runs them.
+            if self.commands:
+                self.scheduled = True
+                self.link.post(self._process_on_hub)
+
+    def _run(self):
         self.scheduled = False
         commands = self.commands
         try:
@@ -372,7 +410,7 @@ class Mailbox:
         finally:
             if commands and not self.scheduled:     # (a KeyboardInterrupt landed here)
                 self.scheduled = True
-                self.link.post(self.process)
+                self.link.post(self._process_on_hub)
 
 
 # -- file descriptors (gzmq.poll) ---------------------------------------------------------------

@@ -213,6 +213,10 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         if not self._xready(pipe):
             pipe.ready = False
             self._drop_pipe(pipe)
+        elif pipe.pending_in():
+            # Messages that came before the pipe joined activated no one (nobody had looked
+            # at it): a recv() that blocked meanwhile must look now.
+            self._notify_in()
 
     def hiccuped(self, pipe: Pipe) -> None:
         """(pipe) A connect()ed peer's connection was lost; the pipe stays and messages keep
@@ -332,8 +336,9 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         """
         if type(flags) is not int:
             flags = int(flags)   # zmq.DONTWAIT is an IntFlag: `flags & X` on it costs ~1 us
-        if self._mailbox.commands:
-            self._mailbox.process()     # what other threads told us first (libzmq does too)
+        mailbox = self._mailbox
+        if mailbox.commands or mailbox.thread != thread_ident():
+            mailbox.process()     # what other threads told us first (libzmq does too)
         tracker = None
         if track:
             data, tracker = self._tracked_frame(data, copy, None)
@@ -382,8 +387,9 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         """Send a sequence of frames as one message (all or nothing)."""
         if type(flags) is not int:
             flags = int(flags)
-        if self._mailbox.commands:
-            self._mailbox.process()
+        mailbox = self._mailbox
+        if mailbox.commands or mailbox.thread != thread_ident():
+            mailbox.process()
         parts = []
         tracker = MessageTracker() if track else None
         for i, part in enumerate(msg_parts):
@@ -478,8 +484,9 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             if copy:
                 return data if type(data) is bytes else bytes(data)
             return self._make_frame(data, more)
-        if self._mailbox.commands:
-            self._mailbox.process()
+        mailbox = self._mailbox
+        if mailbox.commands or mailbox.thread != thread_ident():
+            mailbox.process()
         msg = self._xrecv()
         if msg is None:
             msg = self._wait_recv(flags)
@@ -527,8 +534,9 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             while self._rcv_parts is not None:
                 parts.append(self.recv(flags, copy))
             return parts
-        if self._mailbox.commands:
-            self._mailbox.process()
+        mailbox = self._mailbox
+        if mailbox.commands or mailbox.thread != thread_ident():
+            mailbox.process()
         msg = self._xrecv()
         if msg is None:
             msg = self._wait_recv(flags)
@@ -557,8 +565,9 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
 
     # -- polling ---------------------------------------------------------------------------------
     def _events(self):
-        if self._mailbox.commands:
-            self._mailbox.process()
+        mailbox = self._mailbox
+        if mailbox.commands or mailbox.thread != thread_ident():
+            mailbox.process()
         ev = 0
         if self._rcv_parts is not None or (self._can_recv and self._xhas_in()):
             ev |= PollEvent.POLLIN

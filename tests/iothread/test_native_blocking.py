@@ -298,12 +298,66 @@ def test_threads_with_sockets_from_context_instance_inproc_and_a_device():
     assert out.split() == ["400", "400"]
 
 
+def test_a_recv_that_blocks_as_its_first_peer_arrives_is_woken():
+    # The I/O thread finishes a peer's handshake and reads its first message into the new
+    # pipe before the socket has taken the pipe in: that message activates no one (nobody
+    # had looked at the pipe). A recv() that made its first look just before, and blocks just
+    # after, must still be woken when the pipe joins. Forced here: the first look finds
+    # nothing and waits (natively) until the peer's pipe and message are there. Before the
+    # fix the recv slept until its RCVTIMEO (or the peer's next message), not at once.
+    proc = start("""
+        import os, threading, time
+        import gzmq as zmq
+
+        ctx = zmq.Context()
+        pull = ctx.socket(zmq.PULL)
+        pull.bind("tcp://127.0.0.1:*")
+        first_look = pull._xrecv
+
+        def look_then_let_the_peer_in():
+            msg = first_look()
+            if msg is None and pull._xrecv is not first_look:
+                pull._xrecv = first_look
+                deadline = time.monotonic() + 10
+                while not pull._mailbox.commands and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                time.sleep(0.2)             # (the message follows its pipe into the queue)
+            return msg
+
+        pull._xrecv = look_then_let_the_peer_in
+        done = threading.Event()
+
+        def peer():                         # stays connected: no later event wakes the recv
+            push = ctx.socket(zmq.PUSH)
+            push.connect(pull.last_endpoint.decode())
+            push.send(b"hello")
+            done.wait(30)
+            push.close(linger=0)
+
+        def watchdog():                     # (a timeout would give the recv a last look)
+            if not done.wait(10):
+                print("not woken", flush=True)
+                os._exit(1)
+
+        threading.Thread(target=peer).start()
+        threading.Thread(target=watchdog, daemon=True).start()
+        print(pull.recv())
+        done.set()
+        pull.close(linger=0)
+        ctx.term()
+    """)
+    code, out, err = finish(proc, timeout=30)
+    assert code == 0, err
+    assert out.strip() == "b'hello'"
+
+
 def test_a_socket_made_in_one_thread_and_used_in_another_never_misses_its_peer():
-    # A socket made in the main thread and handed to a worker thread: its commands (a peer's
-    # pipe joining, messages arriving) are posted to the main thread's hub, which never runs
-    # while main waits natively in join(). The worker must still see them. The race that once
-    # hung here (1 run in 30 of the benchmark's one-process tcp row) is forced: the worker's
-    # first look finds nothing, and the peer's pipe arrives before it starts waiting.
+    # A socket made in the main thread and handed to a worker thread: its first call there
+    # moves its mailbox, so its commands (a peer's pipe joining, messages arriving) go to the
+    # worker's hub from then on, never to the main thread's, which does not run while main
+    # waits natively in join(). The race that once hung here (1 run in 30 of the benchmark's
+    # one-process tcp row) is forced: the worker's first look finds nothing, and the peer's
+    # pipe arrives before it starts waiting.
     proc = start("""
         import threading, time
         import gzmq as zmq
@@ -338,6 +392,73 @@ def test_a_socket_made_in_one_thread_and_used_in_another_never_misses_its_peer()
     code, out, err = finish(proc, timeout=30)
     assert code == 0, err
     assert out.strip() == "[b'hello']"
+
+
+def test_destroy_closes_sockets_whose_threads_are_busy_elsewhere():
+    # ctx.destroy() closes each socket on its own thread when that thread waits in gzmq (its
+    # hub runs the close); a thread blocked natively elsewhere, here in Event.wait(), may
+    # never come back, so its sockets are closed by destroy() itself, as pyzmq does. One
+    # socket was made by the worker, one made by main and handed to the worker.
+    proc = start("""
+        import threading
+        import gzmq as zmq
+
+        ctx = zmq.Context()
+        handed = ctx.socket(zmq.PUSH)
+        handed.bind("tcp://127.0.0.1:*")
+        used, release = threading.Event(), threading.Event()
+        sockets = [handed]
+
+        def worker():
+            own = ctx.socket(zmq.PUSH)
+            own.bind("tcp://127.0.0.1:*")
+            sockets.append(own)
+            for sock in sockets:
+                assert sock.poll(0, zmq.POLLOUT) == 0      # used here (no peer yet)
+            used.set()
+            release.wait(20)                # busy elsewhere, natively
+
+        threading.Thread(target=worker, daemon=True).start()
+        used.wait(10)
+        ctx.destroy(linger=0)
+        print([sock.closed for sock in sockets])
+        release.set()
+    """)
+    code, out, err = finish(proc, timeout=30)
+    assert code == 0, err
+    assert out.strip() == "[True, True]"
+
+
+def test_destroy_closes_a_socket_on_its_thread_while_that_thread_waits_in_recv():
+    # The worker's hub runs while it waits, so the close is posted there and its recv ends
+    # with ENOTSOCK; destroy() returns once it has.
+    proc = start("""
+        import threading
+        import gzmq as zmq
+
+        ctx = zmq.Context()
+        waiting = threading.Event()
+        outcome = []
+
+        def worker():
+            pull = ctx.socket(zmq.PULL)
+            pull.bind("tcp://127.0.0.1:*")
+            waiting.set()
+            try:
+                pull.recv()
+            except zmq.ZMQError as e:
+                outcome.append((e.errno.name, pull.closed))
+
+        t = threading.Thread(target=worker, name="worker")
+        t.start()
+        waiting.wait(10)
+        ctx.destroy(linger=0)
+        t.join(10)
+        print(outcome)
+    """)
+    code, out, err = finish(proc, timeout=30)
+    assert code == 0, err
+    assert out.strip() == "[('ENOTSOCK', True)]"    # (as pyzmq's, when libzmq survives it)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")

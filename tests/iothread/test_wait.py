@@ -10,7 +10,7 @@ import pytest
 from gevent import get_hub
 
 import gzmq
-from gzmq.engine.wait import Signal, hub_link, wait_until
+from gzmq.engine.wait import Mailbox, Signal, hub_link, thread_ident, wait_until
 
 
 class Switches:
@@ -97,6 +97,43 @@ def test_a_wake_from_another_thread():
 
     gevent.spawn_later(0.01, lambda: threading.Thread(target=other).start())
     assert wait_until(lambda: bool(flag), 10, (signal,))
+
+
+def test_a_mailbox_moves_to_the_thread_that_uses_its_socket():
+    # pyzmq lets a program hand a socket to another thread. Its commands must then run on the
+    # new thread only: the old one may still run its hub (blocked in another socket's recv),
+    # and running them there as well would race with the socket's new owner.
+    signal = Signal()
+    box = Mailbox((signal,))            # made here, as by a socket made on this thread
+    ran_on = {}
+
+    def command(name):
+        ran_on[name] = thread_ident()
+        signal.fire()                   # (as read_activated tells a waiting recv)
+
+    queued = threading.Thread(target=box.call, args=(command, "queued before the move"))
+    queued.start()
+    queued.join(10)                     # (posted to this thread's hub, which has not run)
+    moved = threading.Event()
+    new_owner = []
+
+    def use_the_socket():
+        new_owner.append(thread_ident())
+        box.process()                   # its first call on this thread (send, recv, poll...)
+        moved.set()
+        assert wait_until(lambda: len(ran_on) == 3, 10, (signal,))
+
+    worker = threading.Thread(target=use_the_socket)
+    worker.start()
+    assert moved.wait(10)
+    box.call(command, "from the old thread")
+    threading.Thread(target=box.call, args=(command, "from a third thread")).start()
+    gevent.sleep(0.05)                  # the old thread's hub runs (its stale callback too)
+    worker.join(10)
+    assert not worker.is_alive()
+    assert ran_on == dict.fromkeys(["queued before the move", "from the old thread",
+                                    "from a third thread"], new_owner[0])
+    assert box.thread == new_owner[0] and not box.commands
 
 
 def test_a_timeout_ends_the_wait_and_leaves_no_waiter():
