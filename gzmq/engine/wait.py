@@ -361,12 +361,16 @@ class Mailbox:
     def call(self, fn, *args):
         here = thread_ident()
         if here == self.thread:
-            with self.lock:
+            lock = self.lock
+            lock.acquire()      # (not `with`: this is every activation's path, and `with` costs 2x)
+            try:
                 if here == self.thread:       # (not moved away meanwhile)
                     if self.commands:
                         self._run()
                     fn(*args)
                     return
+            finally:
+                lock.release()
         self.commands.append((fn, args))
         if not self.scheduled:
             self.scheduled = True
