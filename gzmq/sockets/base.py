@@ -93,8 +93,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         self._sndtimeo = None
         self._rcvtimeo = None
         self._monitor = None
-        # Calls from other threads (an inproc peer's pipe events, term(), destroy()) run on
-        # this socket's thread through its mailbox.
+        # Calls from other threads (pipe events, destroy()) run on the socket's thread: its mailbox.
         self._mailbox = Mailbox((self._in_signal, self._out_signal))
         self._type_name = TYPE_NAMES.get(self._type, str(self._type))
         self._init_routing()
@@ -213,9 +212,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         if not self._xready(pipe):
             pipe.ready = False
             self._drop_pipe(pipe)
-        elif pipe.pending_in():
-            # Messages that came before the pipe joined activated no one (nobody had looked
-            # at it): a recv() that blocked meanwhile must look now.
+        elif pipe.pending_in():     # (they activated no one: a blocked recv must look now)
             self._notify_in()
 
     def hiccuped(self, pipe: Pipe) -> None:
@@ -241,9 +238,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             self._pipes.remove(pipe)
         except ValueError:
             pass
-        self._xdetach(pipe)
-        # Messages already received from the peer stay readable (libzmq delivers them too);
-        # the pipe leaves the fair queue once drained.
+        self._xdetach(pipe)     # (what the peer delivered stays readable, as in libzmq)
 
     def _drop_pipe(self, pipe):
         """Drop a peer (disconnect, ROUTER handover, refused): its connection ends."""
@@ -336,9 +331,8 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         """
         if type(flags) is not int:
             flags = int(flags)   # zmq.DONTWAIT is an IntFlag: `flags & X` on it costs ~1 us
-        mailbox = self._mailbox
-        if mailbox.commands or mailbox.thread != thread_ident():
-            mailbox.process()     # what other threads told us first (libzmq does too)
+        if self._mailbox.commands or self._mailbox.thread != thread_ident():
+            self._mailbox.process()   # what other threads told us first (libzmq too); ours now
         tracker = None
         if track:
             data, tracker = self._tracked_frame(data, copy, None)
@@ -387,9 +381,8 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
         """Send a sequence of frames as one message (all or nothing)."""
         if type(flags) is not int:
             flags = int(flags)
-        mailbox = self._mailbox
-        if mailbox.commands or mailbox.thread != thread_ident():
-            mailbox.process()
+        if self._mailbox.commands or self._mailbox.thread != thread_ident():
+            self._mailbox.process()
         parts = []
         tracker = MessageTracker() if track else None
         for i, part in enumerate(msg_parts):
@@ -484,9 +477,8 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             if copy:
                 return data if type(data) is bytes else bytes(data)
             return self._make_frame(data, more)
-        mailbox = self._mailbox
-        if mailbox.commands or mailbox.thread != thread_ident():
-            mailbox.process()
+        if self._mailbox.commands or self._mailbox.thread != thread_ident():
+            self._mailbox.process()
         msg = self._xrecv()
         if msg is None:
             msg = self._wait_recv(flags)
@@ -534,9 +526,8 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
             while self._rcv_parts is not None:
                 parts.append(self.recv(flags, copy))
             return parts
-        mailbox = self._mailbox
-        if mailbox.commands or mailbox.thread != thread_ident():
-            mailbox.process()
+        if self._mailbox.commands or self._mailbox.thread != thread_ident():
+            self._mailbox.process()
         msg = self._xrecv()
         if msg is None:
             msg = self._wait_recv(flags)
@@ -565,9 +556,8 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
 
     # -- polling ---------------------------------------------------------------------------------
     def _events(self):
-        mailbox = self._mailbox
-        if mailbox.commands or mailbox.thread != thread_ident():
-            mailbox.process()
+        if self._mailbox.commands or self._mailbox.thread != thread_ident():
+            self._mailbox.process()
         ev = 0
         if self._rcv_parts is not None or (self._can_recv and self._xhas_in()):
             ev |= PollEvent.POLLIN
