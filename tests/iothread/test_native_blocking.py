@@ -298,33 +298,39 @@ def test_threads_with_sockets_from_context_instance_inproc_and_a_device():
     assert out.split() == ["400", "400"]
 
 
+# A PULL whose first look in recv() finds nothing, then waits (natively) until a peer's pipe
+# has come and its first message with it: the race between a recv's first look and its wait,
+# forced.
+PULL_WITH_A_FORCED_FIRST_LOOK = """
+import os, threading, time
+import gzmq as zmq
+
+ctx = zmq.Context()
+pull = ctx.socket(zmq.PULL)
+pull.bind("tcp://127.0.0.1:*")
+first_look = pull._xrecv
+
+def look_then_let_the_peer_in():
+    msg = first_look()
+    if msg is None and pull._xrecv is not first_look:
+        pull._xrecv = first_look
+        deadline = time.monotonic() + 10
+        while not pull._mailbox.commands and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.2)             # (the message follows its pipe into the queue)
+    return msg
+
+pull._xrecv = look_then_let_the_peer_in
+"""
+
+
 def test_a_recv_that_blocks_as_its_first_peer_arrives_is_woken():
     # The I/O thread finishes a peer's handshake and reads its first message into the new
     # pipe before the socket has taken the pipe in: that message activates no one (nobody
     # had looked at the pipe). A recv() that made its first look just before, and blocks just
-    # after, must still be woken when the pipe joins. Forced here: the first look finds
-    # nothing and waits (natively) until the peer's pipe and message are there. Before the
-    # fix the recv slept until its RCVTIMEO (or the peer's next message), not at once.
-    proc = start("""
-        import os, threading, time
-        import gzmq as zmq
-
-        ctx = zmq.Context()
-        pull = ctx.socket(zmq.PULL)
-        pull.bind("tcp://127.0.0.1:*")
-        first_look = pull._xrecv
-
-        def look_then_let_the_peer_in():
-            msg = first_look()
-            if msg is None and pull._xrecv is not first_look:
-                pull._xrecv = first_look
-                deadline = time.monotonic() + 10
-                while not pull._mailbox.commands and time.monotonic() < deadline:
-                    time.sleep(0.001)
-                time.sleep(0.2)             # (the message follows its pipe into the queue)
-            return msg
-
-        pull._xrecv = look_then_let_the_peer_in
+    # after, must still be woken when the pipe joins. Before the fix the recv slept until its
+    # RCVTIMEO (or the peer's next message), not at once.
+    proc = start(PULL_WITH_A_FORCED_FIRST_LOOK + textwrap.dedent("""
         done = threading.Event()
 
         def peer():                         # stays connected: no later event wakes the recv
@@ -345,7 +351,7 @@ def test_a_recv_that_blocks_as_its_first_peer_arrives_is_woken():
         done.set()
         pull.close(linger=0)
         ctx.term()
-    """)
+    """))
     code, out, err = finish(proc, timeout=30)
     assert code == 0, err
     assert out.strip() == "b'hello'"
@@ -356,27 +362,8 @@ def test_a_socket_made_in_one_thread_and_used_in_another_never_misses_its_peer()
     # moves its mailbox, so its commands (a peer's pipe joining, messages arriving) go to the
     # worker's hub from then on, never to the main thread's, which does not run while main
     # waits natively in join(). The race that once hung here (1 run in 30 of the benchmark's
-    # one-process tcp row) is forced: the worker's first look finds nothing, and the peer's
-    # pipe arrives before it starts waiting.
-    proc = start("""
-        import threading, time
-        import gzmq as zmq
-
-        ctx = zmq.Context()
-        pull = ctx.socket(zmq.PULL)
-        pull.bind("tcp://127.0.0.1:*")
-        first_look = pull._xrecv
-
-        def look_then_let_the_peer_in():
-            msg = first_look()
-            if msg is None and pull._xrecv is not first_look:
-                pull._xrecv = first_look
-                deadline = time.monotonic() + 10
-                while not pull._mailbox.commands and time.monotonic() < deadline:
-                    time.sleep(0.001)
-            return msg
-
-        pull._xrecv = look_then_let_the_peer_in
+    # one-process tcp row) is forced.
+    proc = start(PULL_WITH_A_FORCED_FIRST_LOOK + textwrap.dedent("""
         received = []
         worker = threading.Thread(target=lambda: received.append(pull.recv()))
         worker.start()
@@ -388,7 +375,7 @@ def test_a_socket_made_in_one_thread_and_used_in_another_never_misses_its_peer()
         push.close(linger=0)
         pull.close(linger=0)
         ctx.term()
-    """)
+    """))
     code, out, err = finish(proc, timeout=30)
     assert code == 0, err
     assert out.strip() == "[b'hello']"
