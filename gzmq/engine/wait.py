@@ -29,6 +29,7 @@ import select as _select
 import signal as _signal
 import sys
 import time
+import weakref
 from collections import deque
 
 from gevent import get_hub, getcurrent, sleep
@@ -69,6 +70,7 @@ class HubLink:
         watcher.start(self._drain)
         if getattr(self.loop, "default", False):
             _wake_on_signals(self.loop)
+        _links.add(self)
 
     def hold(self):
         """A greenlet of this hub waits for a wake-up that may come from another thread: keep
@@ -87,6 +89,10 @@ class HubLink:
         """Is a greenlet of this hub blocked in a gzmq wait, so that its hub runs posted calls
         (not busy in the program's own code, nor blocked natively)?"""
         return self._holds > 0
+
+    def parked(self):
+        """Blocked in a gzmq wait with no call posted to wake it (at exit: it stays there)."""
+        return self._holds > 0 and not self._calls
 
     def call(self, fn, *args):
         if thread_ident() == self.thread:
@@ -121,6 +127,12 @@ class HubLink:
 
 
 _local = get_original("_thread", "_local")()   # per OS thread, even under patch_all
+_links: "weakref.WeakSet[HubLink]" = weakref.WeakSet()     # every thread's, for the exit
+
+
+def hub_links():
+    """The HubLink of every thread that has run a gzmq hub (and its link is still alive)."""
+    return list(_links)
 _signal_wakeup: list = []    # the wake-up pipe's read end and its watcher, once made (for good)
 
 

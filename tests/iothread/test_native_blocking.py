@@ -448,6 +448,38 @@ def test_destroy_closes_a_socket_on_its_thread_while_that_thread_waits_in_recv()
     assert out.strip() == "[('ENOTSOCK', True)]"    # (as pyzmq's, when libzmq survives it)
 
 
+def test_a_daemon_thread_woken_by_destroy_ends_before_python_finalizes():
+    # A daemon thread that destroy() woke from its recv is still winding down when the
+    # program ends. gzmq's exit hook lets it end first (bounded): a thread whose greenlets
+    # are destroyed while Python finalizes crashed the process (segfault at exit, about 1 run
+    # in 40 of test_threads_with_sockets_from_context_instance_inproc_and_a_device on
+    # CPython 3.9 and 3.11). Here the thread's last words show that it ended.
+    proc = start("""
+        import threading, time
+        import gzmq as zmq
+
+        ctx = zmq.Context()
+        ready = threading.Event()
+
+        def worker():
+            pull = ctx.socket(zmq.PULL)
+            pull.bind("tcp://127.0.0.1:*")
+            ready.set()
+            try:
+                pull.recv()
+            except zmq.ZMQError:
+                time.sleep(0.1)                 # winding down, natively
+                print("worker ended", flush=True)
+
+        threading.Thread(target=worker, daemon=True).start()
+        ready.wait(10)
+        ctx.destroy(linger=0)
+    """)
+    code, out, err = finish(proc, timeout=30)
+    assert code == 0, err
+    assert out.strip() == "worker ended"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_makes_its_own_context_and_never_hangs(pyzmq, zctx):
     pull = zctx.socket(pyzmq.PULL)
