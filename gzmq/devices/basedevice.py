@@ -294,6 +294,9 @@ class ProcessDevice(BackgroundDevice):
 
     The device object is pickled to the child, so subclasses must be importable there (define
     them in a module, not in a script's __main__ without the usual `if __name__` guard).
+    join() and `done` tell when the child has ended. Its `launcher.exitcode` stays None if
+    something else reaped the child first: gevent does, for every child, once the program has
+    started children through gevent.subprocess or gevent.os.fork.
     """
 
     context_factory = Context
