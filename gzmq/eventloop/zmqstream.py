@@ -42,11 +42,20 @@ class ZMQStream:
         self._handling = False       # a re-check is scheduled on the loop
         self._fd = socket.FD
         self.io_loop.add_handler(self._fd, self._on_fd, IOLoop.READ)
+        # pyzmq's shortcuts to the socket's own methods (stream.bind is stream.socket.bind).
+        self.bind = socket.bind
+        self.bind_to_random_port = socket.bind_to_random_port
+        self.connect = socket.connect
+        self.setsockopt = socket.setsockopt
+        self.getsockopt = socket.getsockopt
+        self.setsockopt_string = self.setsockopt_unicode = socket.setsockopt_string
+        self.getsockopt_string = self.getsockopt_unicode = socket.getsockopt_string
 
     # -- receiving -------------------------------------------------------------------------
     def on_recv(self, callback, copy=True):
         """Call callback(frames) with every message received (None stops receiving)."""
         self._check_closed()
+        assert callback is None or callable(callback), "on_recv needs a callable or None"   # (pyzmq's check)
         self._recv_callback = callback
         self._recv_copy = copy
         self._schedule()
@@ -69,6 +78,7 @@ class ZMQStream:
         """Call callback(frames, status) after each queued message went out (status: the
         send's return value, a MessageTracker with track=True)."""
         self._check_closed()
+        assert callback is None or callable(callback), "on_send needs a callable or None"   # (pyzmq's check)
         self._send_callback = callback
 
     def on_send_stream(self, callback):

@@ -159,6 +159,36 @@ def test_zmqstream_flush_and_closed(tctx):
     loop.close()
 
 
+def test_zmqstream_has_pyzmqs_socket_shortcuts_and_checks_its_callbacks(tctx):
+    # pyzmq's own tests set streams up with stream.bind_to_random_port and stream.connect.
+    from gzmq.eventloop.ioloop import IOLoop
+    from gzmq.eventloop.zmqstream import ZMQStream
+
+    loop = IOLoop(make_current=False)
+    push = ZMQStream(tctx.socket(gzmq.PUSH), io_loop=loop)
+    pull = ZMQStream(tctx.socket(gzmq.PULL), io_loop=loop)
+    port = push.bind_to_random_port("tcp://127.0.0.1")
+    pull.connect(f"tcp://127.0.0.1:{port}")
+    pull.setsockopt(gzmq.RCVHWM, 7)
+    pull.setsockopt_string(gzmq.ROUTING_ID, "puller")
+    assert pull.getsockopt(gzmq.RCVHWM) == 7 and pull.getsockopt_unicode(gzmq.ROUTING_ID) == "puller"
+    assert push.bind == push.socket.bind
+    for bad in (1, gzmq):
+        with pytest.raises(AssertionError):
+            pull.on_recv(bad)
+        with pytest.raises(AssertionError):
+            push.on_send(bad)
+    got = []
+    pull.on_recv(lambda frames: (got.append(frames), loop.stop()))
+    push.send(b"through the shortcuts")
+    loop.call_later(10, loop.stop)          # (bounded)
+    loop.start()
+    assert got == [[b"through the shortcuts"]]
+    push.close(linger=0)
+    pull.close(linger=0)
+    loop.close()
+
+
 def test_fd_in_hub_mode_with_a_gevent_wait(pyzmq, zctx):
     ctx = gzmq.Context(io_mode="hub")
     try:
