@@ -185,6 +185,10 @@ class Frame:
         """frame["User-Id"] is frame.get("User-Id"), as in pyzmq."""
         return self.get(key)
 
+    # Not iterable: without this, __getitem__ would make bytearray(frame) on Python < 3.12
+    # (no __buffer__ there) iterate frame[0], frame[1]... and fail with a ZMQError.
+    __iter__ = None
+
     def set(self, option: int, value: Any) -> None:
         if option == MessageOption.MORE:
             self.more = bool(value)

@@ -66,6 +66,13 @@ def test_recv_copy_false_returns_frame(gctx, deadline):
     assert not second.more and second.buffer.nbytes == 100000 and second.bytes == bytes(100000)
     assert first.get("Socket-Type") == "PUSH"
     assert first.get("Peer-Address") == "127.0.0.1"
+    # The buffer protocol: memoryview(frame) from Python 3.12 (PEP 688); before it, frame.buffer,
+    # and bytearray(frame) is a TypeError (never a ZMQError from frame[0] as an option).
+    if sys.version_info >= (3, 12):
+        assert memoryview(second).nbytes == 100000 and bytearray(first) == b"a"
+    else:
+        with pytest.raises(TypeError):
+            bytearray(first)
 
 
 # -- trackers -------------------------------------------------------------------------------------
