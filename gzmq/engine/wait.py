@@ -232,17 +232,14 @@ class _Parked:
             self.hub.loop.run_callback(waiter.switch, None)
 
 
-def wait_until(ready, timeout=None, signals=(), check=None, tried_by=None):
+def wait_until(ready, timeout=None, signals=(), check=None, tried=False):
     """Block cooperatively until ready() is true or `timeout` seconds pass (see the module
     docstring). Returns ready()'s result, or None on timeout.
 
-    tried_by=mailbox: the caller (a socket's recv or send) has just tried, and everything that
-    can make ready() true comes as that socket's commands, which fire `signals` when they run.
-    If they come to this thread's hub (the mailbox is this thread's, as the socket's call has
-    just made it), ready() is not tried again before the first block. Otherwise (they go to a
-    hub that may never run, blocked in a native join) ready() is tried again once the waiter
-    is registered, as the caller's look may have missed one."""
-    tried = tried_by is not None and tried_by.thread == thread_ident()
+    tried=True: the caller (a socket's recv or send) has just tried, and everything that can
+    make ready() true comes as that socket's commands, which fire `signals` when they run and
+    go to this thread's hub (the socket's call has just made this its thread): ready() is
+    not tried again before the first block."""
     if not tried:
         if check is not None:
             check()

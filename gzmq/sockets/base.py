@@ -441,7 +441,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
                 self._mailbox.process()
             return self._xsend(parts)
 
-        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable, tried_by=self._mailbox):
+        if not wait_until(sent, self._sndtimeo, (self._out_signal,), self._check_usable, tried=True):
             raise Again()
 
     # -- receiving ---------------------------------------------------------------------------
@@ -544,7 +544,7 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
                 raise ZMQError(Errno.ENOTSUP, f"{self._type_name} socket cannot recv")
             raise Again()
         msg = wait_until(self._received, self._rcvtimeo, (self._in_signal,), self._check_usable,
-                         tried_by=self._mailbox)
+                         tried=True)
         if msg is None:
             raise Again()
         return msg
