@@ -76,7 +76,7 @@ def let_hub_threads_end(seconds=EXIT_THREADS_SECONDS):
             threads = [t for t in threads if t.is_alive() and (grace or not links[t.ident].parked())]
             if not threads:
                 return
-            threads[0].join(0.005)
+            threads[0].join(0.005)    # native, on purpose: at exit this thread's hub has nothing left to run
     except Exception:   # pragma: no cover - never let exit-time cleanup raise
         pass
 

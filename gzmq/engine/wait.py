@@ -395,7 +395,9 @@ class Mailbox:
         this first), which becomes the socket's thread if it was not."""
         if self.thread != thread_ident():
             link = hub_link()
-            with self.lock:         # (after a command running on the old thread, never beside it)
+            # A native lock, on purpose: it is held only while one command runs on the old
+            # thread, so the move waits that long, and never beside it.
+            with self.lock:
                 self.link = link
                 self.thread = link.thread
         self._run()
