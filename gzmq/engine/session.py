@@ -14,8 +14,7 @@ blocks (flush_inline, gzmq.engine.deferred); on an I/O thread the hub callback a
 them writes them (libzmq's restart_output). The writer takes over what a non-blocking send
 could not finish.
 
-A protocol error drops this one peer: the connection is closed, the reason logged and
-reported to the socket monitor; the socket and its other peers carry on.
+A protocol error drops this one peer (closed, logged, reported to the monitor); the others carry on.
 
 A session knows its socket only through its end of the socket's pipe (gzmq.engine.pipe: it
 writes what it receives, reads what the socket sends, and is told read_activated,
@@ -25,6 +24,7 @@ session_ready()/session_ended(), each called exactly once. It never touches the 
 it may run on another thread than the socket's.
 """
 import errno as _errno
+from contextlib import suppress
 import logging
 import time
 
@@ -138,6 +138,8 @@ class Session:
             log.warning("%s: dropping peer %s: %s", self.endpoint, self.peer_address or "", exc)
             if not self._ready:
                 self.failed_handshake = True
+                with suppress(OSError):     # what the codec queued first: our greeting's rest (why)
+                    self._raw.send(self.conn.data_to_send())
                 self.host.monitor_event(MonitorEvent.HANDSHAKE_FAILED_PROTOCOL, exc.protocol_error,
                                         self.endpoint)
         except OSError as exc:
@@ -225,9 +227,8 @@ class Session:
         # greenlet stays parked until the callback hands it the exception that ended it.
         raw = self._raw
         self._recv_into = raw.recv_into
-        # Reads land in one buffer of ours and leave it as a bytes copy of what came: a
-        # fresh 256 KiB bytes object per recv() would cost an mmap, page faults and an munmap
-        # each time (glibc hands allocations that large to mmap).
+        # Reads land in one buffer of ours and leave it as a bytes copy: a fresh 256 KiB bytes
+        # per recv() would cost an mmap, page faults and an munmap (glibc mmaps that size).
         self._buffer = bytearray(READ_SIZE)
         self._view = memoryview(self._buffer)
         hub = gevent.get_hub()
@@ -494,8 +495,7 @@ class Session:
             self._wake.set()
         elif total >= WRITE_BATCH:
             self._wake.set()        # more may be queued: the writer takes it from here
-        # else read() found the queue empty and armed the pipe: the writer sleeps on, and the
-        # next message kicks again
+        # else read() armed the pipe on an empty queue: the writer sleeps; the next message kicks
         return True
 
     def _heartbeat_loop(self):

@@ -404,20 +404,14 @@ class ZMTPConnection:
         bytes consumed, or, once a ZMTP 1.0/2.0 peer is known, the bytes that remain as its
         traffic (negative: see receive_data)."""
         g = self._greeting
-        pos = g.feed(data)
-        if g.signature_in and not self._sent_major:
-            self._sent_major = True
-            self._out.append(b"\x03")
-        if g.revision is not None and not self._sent_rest:
-            self._sent_rest = True
-            if g.revision in (0, 1):
-                # ZMTP 1.0 (versioned) and 2.0 peers get a 2.0 greeting: our socket type byte.
-                self._out.append(bytes((SOCKET_TYPE_NUMBERS.get(self.socket_type, 0),)))
-            else:
-                mech = self.mechanism
-                self._out.append(greeting_tail(mech.name, mech.as_server))
-                self._out.extend(mech.start())
-                self._early_events = list(getattr(mech, "zap_request", lambda: [])())
+        try:
+            pos = g.feed(data)
+        except ZMTPError:
+            # (a mechanism mismatch) Our greeting still goes out, as libzmq's does: its rest
+            # tells the peer our mechanism, and so why the connection ends.
+            self._send_greeting_stages(g, handshake=False)
+            raise
+        self._send_greeting_stages(g)
         if not g.done:
             return pos
         self.version = g.version
@@ -430,6 +424,25 @@ class ZMTPConnection:
             events.extend(self._early_events)
             self._early_events = []
         return pos
+
+    def _send_greeting_stages(self, g, handshake=True):
+        """Queue each stage of our greeting that the peer's greeting so far calls for (and,
+        after a 3.x greeting, the mechanism's first command unless `handshake` is False)."""
+        if g.signature_in and not self._sent_major:
+            self._sent_major = True
+            self._out.append(b"\x03")
+        if g.revision is not None and not self._sent_rest:
+            self._sent_rest = True
+            if g.revision in (0, 1):
+                # ZMTP 1.0 (versioned) and 2.0 peers get a 2.0 greeting: our socket type byte.
+                self._out.append(bytes((SOCKET_TYPE_NUMBERS.get(self.socket_type, 0),)))
+            else:
+                mech = self.mechanism
+                self._out.append(greeting_tail(mech.name, mech.as_server))
+                if not handshake:
+                    return
+                self._out.extend(mech.start())
+                self._early_events = list(getattr(mech, "zap_request", lambda: [])())
 
     def _downgrade(self, g):
         """Speak ZMTP 1.0 or 2.0 with this peer (libzmq's handshake_v1_0*/v2_0): no security

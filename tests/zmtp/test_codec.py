@@ -274,6 +274,19 @@ def test_refused(data, reason):
         conn.receive_data(data)
 
 
+def test_a_mechanism_mismatch_still_sends_our_whole_greeting():
+    # libzmq sends the rest of its greeting before it checks the peer's mechanism, so the
+    # peer learns ours and reports the mismatch (HANDSHAKE_FAILED_PROTOCOL). The peer's whole
+    # greeting may come in one read, its mechanism with the byte that calls for our rest.
+    from gzmq.zmtp.mechanisms.plain import PlainClient
+    conn = ZMTPConnection("REQ", mechanism=PlainClient(b"a", b"b"))
+    ours = conn.data_to_send()
+    with pytest.raises(ZMTPError, match="mechanism mismatch"):
+        conn.receive_data(LIBZMQ_GREETING[:12] + b"CURVE".ljust(20, b"\x00") + b"\x00" * 32)
+    ours += conn.data_to_send()
+    assert len(ours) == 64 and ours[10:12] == b"\x03\x01" and ours[12:32] == b"PLAIN".ljust(20, b"\x00")
+
+
 def test_accepts_libzmq_quirks():
     # non-zero padding, minor 7, as-server 1: all accepted (libzmq does)
     g = b"\xff\x01\x02\x03\x04\x05\x06\x07\x08\x7f\x03\x07" + b"NULL".ljust(20, b"\x00") + b"\x01" + b"\x00" * 31
