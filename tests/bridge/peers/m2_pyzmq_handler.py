@@ -2,8 +2,8 @@
 
     python m2_pyzmq_handler.py SEND_SPEC RECV_SPEC
 
-Connects PULL to SEND_SPEC and PUB to RECV_SPEC, as any Mongrel2 handler does, and serves
-(by the last path segment, under any route prefix):
+Connects PUB (an XPUB, see main) to RECV_SPEC and PULL to SEND_SPEC, as any Mongrel2 handler
+does, and serves (by the last path segment, under any route prefix):
 
   echo          200, JSON {"conn_id","path","headers","body"} of the request
   stream?n=N    chunked response sent as N+2 separate replies (head, N chunks, last chunk)
@@ -49,8 +49,12 @@ def chunk(data):
 
 def main():
     ctx = zmq.Context()
-    pub = ctx.socket(zmq.PUB)
+    # An XPUB, so that the handler takes no request before the server's SUB has subscribed:
+    # a PUB drops the answers it sends before then, and the request waits for its timeout.
+    pub = ctx.socket(zmq.XPUB)
     pub.connect(RECV_SPEC)
+    if not pub.poll(10000):
+        sys.exit("m2_pyzmq_handler: the server's SUB did not subscribe within 10 s")
     pull = ctx.socket(zmq.PULL)
     pull.connect(SEND_SPEC)
     held = set()
