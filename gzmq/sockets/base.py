@@ -301,9 +301,12 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
 
     def _notify_term(self):
         """The context is terminating: wake every blocked call so it raises ETERM (any
-        thread)."""
+        thread), and tell zmq.FD's readers, who then find EVENTS raising ETERM."""
         self._in_signal.fire()
         self._out_signal.fire()
+        fd = self._mailbox.fd
+        if fd is not None:
+            fd.set()
 
     def _check_usable(self):
         """A blocked call ends: ENOTSOCK once the socket is closed, ETERM once its context

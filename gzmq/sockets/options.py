@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..constants import Errno, OPTION_TYPES, SocketOption
 from ..engine.options import EngineOptions, mechanism_of
-from ..error import ZMQError
+from ..error import ContextTerminated, ZMQError
 from ..security.options import CURVE_KEYS, SECURITY_OPTIONS, check_option, curve_key_text
 from .option_rules import check_readable, check_settable
 
@@ -152,6 +152,8 @@ class OptionsMixin:
     def getsockopt(self, option: int) -> Any:
         if option == O.EVENTS:
             self._check_open()
+            if self.context._terminated:
+                raise ContextTerminated()    # (libzmq's getsockopt: ETERM)
             fd = self._mailbox.fd
             if fd is not None:
                 fd.clear()       # before looking: a change from now on sets it again

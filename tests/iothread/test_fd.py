@@ -7,6 +7,7 @@ application then handles what EVENTS shows until the condition is gone.
 """
 import asyncio
 import selectors
+import threading
 import time
 
 import gevent
@@ -22,13 +23,6 @@ COUNT = 200
 def tctx():
     """A gzmq context in I/O-thread mode, whatever the run's default."""
     ctx = gzmq.Context(io_mode="thread")
-    yield ctx
-    ctx.destroy(linger=0)
-
-
-@pytest.fixture
-def zctx(pyzmq):
-    ctx = pyzmq.Context()
     yield ctx
     ctx.destroy(linger=0)
 
@@ -66,6 +60,28 @@ def test_selectors_loop_receives_everything(pyzmq, zctx, tctx):
             drain(pull, got)
     selector.close()
     assert [int(m) for m in got] == list(range(COUNT))
+
+
+def test_term_makes_fd_readable_and_events_raise_eterm():
+    """libzmq's contract for a loop waiting on FD: term() reaches the socket there, and EVENTS
+    then raises ETERM, so the loop learns to close the socket that term() waits for."""
+    ctx = gzmq.Context(io_mode="thread")
+    pull = ctx.socket(gzmq.PULL)
+    fd = pull.FD
+    assert pull.getsockopt(gzmq.EVENTS) == 0          # (resets the FD)
+    selector = selectors.DefaultSelector()
+    selector.register(fd, selectors.EVENT_READ)
+    terminating = threading.Thread(target=ctx.term)
+    terminating.start()
+    try:
+        assert selector.select(10)
+        with pytest.raises(gzmq.ContextTerminated):
+            pull.getsockopt(gzmq.EVENTS)
+    finally:
+        selector.close()
+        pull.close()
+        terminating.join(10)
+    assert not terminating.is_alive()
 
 
 def test_asyncio_add_reader_receives_and_sends(pyzmq, zctx, tctx):

@@ -38,13 +38,6 @@ def finish(proc, timeout=20):
     return proc.returncode, out, err
 
 
-@pytest.fixture
-def zctx(pyzmq):
-    ctx = pyzmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
 def test_the_default_is_an_io_thread_without_monkey_patching():
     proc = start("""
         import gzmq as zmq
