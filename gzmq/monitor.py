@@ -17,6 +17,7 @@ the thread that owns that socket.
 """
 from __future__ import annotations
 
+import inspect
 import struct
 from typing import Any, Dict, List
 
@@ -67,6 +68,14 @@ def parse_monitor_message(msg: List[Any]) -> Dict[str, Any]:
     return {"event": event, "value": value, "endpoint": bytes(msg[1])}
 
 
-def recv_monitor_message(socket: Any, flags: int = 0) -> Dict[str, Any]:
-    """Receive and parse one event from a monitor socket (pyzmq's helper)."""
-    return parse_monitor_message(socket.recv_multipart(flags))
+def recv_monitor_message(socket: Any, flags: int = 0) -> Any:
+    """Receive and parse one event from a monitor socket (pyzmq's helper); from an asyncio
+    socket (gzmq.asyncio), an awaitable of the event."""
+    msg = socket.recv_multipart(flags)
+    if inspect.isawaitable(msg):
+        return _parse_when_received(msg)
+    return parse_monitor_message(msg)
+
+
+async def _parse_when_received(msg: Any) -> Dict[str, Any]:
+    return parse_monitor_message(await msg)

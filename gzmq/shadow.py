@@ -36,7 +36,10 @@ def resolve(source, kind):
 
 
 def make_shadow(source, kind):
-    return Shadow(resolve(source, kind), source)
+    target = resolve(source, kind)
+    # A class whose methods differ from the blocking API (gzmq.asyncio's) says which proxy
+    # gives its objects that API back.
+    return getattr(type(target), "_blocking_shadow", Shadow)(target, source)
 
 
 class Shadow:

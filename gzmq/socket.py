@@ -12,11 +12,29 @@ from typing import Any
 
 from .constants import Errno, SocketType
 from .error import ZMQError
-from .shadow import Shadow, make_shadow
+from .shadow import make_shadow
 from .sockets import SOCKET_CLASSES
 from .sockets.base import SocketBase
 
-_COMBINED: dict[tuple[type, type], type] = {}
+_COMBINED: dict[tuple[type, type, bool], type] = {}
+
+
+def class_for_type(cls: type, socket_type: Any, hooks_first: bool = True) -> type:
+    """The class of a `cls` socket of `socket_type` (made once per pair): the socket type's
+    routing hooks before `cls` in its MRO, or after it with hooks_first=False (gzmq.asyncio,
+    whose Futures wrap the whole blocking call, hooks and all)."""
+    if socket_type is None:
+        raise ZMQError(Errno.EINVAL, "socket type required")
+    try:
+        impl = SOCKET_CLASSES[SocketType(socket_type)]
+    except (KeyError, ValueError):
+        raise ZMQError(Errno.EINVAL, f"socket type {socket_type!r} is not supported by gzmq") from None
+    key = (cls, impl, hooks_first)
+    combined = _COMBINED.get(key)
+    if combined is None:
+        combined = _COMBINED[key] = type(cls.__name__, (impl, cls) if hooks_first else (cls, impl),
+                                         {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return combined
 
 
 class Socket(SocketBase):
@@ -24,21 +42,9 @@ class Socket(SocketBase):
 
     def __new__(cls, context: Any = None, socket_type: Any = None, *args: Any, **kwargs: Any) -> Any:
         # Socket(other_socket) and Socket(shadow=sock_or_address) make a shadow (gzmq.shadow).
-        if kwargs.get("shadow") or isinstance(context, (SocketBase, Shadow)):
+        if kwargs.get("shadow") or isinstance(context, SocketBase):   # (a socket Shadow too: its __class__)
             return make_shadow(kwargs.get("shadow") or context, SocketBase)
-        if socket_type is None:
-            raise ZMQError(Errno.EINVAL, "socket type required")
-        try:
-            impl = SOCKET_CLASSES[SocketType(socket_type)]
-        except (KeyError, ValueError):
-            raise ZMQError(Errno.EINVAL, f"socket type {socket_type!r} is not supported by gzmq") from None
-        key = (cls, impl)
-        combined = _COMBINED.get(key)
-        if combined is None:
-            combined = type(cls.__name__, (impl, cls), {"__module__": cls.__module__,
-                                                       "__qualname__": cls.__qualname__})
-            _COMBINED[key] = combined
-        return object.__new__(combined)
+        return object.__new__(class_for_type(cls, socket_type))
 
     def __init__(self, context: Any = None, socket_type: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(context, socket_type)

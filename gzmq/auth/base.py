@@ -17,17 +17,22 @@ connecting peer. The policy is pyzmq's, so code written for zmq.auth behaves the
 This class only answers requests handed to handle_zap_message(); GreenletAuthenticator
 (gzmq.auth.green) runs that loop for you. Unlike pyzmq >= 25, handle_zap_message is a plain
 method (gevent has no event loop to await in); a credentials provider's callback is called
-directly and may block cooperatively.
+directly and may block cooperatively. A callback that is a coroutine runs on an event loop of
+its own, or, with AsyncioAuthenticator (gzmq.auth.asyncio), on the program's.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Union
 
+import asyncio
+import inspect
 import logging
 import os
 
 from ..constants import SocketOption, SocketType
 from ..context import Context
+from ..error import ZMQError
+from ..socket import Socket
 from ..utils import z85
 from .certs import load_certificates
 
@@ -57,7 +62,9 @@ class Authenticator:
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         """Create the ZAP socket and bind it at inproc://zeromq.zap.01."""
-        self.zap_socket = self.context.socket(SocketType.REP)
+        # A blocking-API socket whatever the context's class (pyzmq's too): an asyncio
+        # Context would make one whose recv returns a Future.
+        self.zap_socket = self.context.socket(SocketType.REP, socket_class=Socket)
         self.zap_socket.setsockopt(SocketOption.LINGER, 1)
         self.zap_socket.bind(ZAP_ENDPOINT)
         self.log.debug("Starting")
@@ -215,7 +222,7 @@ class Authenticator:
             provider = self.credentials_providers.get(domain)
             if provider is None:
                 return False, b"Unknown domain"
-            allowed = bool(provider.callback(domain, z85_key))
+            allowed = bool(self._ask_provider(provider, domain, z85_key))
         else:
             if domain not in self.certs:
                 return False, b"Unknown domain"
@@ -224,8 +231,30 @@ class Authenticator:
                        domain, z85_key)
         return (True, b"OK") if allowed else (False, b"Unknown key")
 
+    def _ask_provider(self, provider, domain, z85_key):
+        """The provider's verdict on a CURVE key; a coroutine callback (pyzmq allows one) is
+        run to its end here, on an event loop of its own."""
+        verdict = provider.callback(domain, z85_key)
+        if inspect.isawaitable(verdict):
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(_awaited(verdict))
+            raise RuntimeError("an async credentials callback cannot be awaited on a thread whose "
+                               "event loop is running: use gzmq.auth.asyncio.AsyncioAuthenticator")
+        return verdict
+
     def _authenticate_gssapi(self, domain, principal):
         return True, b"OK"
+
+    def _reply_after_failure(self, sock, msg):
+        """A REP socket owes a reply before it can read the next request; without one every
+        later handshake would hang. Refuse this peer (500) so the handler can carry on."""
+        try:
+            sock.send_multipart([VERSION, msg[1] if len(msg) > 1 else b"1", b"500",
+                                 b"Internal error", b"", b""])
+        except ZMQError:
+            pass  # it had replied already (the failure came later): nothing owed
 
     def _send_zap_reply(self, request_id, status_code, status_text, user_id="anonymous"):
         """Send the RFC 27 reply; the user id only goes with 200."""
@@ -237,3 +266,7 @@ class Authenticator:
 
 
 __all__ = ["Authenticator", "CURVE_ALLOW_ANY"]
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable

@@ -63,12 +63,6 @@ class GreenletAuthenticator(Authenticator):
                 self.log.exception("ZAP handler failed on %r", msg[:6])
                 self._reply_after_failure(sock, msg)
 
-    def _reply_after_failure(self, sock, msg):
-        try:
-            sock.send_multipart([b"1.0", msg[1] if len(msg) > 1 else b"1", b"500",
-                                 b"Internal error", b"", b""])
-        except ZMQError:
-            pass  # it had replied already (the failure came later): nothing owed
 
 
 __all__ = ["GreenletAuthenticator"]

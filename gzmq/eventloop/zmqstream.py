@@ -12,15 +12,17 @@ loop to come back at once while EVENTS still shows work it wants: a busy socket 
 starve the loop's other handlers, and nothing waits for an edge that already passed.
 """
 import json
-import logging
 import pickle
 import warnings
 from collections import deque
 
 from tornado.gen import convert_yielded
+from tornado.log import gen_log
 
+from ..asyncio import Socket as AsyncSocket
 from ..constants import Flag, PollEvent
 from ..error import Again, ZMQError
+from ..socket import Socket
 from .ioloop import IOLoop
 
 POLLIN = int(PollEvent.POLLIN)
@@ -32,6 +34,12 @@ class ZMQStream:
     """A socket on an IOLoop: callbacks for messages received and sent (see module docstring)."""
 
     def __init__(self, socket, io_loop=None):
+        if isinstance(socket, AsyncSocket):
+            warnings.warn(
+                "ZMQStream takes a socket with the blocking API: use "
+                "zmq.Socket(shadow=sock) or ctx.socket(type, socket_class=zmq.Socket); "
+                "this stream uses such a shadow of the asyncio socket", RuntimeWarning, stacklevel=2)
+            socket = Socket.shadow(socket)
         self.socket = socket
         self.io_loop = io_loop or IOLoop.current()
         self._send_queue = deque()
@@ -151,6 +159,10 @@ class ZMQStream:
     def close(self, linger=None):
         if self.socket is None:
             return
+        if self.socket.closed:
+            warnings.warn(f"Unregistering FD {self._fd} after closing socket: the number may "
+                          "belong to another file by now. Close the stream, not its socket.",
+                          RuntimeWarning, stacklevel=2)
         try:
             self.io_loop.remove_handler(self._fd)
         except (KeyError, ValueError):
@@ -185,7 +197,10 @@ class ZMQStream:
     def _handle_events(self):
         self._handling = False
         socket = self.socket
-        if socket is None or socket.closed:
+        if socket is None:
+            return
+        if socket.closed:
+            gen_log.warning("Got events for stream %s attached to closed socket", self)
             return
         try:
             events = socket.EVENTS      # (resets the FD: any later change sets it again)
@@ -223,14 +238,21 @@ class ZMQStream:
         return True
 
     def _run_callback(self, callback, *args):
+        # As pyzmq's (tornado's logger, its words): log, and keep the stream going.
         try:
             result = callback(*args)
         except Exception:
-            # As tornado does for its own handlers: log, and keep the stream going.
-            logging.getLogger("gzmq").exception("ZMQStream callback %r failed", callback)
+            gen_log.error("Uncaught exception in ZMQStream callback %r", callback, exc_info=True)
             return
         if result is not None and hasattr(result, "__await__"):
-            self.io_loop.add_future(convert_yielded(result), lambda future: future.result())
+            self.io_loop.add_future(convert_yielded(result), _log_failure)
+
+
+def _log_failure(future):
+    try:
+        future.result()
+    except Exception:
+        gen_log.error("Uncaught exception in ZMQStream callback", exc_info=True)
 
 
 __all__ = ["ZMQStream"]
