@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import pickle
 import warnings
 from collections import deque
@@ -396,7 +397,6 @@ class Socket(_socket.Socket):
         return _then(self.recv(flags), pickle.loads)
 
     def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
-        import json
         return _then(self.recv(flags), lambda b: json.loads(b, **kwargs))
 
     def recv_serialized(self, deserialize: Callable[[List[Any]], Any], flags: int = 0, copy: bool = True) -> Any:
@@ -413,10 +413,9 @@ class Socket(_socket.Socket):
 
     def getsockopt(self, option: int) -> Any:
         io = _future_io(self)
-        if io.direct:
-            return io.call("getsockopt", option)
+        ours = io.direct            # (a read of this module's own, which looks itself)
         value = io.call("getsockopt", option)
-        if option == EVENTS and (io.receives or io.sends or io.watchers):
+        if not ours and option == EVENTS and (io.receives or io.sends or io.watchers):
             io.schedule()           # reading EVENTS re-armed the FD: the loop must look itself
         return value
 

@@ -162,7 +162,7 @@ class ZMQStream:
         if self.socket.closed:
             warnings.warn(f"Unregistering FD {self._fd} after closing socket: the number may "
                           "belong to another file by now. Close the stream, not its socket.",
-                          RuntimeWarning, stacklevel=2)
+                          stacklevel=2)
         try:
             self.io_loop.remove_handler(self._fd)
         except (KeyError, ValueError):
