@@ -14,9 +14,8 @@ re-arms the descriptor) and completes waiting sends and receives in the order th
 asked for, reading EVENTS again after each, until nothing more can complete: a message that
 came while the loop was busy elsewhere is never left waiting for an edge that already passed.
 
-A context used from asyncio should be in I/O-thread mode, the default for a program that
-does not monkey-patch with gevent: asyncio's loop does not turn gevent's hub, on which an
-in-hub context runs its connections.
+This module's Context is in I/O-thread mode unless told otherwise, gevent or not: asyncio's
+loop does not turn gevent's hub, on which an in-hub context runs its connections.
 """
 from __future__ import annotations
 
@@ -549,6 +548,8 @@ class Poller(_poll.Poller):
 class Context(_context.Context):
     """A gzmq Context whose sockets are this module's (Futures from send, recv and poll).
 
+    Its I/O runs on I/O threads unless io_mode="hub" or io_threads=0 asks otherwise, even in a
+    gevent program or under GZMQ_IO_MODE=hub: asyncio's loop does not turn gevent's hub.
     `Context(sync_context)` or `Context.shadow(sync_context)` makes this module's sockets in an
     existing context."""
 
@@ -561,6 +562,9 @@ class Context(_context.Context):
         if source:
             return _AsyncContextShadow(resolve(source, _context.Context), source)
         return super().__new__(cls, io_threads, **kwargs)
+
+    def __init__(self, io_threads: int = 1, io_mode: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(io_threads, io_mode or "thread", **kwargs)
 
     @classmethod
     def shadow(cls, address: Any) -> Any:
