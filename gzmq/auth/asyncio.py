@@ -14,6 +14,7 @@ import inspect
 import warnings
 from typing import Any, List, Optional
 
+from ..asyncio import Socket as AsyncSocket
 from ..error import ContextTerminated, ZMQError
 from ..utils import z85
 from .base import Authenticator
@@ -34,9 +35,8 @@ class AsyncioAuthenticator(Authenticator):
 
     def start(self) -> None:
         """Bind the ZAP socket and start answering requests on the current loop."""
-        from ..asyncio import Socket     # (gzmq.asyncio imports the socket layer, as this does)
         super().start()
-        self._requests = Socket.from_socket(self.zap_socket)
+        self._requests = AsyncSocket.from_socket(self.zap_socket)
         self._task = asyncio.ensure_future(self._serve(self.zap_socket, self._requests))
 
     def stop(self) -> None:

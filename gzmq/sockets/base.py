@@ -300,13 +300,11 @@ class SocketBase(RoutingHooks, OptionsMixin, EndpointsMixin, SugarMixin):
                 pipe.write(msg)
 
     def _notify_term(self):
-        """The context is terminating: wake every blocked call so it raises ETERM (any
-        thread), and tell zmq.FD's readers, who then find EVENTS raising ETERM."""
+        """Context terminating: blocked calls (any thread) and zmq.FD's readers find ETERM."""
         self._in_signal.fire()
         self._out_signal.fire()
-        fd = self._mailbox.fd
-        if fd is not None:
-            fd.set()
+        if self._mailbox.fd is not None:
+            self._mailbox.fd.set()
 
     def _check_usable(self):
         """A blocked call ends: ENOTSOCK once the socket is closed, ETERM once its context

@@ -293,8 +293,7 @@ def test_thread_authenticator_answers_while_the_program_blocks_natively(pyzmq, z
 
 
 def test_zmqstream_given_an_asyncio_socket_uses_its_blocking_shadow(pyzmq, zctx, actx):
-    pytest.importorskip("tornado")
-    from gzmq.eventloop.zmqstream import ZMQStream
+    from gzmq.eventloop.zmqstream import ZMQStream     # (tornado: a test dependency)
     pull = actx.socket(gzmq.PULL)
     endpoint = bound(pull)
     push = zctx.socket(pyzmq.PUSH)
